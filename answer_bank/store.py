@@ -1,0 +1,375 @@
+"""The answer bank: every read and write of entries goes through `Bank`.
+
+Views, the CLI and the matcher never build SQL; a PostgreSQL backend would
+replace this module only.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import sqlite_utils
+
+from answer_bank.db import connect, transaction
+from answer_bank.model import BankEntry, Evidence
+
+
+class BankError(Exception):
+    """Base class for errors a user can act on."""
+
+
+class EntryNotFound(BankError):
+    def __init__(self, ext_id: str):
+        super().__init__(f"no bank entry with id {ext_id!r}")
+        self.ext_id = ext_id
+
+
+class VersionConflict(BankError):
+    """Someone saved the entry since the version this change started from."""
+
+    def __init__(self, current: BankEntry, expected_version: int):
+        super().__init__(
+            f"entry {current.ext_id} was changed by {current.updated_by} at {current.updated_at} "
+            f"(now version {current.version}, you edited version {expected_version}); "
+            "review their change and save again"
+        )
+        self.current = current
+        self.expected_version = expected_version
+
+
+@dataclass
+class ImportReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged"
+
+
+def utcnow() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+class Bank:
+    def __init__(self, db: sqlite_utils.Database, path: str | None = None):
+        self.db = db
+        self.path = path
+
+    @classmethod
+    def open(cls, path: str | Path) -> "Bank":
+        return cls(connect(path), str(path))
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    # ---- reading -------------------------------------------------------
+
+    def revision(self) -> int:
+        """A counter bumped by every change; caches of the bank key on it."""
+        row = self.db.execute("SELECT value FROM bank_meta WHERE key = 'revision'").fetchone()
+        return int(row[0])
+
+    def count(self, status: str | None = None) -> int:
+        if status:
+            return self.db.execute("SELECT count(*) FROM entries WHERE status = ?", [status]).fetchone()[0]
+        return self.db.execute("SELECT count(*) FROM entries").fetchone()[0]
+
+    def list_entries(self, status: str | Iterable[str] | None = None) -> list[BankEntry]:
+        """All entries (optionally of some statuses), ordered by external id."""
+        where, params = "", []
+        if status:
+            statuses = [status] if isinstance(status, str) else list(status)
+            where = f"WHERE status IN ({','.join('?' * len(statuses))})"
+            params = statuses
+        rows = self.db.execute(f"SELECT * FROM entries {where} ORDER BY ext_id", params)
+        cols = [d[0] for d in rows.description]
+        entries = [self._entry_from_row(dict(zip(cols, r))) for r in rows.fetchall()]
+        self._attach_children(entries)
+        return entries
+
+    def get_entry(self, ext_id: str) -> BankEntry:
+        """Raises EntryNotFound."""
+        cur = self.db.execute("SELECT * FROM entries WHERE ext_id = ?", [ext_id])
+        row = cur.fetchone()
+        if row is None:
+            raise EntryNotFound(ext_id)
+        entry = self._entry_from_row(dict(zip([d[0] for d in cur.description], row)))
+        self._attach_children([entry])
+        return entry
+
+    def versions(self, ext_id: str) -> list[dict[str, Any]]:
+        """Every stored version of an entry, oldest first."""
+        entry_id = self._row_id(ext_id)
+        rows = self.db.execute(
+            "SELECT version, snapshot, created_at, created_by, note FROM entry_versions "
+            "WHERE entry_id = ? ORDER BY version",
+            [entry_id],
+        ).fetchall()
+        return [
+            {"version": v, "content": json.loads(s), "created_at": at, "created_by": by, "note": note}
+            for v, s, at, by, note in rows
+        ]
+
+    def audit(self, ext_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        sql = "SELECT id, at, user, action, ext_id, before, after, detail FROM audit_log"
+        params: list[Any] = []
+        if ext_id:
+            sql += " WHERE ext_id = ?"
+            params.append(ext_id)
+        sql += " ORDER BY id DESC LIMIT ?"
+        params.append(limit)
+        cur = self.db.execute(sql, params)
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    # ---- writing -------------------------------------------------------
+
+    def import_entries(
+        self,
+        entries: list[BankEntry],
+        *,
+        approve: bool = False,
+        user: str = "cli",
+        source: str | None = None,
+    ) -> ImportReport:
+        """Add or update entries in ONE transaction: all of them or none.
+
+        An entry whose content equals what is stored is left alone, so
+        importing the same file twice changes nothing.
+        """
+        report = ImportReport()
+        now = utcnow()
+        with transaction(self.db):
+            for entry in entries:
+                if approve:
+                    entry.status = "approved"
+                if source and not entry.source:
+                    entry.source = source
+                existing = self._find(entry.ext_id)
+                if existing is not None and not approve and not entry.status_given:
+                    # No status in the file: unchanged content keeps its status;
+                    # changed content goes back to draft for an approver.
+                    same = existing.content() | {"status": None} == entry.content() | {"status": None}
+                    entry.status = existing.status if same else "draft"
+                if existing is None:
+                    self._insert(entry, user, now, note="imported")
+                    report.added.append(entry.ext_id)
+                elif existing.content() == entry.content():
+                    report.unchanged.append(entry.ext_id)
+                else:
+                    self._update(existing, entry, user, now, note="imported")
+                    report.updated.append(entry.ext_id)
+            if report.added or report.updated:
+                self._bump_revision()
+        return report
+
+    def save_entry(
+        self, entry: BankEntry, *, user: str, expected_version: int | None = None, note: str | None = None
+    ) -> BankEntry:
+        """Create or update one entry. With `expected_version`, raise VersionConflict
+        when someone else saved a newer version first (nothing is written)."""
+        now = utcnow()
+        with transaction(self.db):
+            existing = self._find(entry.ext_id)
+            if existing is None:
+                self._insert(entry, user, now, note=note or "created")
+            else:
+                if expected_version is not None and existing.version != expected_version:
+                    raise VersionConflict(existing, expected_version)
+                if existing.content() != entry.content():
+                    self._update(existing, entry, user, now, note=note or "edited")
+            self._bump_revision()
+        return self.get_entry(entry.ext_id)
+
+    def set_status(self, ext_id: str, status: str, *, user: str, reason: str | None = None) -> BankEntry:
+        entry = self.get_entry(ext_id)
+        entry.status = status
+        entry.retired_reason = reason if status == "retired" else None
+        return self.save_entry(entry, user=user, expected_version=entry.version, note=f"status → {status}")
+
+    def add_learned_variant(self, ext_id: str, text: str, *, user: str) -> bool:
+        """Record a customer's wording that a reviewer accepted for this entry.
+        Returns False when the entry already knows that wording."""
+        text = " ".join(text.split())
+        if not text:
+            return False
+        with transaction(self.db):
+            entry = self._find(ext_id)
+            if entry is None:
+                raise EntryNotFound(ext_id)
+            if text in entry.texts:
+                return False
+            self.db.execute(
+                "INSERT INTO entry_variants (entry_id, text, origin, created_at, created_by) "
+                "VALUES (?, ?, 'review', ?, ?)",
+                [entry.id, text, utcnow(), user],
+            )
+            self._audit(user, "learn_variant", entry, None, None, detail=text)
+            self._bump_revision()
+        return True
+
+    # ---- embeddings cache ----------------------------------------------
+
+    def cached_vectors(self, model_id: str, hashes: list[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for start in range(0, len(hashes), 500):
+            chunk = hashes[start : start + 500]
+            rows = self.db.execute(
+                f"SELECT text_hash, vector FROM embeddings WHERE model_id = ? AND text_hash IN ({','.join('?' * len(chunk))})",
+                [model_id, *chunk],
+            ).fetchall()
+            for h, blob in rows:
+                out[h] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
+    def store_vectors(self, model_id: str, vectors: dict[str, np.ndarray]) -> None:
+        if not vectors:
+            return
+        with transaction(self.db):
+            self.db.conn.executemany(
+                "INSERT OR REPLACE INTO embeddings (model_id, text_hash, dim, vector) VALUES (?, ?, ?, ?)",
+                [(model_id, h, int(v.shape[0]), np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()],
+            )
+
+    # ---- internals -----------------------------------------------------
+
+    def _row_id(self, ext_id: str) -> int:
+        row = self.db.execute("SELECT id FROM entries WHERE ext_id = ?", [ext_id]).fetchone()
+        if row is None:
+            raise EntryNotFound(ext_id)
+        return row[0]
+
+    def _find(self, ext_id: str) -> BankEntry | None:
+        try:
+            return self.get_entry(ext_id)
+        except EntryNotFound:
+            return None
+
+    @staticmethod
+    def _entry_from_row(row: dict[str, Any]) -> BankEntry:
+        return BankEntry(
+            id=row["id"], ext_id=row["ext_id"], question=row["question"], answer=row["answer"],
+            short_answer=row["short_answer"], owner=row["owner"], status=row["status"],
+            review_by=row["review_by"], version=row["version"], source=row["source"],
+            retired_reason=row["retired_reason"], created_at=row["created_at"],
+            created_by=row["created_by"], updated_at=row["updated_at"], updated_by=row["updated_by"],
+            approved_at=row["approved_at"], approved_by=row["approved_by"],
+        )
+
+    def _attach_children(self, entries: list[BankEntry]) -> None:
+        if not entries:
+            return
+        by_id = {e.id: e for e in entries}
+        # One query per child table for the whole list, not one per entry.
+        id_filter, params = "", []
+        if len(entries) < 500:
+            id_filter = f"WHERE entry_id IN ({','.join('?' * len(by_id))})"
+            params = list(by_id)
+        variants = defaultdict(list)
+        for entry_id, text, origin in self.db.execute(
+            f"SELECT entry_id, text, origin FROM entry_variants {id_filter} ORDER BY id", params
+        ):
+            variants[(entry_id, origin)].append(text)
+        evidence = defaultdict(list)
+        for entry_id, title, ref in self.db.execute(
+            f"SELECT entry_id, title, ref FROM entry_evidence {id_filter} ORDER BY entry_id, position", params
+        ):
+            evidence[entry_id].append(Evidence(title, ref))
+        frameworks = defaultdict(list)
+        for entry_id, ref in self.db.execute(
+            f"SELECT entry_id, ref FROM entry_frameworks {id_filter} ORDER BY entry_id, rowid", params
+        ):
+            frameworks[entry_id].append(ref)
+        tags = defaultdict(list)
+        for entry_id, tag in self.db.execute(
+            f"SELECT entry_id, tag FROM entry_tags {id_filter} ORDER BY entry_id, rowid", params
+        ):
+            tags[entry_id].append(tag)
+        for entry_id, e in by_id.items():
+            e.variants = variants.get((entry_id, "curated"), [])
+            e.learned_variants = variants.get((entry_id, "review"), [])
+            e.evidence = evidence.get(entry_id, [])
+            e.frameworks = frameworks.get(entry_id, [])
+            e.tags = tags.get(entry_id, [])
+
+    def _insert(self, entry: BankEntry, user: str, now: str, note: str) -> None:
+        approved = entry.status == "approved"
+        cur = self.db.execute(
+            "INSERT INTO entries (ext_id, question, answer, short_answer, owner, status, review_by, version, "
+            "source, retired_reason, created_at, created_by, updated_at, updated_by, approved_at, approved_by) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [entry.ext_id, entry.question, entry.answer, entry.short_answer, entry.owner, entry.status,
+             entry.review_by, entry.source, entry.retired_reason, now, user, now, user,
+             now if approved else None, user if approved else None],
+        )
+        entry.id = cur.lastrowid
+        entry.version = 1
+        self._write_children(entry, user, now)
+        self._snapshot(entry, user, now, note)
+        self._audit(user, "create", entry, None, entry.content())
+
+    def _update(self, existing: BankEntry, entry: BankEntry, user: str, now: str, note: str) -> None:
+        entry.id = existing.id
+        entry.version = existing.version + 1
+        approving = entry.status == "approved" and existing.status != "approved"
+        self.db.execute(
+            "UPDATE entries SET question = ?, answer = ?, short_answer = ?, owner = ?, status = ?, "
+            "review_by = ?, version = ?, source = ?, retired_reason = ?, updated_at = ?, updated_by = ?, "
+            "approved_at = CASE WHEN ? THEN ? ELSE approved_at END, "
+            "approved_by = CASE WHEN ? THEN ? ELSE approved_by END WHERE id = ?",
+            [entry.question, entry.answer, entry.short_answer, entry.owner, entry.status, entry.review_by,
+             entry.version, entry.source, entry.retired_reason, now, user,
+             approving, now, approving, user, entry.id],
+        )
+        for table in ("entry_evidence", "entry_frameworks", "entry_tags"):
+            self.db.execute(f"DELETE FROM {table} WHERE entry_id = ?", [entry.id])
+        self.db.execute("DELETE FROM entry_variants WHERE entry_id = ? AND origin = 'curated'", [entry.id])
+        self._write_children(entry, user, now)
+        self._snapshot(entry, user, now, note)
+        action = "approve" if approving else ("retire" if entry.status == "retired" != existing.status else "update")
+        self._audit(user, action, entry, existing.content(), entry.content())
+
+    def _write_children(self, entry: BankEntry, user: str, now: str) -> None:
+        conn = self.db.conn
+        conn.executemany(
+            "INSERT OR IGNORE INTO entry_variants (entry_id, text, origin, created_at, created_by) "
+            "VALUES (?, ?, 'curated', ?, ?)",
+            [(entry.id, v, now, user) for v in entry.variants],
+        )
+        conn.executemany(
+            "INSERT INTO entry_evidence (entry_id, position, title, ref) VALUES (?, ?, ?, ?)",
+            [(entry.id, i, ev.title, ev.ref) for i, ev in enumerate(entry.evidence)],
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO entry_frameworks (entry_id, ref) VALUES (?, ?)",
+            [(entry.id, ref) for ref in entry.frameworks],
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO entry_tags (entry_id, tag) VALUES (?, ?)",
+            [(entry.id, tag) for tag in entry.tags],
+        )
+
+    def _snapshot(self, entry: BankEntry, user: str, now: str, note: str) -> None:
+        self.db.execute(
+            "INSERT INTO entry_versions (entry_id, version, snapshot, created_at, created_by, note) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [entry.id, entry.version, json.dumps(entry.content(), ensure_ascii=False), now, user, note],
+        )
+
+    def _audit(self, user, action, entry, before, after, detail: str | None = None) -> None:
+        self.db.execute(
+            "INSERT INTO audit_log (at, user, action, entry_id, ext_id, before, after, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [utcnow(), user, action, entry.id, entry.ext_id,
+             json.dumps(before, ensure_ascii=False) if before is not None else None,
+             json.dumps(after, ensure_ascii=False) if after is not None else None, detail],
+        )
+
+    def _bump_revision(self) -> None:
+        self.db.execute("UPDATE bank_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision'")

@@ -1,0 +1,33 @@
+"""Errors a sales engineer can read: each names the problem and what to do."""
+
+
+class IngestError(Exception):
+    """Base class: the file cannot be read as a questionnaire."""
+
+
+class UnsupportedFormat(IngestError):
+    pass
+
+
+class FileTooLarge(IngestError):
+    pass
+
+
+class DamagedFile(IngestError):
+    pass
+
+
+class EncryptedFile(IngestError):
+    pass
+
+
+class LegacyFormat(IngestError):
+    pass
+
+
+class UnsafeFile(IngestError):
+    """Zip bombs, entity expansion, oversize parts."""
+
+
+class ExportError(IngestError):
+    """An answer cannot be written back (too long for the format, ...)."""

@@ -1,0 +1,275 @@
+"""The `aimsq` command line.
+
+A thin layer: library errors become one clear line on stderr and a non-zero
+exit (click.ClickException); no traceback reaches a user.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+DEFAULT_DB = "instance/aimsq.db"
+
+
+def db_path_from(option: str | None) -> str:
+    return option or os.environ.get("AIMSQ_DB") or DEFAULT_DB
+
+
+class FriendlyGroup(click.Group):
+    """Turns the errors a user can act on into ClickException, once, here."""
+
+    def invoke(self, ctx: click.Context):
+        from answer_bank.embeddings import ModelNotFound
+        from answer_bank.io import BankFileError
+        from answer_bank.store import BankError
+
+        user_errors: tuple[type[BaseException], ...] = (BankError, BankFileError, ModelNotFound)
+        try:
+            from ingest.errors import IngestError
+
+            user_errors += (IngestError,)
+        except ImportError:  # pragma: no cover - ingest is part of the package
+            pass
+        try:
+            return super().invoke(ctx)
+        except user_errors as e:
+            raise click.ClickException(str(e)) from None
+        except OSError as e:
+            name = f" {e.filename}" if getattr(e, "filename", None) else ""
+            raise click.ClickException(f"{e.strerror or e}{name}") from None
+        except Exception as e:  # noqa: BLE001 - the last net: one line, never a traceback
+            if isinstance(e, (click.ClickException, click.exceptions.Exit, click.Abort)):
+                raise
+            if os.environ.get("AIMSQ_DEBUG"):
+                raise
+            raise click.ClickException(
+                f"unexpected error ({type(e).__name__}: {e}); set AIMSQ_DEBUG=1 for details"
+            ) from None
+
+
+@click.group(cls=FriendlyGroup)
+@click.option("--db", "db_option", metavar="PATH", help=f"Bank database (default: $AIMSQ_DB, else {DEFAULT_DB}).")
+@click.option("--model", "model_option", metavar="DIR",
+              help="Local sentence-transformers model directory (default: $AIMSQ_MODEL, else the bundled all-MiniLM-L6-v2).")
+@click.version_option(package_name="aimsq")
+@click.pass_context
+def main(ctx: click.Context, db_option: str | None, model_option: str | None):
+    """aimsq answers AI-risk and security questionnaires from a bank of approved answers."""
+    ctx.ensure_object(dict)
+    ctx.obj["db_path"] = db_path_from(db_option)
+    if model_option:
+        os.environ["AIMSQ_MODEL"] = model_option
+
+
+def get_bank(ctx: click.Context):
+    """The opened bank (created with its schema if the file is new)."""
+    from answer_bank.store import Bank
+
+    root = ctx.find_root()
+    if "bank" not in root.obj:
+        root.obj["bank"] = Bank.open(root.obj["db_path"])
+    return root.obj["bank"]
+
+
+def get_matcher(ctx: click.Context):
+    from answer_bank.matching import Matcher
+
+    root = ctx.find_root()
+    if "matcher" not in root.obj:
+        root.obj["matcher"] = Matcher(get_bank(ctx))
+    return root.obj["matcher"]
+
+
+def cli_user() -> str:
+    return os.environ.get("AIMSQ_USER") or os.environ.get("USER") or "cli"
+
+
+# ---- init ---------------------------------------------------------------
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Load the starter AIMS bank, approved.")
+@click.option("--if-missing", is_flag=True, help="Do nothing when the database already exists.")
+@click.pass_context
+def init(ctx: click.Context, demo: bool, if_missing: bool):
+    """Create the bank database (empty, or with the starter AIMS bank)."""
+    path = Path(ctx.obj["db_path"])
+    if if_missing and path.exists():
+        click.echo(f"Using the existing bank at {path}")
+        return
+    bank = get_bank(ctx)
+    if demo:
+        from answer_bank.starter import starter_entries
+
+        report = bank.import_entries(starter_entries(), approve=True, user="aimsq-init", source="starter AIMS bank")
+        click.echo(f"Starter AIMS bank loaded into {path}: {report.summary()}")
+    else:
+        click.echo(f"Bank ready at {path} ({bank.count()} entries)")
+
+
+# ---- bank ---------------------------------------------------------------
+
+
+@main.group()
+def bank():
+    """Import, export and list bank entries."""
+
+
+@bank.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--approve", is_flag=True, help="Approve every imported entry.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json"]), help="Default: from the file name.")
+@click.pass_context
+def bank_import(ctx: click.Context, file: str, approve: bool, fmt: str | None):
+    """Import entries from CSV, XLSX or JSON (all rows or none).
+
+    Required columns: id, question, answer. Optional: short_answer, variants,
+    evidence (title|ref), frameworks, tags (';'-separated lists), owner,
+    status (draft/approved/retired; default draft), review_by, source.
+    """
+    from answer_bank.io import format_of, read_entries
+
+    fmt = fmt or format_of(file)
+    with open(file, "rb") as fp:
+        entries = read_entries(fp, fmt)
+    report = get_bank(ctx).import_entries(entries, approve=approve, user=cli_user(), source=Path(file).name)
+    click.echo(f"Imported {Path(file).name}: {report.summary()}")
+
+
+@bank.command("export")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json"]), help="Default: from the file name.")
+@click.option("--status", type=click.Choice(["draft", "approved", "retired"]), multiple=True,
+              help="Only entries with this status (repeatable). Default: all.")
+@click.pass_context
+def bank_export(ctx: click.Context, file: str, fmt: str | None, status: tuple[str, ...]):
+    """Export the bank to CSV, XLSX or JSON (the columns `bank import` reads)."""
+    from answer_bank.io import format_of, write_entries
+
+    fmt = fmt or format_of(file)
+    entries = get_bank(ctx).list_entries(status=status or None)
+    buffer = io.BytesIO()
+    write_entries(entries, buffer, fmt)
+    Path(file).write_bytes(buffer.getvalue())
+    click.echo(f"Exported {len(entries)} entries to {file}")
+
+
+@bank.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array of entries.")
+@click.option("--status", type=click.Choice(["draft", "approved", "retired"]), multiple=True)
+@click.pass_context
+def bank_list(ctx: click.Context, as_json: bool, status: tuple[str, ...]):
+    """List bank entries."""
+    entries = get_bank(ctx).list_entries(status=status or None)
+    if as_json:
+        click.echo(json.dumps([e.to_dict() for e in entries], ensure_ascii=False, indent=1))
+        return
+    for e in entries:
+        overdue = "  (review overdue)" if e.is_overdue() else ""
+        click.echo(f"{e.ext_id:<18} {e.status:<9} {e.short_answer or '-':<8} {_clip(e.question, 80)}{overdue}")
+    click.echo(f"{len(entries)} entries", err=True)
+
+
+# ---- match --------------------------------------------------------------
+
+
+@main.command()
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option("--question", "-q", help="Match one question instead of a file.")
+@click.option("--top-k", type=click.IntRange(1, 50), default=5, show_default=True, help="Alternatives per question.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def match(ctx: click.Context, file: str | None, question: str | None, top_k: int, as_json: bool):
+    """Match questions against the approved bank entries.
+
+    FILE is a CSV with columns qid,question (other columns ignored). With
+    --json each line is {"qid", "answer", "tier", "matches": [{"id", "score"}]}.
+    """
+    if bool(file) == bool(question):
+        raise click.UsageError("give either FILE or --question TEXT")
+    if question is not None:
+        if not question.strip():
+            raise click.UsageError("--question is empty")
+        items = [("1", question)]
+    else:
+        items = read_question_csv(Path(file))
+    matcher = get_matcher(ctx)
+    results = []
+    batch = 64
+    show = sys.stderr.isatty() and len(items) > batch
+    with click.progressbar(length=len(items), label="Matching", file=sys.stderr, hidden=not show) as bar:
+        for start in range(0, len(items), batch):
+            chunk = items[start : start + batch]
+            results.extend(matcher.match_many([q for _, q in chunk], top_k=top_k))
+            bar.update(len(chunk))
+    for (qid, text), result in zip(items, results):
+        if as_json:
+            click.echo(json.dumps(result.to_json(qid), ensure_ascii=False))
+        else:
+            answer = result.answer.ext_id if result.answer else "—"
+            click.echo(f"{qid:<12} {result.tier:<6} {answer:<18} {result.score:5.2f}  {_clip(text, 70)}")
+            for c in result.candidates[1:3] if question is not None else []:
+                click.echo(f"{'':<12} {'alt':<6} {c.entry.ext_id:<18} {c.score:5.2f}  {_clip(c.entry.question, 70)}")
+
+
+def read_question_csv(path: Path) -> list[tuple[str, str]]:
+    data = path.read_bytes()
+    for encoding in ("utf-8-sig", "utf-16"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise click.ClickException(f"{path.name} is not UTF-8 or UTF-16 text; save it as CSV UTF-8")
+    csv.field_size_limit(max(csv.field_size_limit(), 10_000_000))
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    fields = [f.strip().lower() for f in (reader.fieldnames or [])]
+    if "question" not in fields or "qid" not in fields:
+        raise click.ClickException(f"{path.name} needs the columns qid,question (found: {', '.join(fields) or 'none'})")
+    reader.fieldnames = fields
+    items = []
+    for n, row in enumerate(reader, start=2):
+        text = (row.get("question") or "").strip()
+        if text:
+            items.append(((row.get("qid") or "").strip() or str(n), " ".join(text.split())))
+    if not items:
+        raise click.ClickException(f"{path.name} has no questions")
+    return items
+
+
+# ---- serve --------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, threads: int):
+    """Serve the web app (waitress WSGI server)."""
+    from waitress import serve as waitress_serve
+
+    from web import create_app
+
+    app = create_app({"AIMSQ_DB": ctx.obj["db_path"]})
+    click.echo(f"aimsq is serving on http://{host}:{port}/  (Ctrl+C to stop)")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="aimsq")
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# Sub-command modules register themselves on `main` / `bank`.
+try:  # TODO(lead): plain import once cli_ingest lands
+    from questionnaire import cli_ingest  # noqa: E402,F401
+except ImportError:
+    pass

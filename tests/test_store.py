@@ -1,0 +1,106 @@
+"""The bank store: versions, audit trail, conflicts, learned variants, vector cache."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from answer_bank.embeddings import CachedEmbedder
+from answer_bank.model import BankEntry
+from answer_bank.store import Bank, EntryNotFound, VersionConflict
+
+
+def entry(ext_id="E-1", **kw):
+    base = dict(question="Do you encrypt backups?", answer="Yes, with AES-256.", short_answer="Yes", status="approved")
+    base.update(kw)
+    return BankEntry(ext_id, **base)
+
+
+def test_connection_settings_protect_approvals(bank):
+    pragma = lambda name: bank.db.execute(f"PRAGMA {name}").fetchone()[0]  # noqa: E731
+    assert pragma("journal_mode") == "wal"
+    assert pragma("synchronous") == 2  # FULL
+    assert pragma("foreign_keys") == 1
+    assert pragma("busy_timeout") >= 5000
+
+
+def test_every_change_adds_a_version_and_an_audit_row(bank):
+    bank.save_entry(entry(), user="ana")
+    changed = bank.get_entry("E-1")
+    changed.answer = "Yes, with AES-256-GCM."
+    bank.save_entry(changed, user="bo", expected_version=1)
+    versions = bank.versions("E-1")
+    assert [v["version"] for v in versions] == [1, 2]
+    assert versions[0]["content"]["answer"] == "Yes, with AES-256."
+    assert versions[1]["created_by"] == "bo"
+    audit = bank.audit("E-1")
+    assert [a["action"] for a in audit] == ["update", "create"]
+    assert 'AES-256-GCM' in audit[0]["after"] and "AES-256." in audit[0]["before"]
+
+
+def test_audit_rows_and_versions_cannot_be_changed_or_deleted(bank):
+    bank.save_entry(entry(), user="ana")
+    for sql in ("UPDATE audit_log SET user = 'x'", "DELETE FROM audit_log",
+                "UPDATE entry_versions SET note = 'x'", "DELETE FROM entry_versions"):
+        with pytest.raises(sqlite3.IntegrityError, match="immutable"):
+            bank.db.execute(sql)
+
+
+def test_a_second_save_over_the_same_version_is_a_conflict_and_loses_nothing(bank):
+    bank.save_entry(entry(), user="ana")
+    first, second = bank.get_entry("E-1"), bank.get_entry("E-1")
+    first.answer = "Yes (first editor)."
+    bank.save_entry(first, user="ana", expected_version=1)
+    second.answer = "Yes (second editor)."
+    with pytest.raises(VersionConflict) as err:
+        bank.save_entry(second, user="bo", expected_version=1)
+    assert err.value.current.answer == "Yes (first editor)."
+    assert "ana" in str(err.value)
+    assert bank.get_entry("E-1").answer == "Yes (first editor)."
+
+
+def test_learned_variants_are_kept_apart_from_curated_ones(bank):
+    bank.save_entry(entry(variants=["Are backups encrypted?"]), user="ana")
+    assert bank.add_learned_variant("E-1", "Is backup data  encrypted at rest?", user="sam")
+    assert not bank.add_learned_variant("E-1", "Are backups encrypted?", user="sam")
+    got = bank.get_entry("E-1")
+    assert got.learned_variants == ["Is backup data encrypted at rest?"]
+    assert got.texts == ["Do you encrypt backups?", "Are backups encrypted?", "Is backup data encrypted at rest?"]
+    # Editing the curated content keeps what was learned.
+    got.variants = []
+    bank.save_entry(got, user="ana")
+    assert bank.get_entry("E-1").learned_variants == ["Is backup data encrypted at rest?"]
+    with pytest.raises(EntryNotFound):
+        bank.add_learned_variant("NOPE", "x", user="sam")
+
+
+def test_revision_counts_changes(bank):
+    start = bank.revision()
+    bank.save_entry(entry(), user="ana")
+    bank.set_status("E-1", "retired", user="ana", reason="product discontinued")
+    assert bank.revision() == start + 2
+    got = bank.get_entry("E-1")
+    assert got.status == "retired" and got.retired_reason == "product discontinued"
+
+
+def test_overdue_entries_are_known(bank):
+    bank.save_entry(entry(review_by="2020-01-01"), user="ana")
+    assert bank.get_entry("E-1").is_overdue()
+    assert not entry(review_by="2999-01-01").is_overdue()
+
+
+def test_vectors_are_computed_once_per_model_and_text(tmp_path, fake_embedder):
+    bank = Bank.open(tmp_path / "b.db")
+    cached = CachedEmbedder(fake_embedder, bank)
+    first = cached.embed(["alpha beta", "gamma", "alpha beta"])
+    assert fake_embedder.texts_embedded == 2
+    second = CachedEmbedder(fake_embedder, Bank.open(tmp_path / "b.db")).embed(["gamma", "alpha beta"])
+    assert fake_embedder.texts_embedded == 2  # read back from the database
+    assert (second[1] == first[0]).all()
+
+    class OtherModel(type(fake_embedder)):
+        model_id = "another-model"
+
+    other = OtherModel()
+    CachedEmbedder(other, bank).embed(["gamma"])
+    assert other.texts_embedded == 1  # a model change is detected
