@@ -1,0 +1,34 @@
+"""`make bench`: matching quality, matching speed, then the other benchmarks.
+
+Prints numbers; asserts nothing. Sets under ../shared/bench/sets are used
+when present and skipped (with a line saying so) when not.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from common import SHARED, reference_scores  # noqa: E402
+
+
+def main() -> int:
+    import matching_bench
+
+    matching_bench.quality()
+    matching_bench.speed()
+    for script in ("ingest_bench.py", "web_bench.py", "curation_bench.py"):
+        path = HERE / script
+        if path.exists():
+            print(f"\n== {script}", flush=True)
+            subprocess.run([sys.executable, str(path)], check=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,3 @@
+from questionnaire.cli import main
+
+main(prog_name="aimsq")
