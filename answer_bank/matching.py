@@ -88,9 +88,11 @@ class Matcher:
         top = candidates[0]
         tier = tier_for(ranked.confidence)
         reasons = [f"confidence {ranked.confidence:.2f} → {tier}"]
-        if top.entry.is_overdue() and tier == "high":
-            tier = "medium"
-            reasons.append(f"entry {top.entry.ext_id} is past its review-by date ({top.entry.review_by}); never high")
+        if top.entry.is_overdue():
+            if tier == "high":
+                tier = "medium"
+            reasons.append(f"entry {top.entry.ext_id} is past its review-by date ({top.entry.review_by}): "
+                           "it is never used in the high tier until the trust team reviews it")
         answer = top.entry if tier in ANSWER_TIERS else None
         if answer is None and tier != "none":
             reasons.append("not sure enough to answer: shown as a suggestion only")

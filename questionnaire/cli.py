@@ -82,7 +82,8 @@ def get_matcher(ctx: click.Context):
 
     root = ctx.find_root()
     if "matcher" not in root.obj:
-        root.obj["matcher"] = Matcher(get_bank(ctx))
+        # Tests may inject an embedder through obj={"embedder": ...}.
+        root.obj["matcher"] = Matcher(get_bank(ctx), embedder=root.obj.get("embedder"))
     return root.obj["matcher"]
 
 

@@ -1,0 +1,714 @@
+"""One incoming questionnaire under review: its questions, the draft answers
+the matcher proposed, what reviewers did with them, and its exports.
+
+Every write runs in one `transaction(db)` (BEGIN IMMEDIATE) and every review
+action adds an immutable row to `review_actions`, so the audit trail and the
+answers cannot disagree. Each question carries a version: a review action
+names the version it started from and gets `ReviewConflict` when someone else
+changed the question first (nothing is written).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import sqlite_utils
+
+from answer_bank.db import transaction
+from answer_bank.model import SHORT_ANSWERS
+from answer_bank.store import utcnow
+from ingest.model import AnswerFill, IngestHints, IngestResult, Locator, Question
+from questionnaire.review_db import REVIEW_STATUSES
+
+TIERS = ("high", "medium", "low", "none")
+REVIEW_ACTIONS = ("accept", "pick", "edit", "needs_expert", "blank", "reset")
+# The cell limit of XLSX; the narrower formats check their own on export.
+MAX_ANSWER_CHARS = 32_767
+MAX_NOTE_CHARS = 2_000
+ALTERNATIVES = 3
+
+
+class ReviewError(Exception):
+    """A review request that cannot be carried out; the message says why."""
+
+
+class QuestionnaireNotFound(ReviewError):
+    pass
+
+
+class QuestionNotFound(ReviewError):
+    pass
+
+
+class ReviewConflict(ReviewError):
+    """The question changed since the version the reviewer saw."""
+
+    def __init__(self, current: "ReviewQuestion", expected_version: int):
+        super().__init__(
+            f"question {current.label} was changed by {current.reviewed_by or 'someone'} "
+            f"at {current.reviewed_at or 'just now'} (now version {current.version}, you saw version "
+            f"{expected_version}); look at their change and act again"
+        )
+        self.current = current
+        self.expected_version = expected_version
+
+
+# ---- what is stored -------------------------------------------------------
+
+
+@dataclass
+class Questionnaire:
+    id: str
+    customer: str
+    due_date: str | None
+    owner: str
+    status: str
+    filename: str
+    format: str
+    stored_name: str
+    size: int
+    hints: dict[str, Any]
+    layout: dict[str, Any]
+    warnings: list[str]
+    progress_done: int
+    progress_total: int
+    error: str | None
+    created_at: str
+    updated_at: str
+    total: int = 0
+    reviewed: int = 0
+
+    @property
+    def share_reviewed(self) -> float:
+        return self.reviewed / self.total if self.total else 0.0
+
+
+@dataclass
+class ReviewQuestion:
+    id: int
+    questionnaire_id: str
+    position: int
+    ref: str | None
+    section: str | None
+    text: str
+    answer_kind: str
+    options: list[str] | None
+    answer_at: dict[str, Any]
+    comment_at: dict[str, Any] | None
+    existing_answer: str | None
+    hidden: bool
+    notes: list[str]
+    tier: str | None
+    score: float | None
+    confidence: float | None
+    proposed: str | None  # ext id the matcher would answer with, or None
+    candidates: list[dict[str, Any]]  # snapshots of the top entries, best first
+    reasons: list[str]
+    status: str
+    entry_ext_id: str | None
+    entry_version: int | None
+    short_answer: str | None
+    narrative: str | None
+    note: str | None
+    draft_entry: str | None
+    reviewed_by: str | None
+    reviewed_at: str | None
+    version: int
+
+    @property
+    def label(self) -> str:
+        return self.ref or f"#{self.position}"
+
+    @property
+    def proposal(self) -> dict[str, Any] | None:
+        for c in self.candidates:
+            if c["id"] == self.proposed:
+                return c
+        return None
+
+    @property
+    def alternatives(self) -> list[dict[str, Any]]:
+        return [c for c in self.candidates if c["id"] != self.proposed][:ALTERNATIVES]
+
+    def candidate(self, ext_id: str) -> dict[str, Any] | None:
+        for c in self.candidates:
+            if c["id"] == ext_id:
+                return c
+        return None
+
+    def to_question(self) -> Question:
+        """The ingest Question again, for the writers."""
+        return Question(
+            text=self.text, answer_at=locator_from_json(self.answer_at), ref=self.ref, section=self.section,
+            answer_kind=self.answer_kind, options=self.options, comment_at=locator_from_json(self.comment_at),
+            existing_answer=self.existing_answer, hidden=self.hidden, notes=list(self.notes),
+        )
+
+    def state(self) -> dict[str, Any]:
+        """What a review action changes (the audit row's before/after)."""
+        return {
+            "status": self.status, "entry": self.entry_ext_id, "entry_version": self.entry_version,
+            "short_answer": self.short_answer, "narrative": self.narrative, "note": self.note,
+            "draft_entry": self.draft_entry, "version": self.version,
+        }
+
+
+@dataclass
+class ExportRecord:
+    id: int
+    questionnaire_id: str
+    stored_name: str
+    summary_name: str
+    at: str
+    user: str
+    answered: int
+    blank: int
+
+
+@dataclass
+class Proposal:
+    id: int
+    ext_id: str
+    base_version: int | None
+    content: dict[str, Any]
+    note: str | None
+    proposed_by: str
+    proposed_at: str
+    status: str
+    decided_by: str | None
+    decided_at: str | None
+    decision_note: str | None
+
+
+def locator_from_json(data: dict[str, Any] | None) -> Locator | None:
+    """The inverse of `Locator.to_json`."""
+    if not data:
+        return None
+    marks = data.get("marks")
+    mark_locs = tuple((opt, locator_from_json(loc)) for opt, loc in marks.items()) if marks else None
+    if data.get("sheet") is not None:
+        return Locator(sheet=data["sheet"], cell=data.get("cell"), marks=mark_locs)
+    if data.get("table") is not None:
+        return Locator(table=data["table"], row=data.get("row"), col=data.get("col"), marks=mark_locs)
+    if data.get("paragraph") is not None:
+        return Locator(paragraph=data["paragraph"], insert_after=bool(data.get("insert_after")), marks=mark_locs)
+    return Locator(row=data.get("row"), column=data.get("column"), marks=mark_locs)
+
+
+def candidate_snapshot(entry, score: float) -> dict[str, Any]:
+    """What the reviewer sees of a bank entry, frozen at match time: the answer
+    exported is the answer that was reviewed, whatever the bank does later."""
+    return {
+        "id": entry.ext_id, "score": round(float(score), 4), "version": entry.version,
+        "question": entry.question, "answer": entry.answer, "short_answer": entry.short_answer,
+        "evidence": [{"title": e.title, "ref": e.ref} for e in entry.evidence],
+        "frameworks": list(entry.frameworks), "overdue": entry.is_overdue(),
+    }
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+_Q_COLS = (
+    "id, questionnaire_id, position, ref, section, text, answer_kind, options, answer_at, comment_at, "
+    "existing_answer, hidden, notes, tier, score, confidence, proposed, candidates, reasons, status, "
+    "entry_ext_id, entry_version, short_answer, narrative, note, draft_entry, reviewed_by, reviewed_at, version"
+)
+
+
+def _question_from_row(r: tuple) -> ReviewQuestion:
+    return ReviewQuestion(
+        id=r[0], questionnaire_id=r[1], position=r[2], ref=r[3], section=r[4], text=r[5], answer_kind=r[6],
+        options=json.loads(r[7]) if r[7] else None, answer_at=json.loads(r[8]),
+        comment_at=json.loads(r[9]) if r[9] else None, existing_answer=r[10], hidden=bool(r[11]),
+        notes=json.loads(r[12]), tier=r[13], score=r[14], confidence=r[15], proposed=r[16],
+        candidates=json.loads(r[17]), reasons=json.loads(r[18]), status=r[19], entry_ext_id=r[20],
+        entry_version=r[21], short_answer=r[22], narrative=r[23], note=r[24], draft_entry=r[25],
+        reviewed_by=r[26], reviewed_at=r[27], version=r[28],
+    )
+
+
+_QN_COLS = (
+    "q.id, q.customer, q.due_date, q.owner, q.status, q.filename, q.format, q.stored_name, q.size, q.hints, "
+    "q.layout, q.warnings, q.progress_done, q.progress_total, q.error, q.created_at, q.updated_at"
+)
+
+
+def _questionnaire_from_row(r: tuple) -> Questionnaire:
+    return Questionnaire(
+        id=r[0], customer=r[1], due_date=r[2], owner=r[3], status=r[4], filename=r[5], format=r[6],
+        stored_name=r[7], size=r[8], hints=json.loads(r[9]), layout=json.loads(r[10]),
+        warnings=json.loads(r[11]), progress_done=r[12], progress_total=r[13], error=r[14],
+        created_at=r[15], updated_at=r[16],
+    )
+
+
+class ReviewStore:
+    """All reads and writes of questionnaires under review."""
+
+    def __init__(self, db: sqlite_utils.Database):
+        self.db = db
+
+    # ---- questionnaires -------------------------------------------------
+
+    def create_questionnaire(
+        self, *, customer: str, due_date: str | None, owner: str, filename: str, fmt: str,
+        stored_name: str, size: int, hints: IngestHints, result: IngestResult, qn_id: str | None = None,
+    ) -> str:
+        """Store a detected questionnaire and its questions; returns its generated id."""
+        qn_id = qn_id or new_id()
+        now = utcnow()
+        with transaction(self.db):
+            self.db.execute(
+                "INSERT INTO questionnaires (id, customer, due_date, owner, status, filename, format, stored_name, "
+                "size, hints, layout, warnings, created_at, updated_at) VALUES (?, ?, ?, ?, 'detected', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [qn_id, customer, due_date, owner, filename, fmt, stored_name, size, _dumps(_hints_dict(hints)),
+                 _dumps(_jsonable(result.layout)), _dumps(list(result.warnings)), now, now],
+            )
+            self._insert_questions(qn_id, result.questions)
+            self._action(owner, qn_id, None, "upload", None, None, note=f"{len(result.questions)} questions")
+        return qn_id
+
+    def redetect(self, qn_id: str, hints: IngestHints, result: IngestResult, *, user: str) -> None:
+        """Replace the detected questions after a person corrected the layout."""
+        with transaction(self.db):
+            qn = self.get(qn_id)
+            if qn.status not in ("detected", "failed"):
+                raise ReviewError("answers were already proposed for this questionnaire; upload it again to change its layout")
+            self.db.execute("DELETE FROM review_questions WHERE questionnaire_id = ?", [qn_id])
+            self._insert_questions(qn_id, result.questions)
+            self.db.execute(
+                "UPDATE questionnaires SET hints = ?, layout = ?, warnings = ?, status = 'detected', error = NULL, "
+                "updated_at = ? WHERE id = ?",
+                [_dumps(_hints_dict(hints)), _dumps(_jsonable(result.layout)), _dumps(list(result.warnings)),
+                 utcnow(), qn_id],
+            )
+            self._action(user, qn_id, None, "correct_layout", None, _hints_dict(hints),
+                         note=f"{len(result.questions)} questions")
+
+    def _insert_questions(self, qn_id: str, questions: Iterable[Question]) -> None:
+        self.db.conn.executemany(
+            "INSERT INTO review_questions (questionnaire_id, position, ref, section, text, answer_kind, options, "
+            "answer_at, comment_at, existing_answer, hidden, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (qn_id, n, q.ref, q.section, q.text, q.answer_kind, _dumps(q.options) if q.options else None,
+                 _dumps(q.answer_at.to_json()), _dumps(q.comment_at.to_json()) if q.comment_at else None,
+                 q.existing_answer, int(bool(q.hidden)), _dumps(list(getattr(q, "notes", []) or [])))
+                for n, q in enumerate(questions, start=1)
+            ],
+        )
+
+    def get(self, qn_id: str) -> Questionnaire:
+        """Raises QuestionnaireNotFound."""
+        row = self.db.execute(f"SELECT {_QN_COLS} FROM questionnaires q WHERE q.id = ?", [qn_id]).fetchone()
+        if row is None:
+            raise QuestionnaireNotFound(f"no questionnaire with id {qn_id!r}")
+        qn = _questionnaire_from_row(row)
+        qn.total, qn.reviewed = self.db.execute(
+            "SELECT count(*), coalesce(sum(status != 'pending'), 0) FROM review_questions WHERE questionnaire_id = ?",
+            [qn_id],
+        ).fetchone()
+        return qn
+
+    def list(self) -> list[Questionnaire]:
+        """Every questionnaire, soonest due first, with its reviewed / total counts."""
+        rows = self.db.execute(
+            f"SELECT {_QN_COLS}, count(r.id), coalesce(sum(r.status != 'pending'), 0) FROM questionnaires q "
+            "LEFT JOIN review_questions r ON r.questionnaire_id = q.id GROUP BY q.id "
+            "ORDER BY q.due_date IS NULL, q.due_date, q.created_at DESC"
+        ).fetchall()
+        out = []
+        for r in rows:
+            qn = _questionnaire_from_row(r[:17])
+            qn.total, qn.reviewed = r[17], r[18]
+            out.append(qn)
+        return out
+
+    # ---- matching progress ----------------------------------------------
+
+    def start_matching(self, qn_id: str, *, user: str) -> int:
+        """Mark the questionnaire as being matched; returns the number of questions."""
+        with transaction(self.db):
+            qn = self.get(qn_id)
+            if qn.status == "matching":
+                raise ReviewError("answers are being proposed for this questionnaire already")
+            if qn.status not in ("detected", "failed"):
+                raise ReviewError("answers were already proposed for this questionnaire")
+            self.db.execute(
+                "UPDATE questionnaires SET status = 'matching', progress_done = 0, progress_total = ?, error = NULL, "
+                "updated_at = ? WHERE id = ?",
+                [qn.total, utcnow(), qn_id],
+            )
+            self._action(user, qn_id, None, "autofill", None, None, note=f"{qn.total} questions")
+        return qn.total
+
+    def store_matches(self, qn_id: str, matches: list[tuple[int, Any]], done: int) -> None:
+        """Save the matcher's results for some questions (by position) and the progress."""
+        rows = []
+        for position, result in matches:
+            snaps = [candidate_snapshot(c.entry, c.score) for c in result.candidates[: ALTERNATIVES + 1]]
+            proposed = result.answer.ext_id if result.answer is not None else None
+            if proposed and all(s["id"] != proposed for s in snaps):
+                snaps.insert(0, candidate_snapshot(result.answer, result.score))
+            rows.append((result.tier, float(result.score), float(result.confidence), proposed, _dumps(snaps),
+                         _dumps(list(result.reasons)), qn_id, position))
+        with transaction(self.db):
+            self.db.conn.executemany(
+                "UPDATE review_questions SET tier = ?, score = ?, confidence = ?, proposed = ?, candidates = ?, "
+                "reasons = ? WHERE questionnaire_id = ? AND position = ?",
+                rows,
+            )
+            self.db.execute(
+                "UPDATE questionnaires SET progress_done = ?, updated_at = ? WHERE id = ?", [done, utcnow(), qn_id]
+            )
+
+    def finish_matching(self, qn_id: str, error: str | None = None) -> None:
+        with transaction(self.db):
+            self.db.execute(
+                "UPDATE questionnaires SET status = ?, error = ?, updated_at = ? WHERE id = ?",
+                ["failed" if error else "review", error, utcnow(), qn_id],
+            )
+
+    # ---- questions ------------------------------------------------------
+
+    def _filter(self, qn_id: str, tier: str | None, status: str | None) -> tuple[str, list]:
+        where, params = "questionnaire_id = ?", [qn_id]
+        if tier:
+            where += " AND coalesce(tier, 'none') = ?"
+            params.append(tier)
+        if status == "reviewed":
+            where += " AND status != 'pending'"
+        elif status:
+            where += " AND status = ?"
+            params.append(status)
+        return where, params
+
+    def questions(
+        self, qn_id: str, *, tier: str | None = None, status: str | None = None,
+        offset: int = 0, limit: int | None = None,
+    ) -> list[ReviewQuestion]:
+        where, params = self._filter(qn_id, tier, status)
+        sql = f"SELECT {_Q_COLS} FROM review_questions WHERE {where} ORDER BY position"
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            params += [limit, offset]
+        return [_question_from_row(r) for r in self.db.execute(sql, params).fetchall()]
+
+    def count(self, qn_id: str, *, tier: str | None = None, status: str | None = None) -> int:
+        where, params = self._filter(qn_id, tier, status)
+        return self.db.execute(f"SELECT count(*) FROM review_questions WHERE {where}", params).fetchone()[0]
+
+    def counts(self, qn_id: str) -> dict[str, Any]:
+        """total, reviewed, and counts by tier and by status."""
+        by_tier = {t: 0 for t in TIERS}
+        by_status = {s: 0 for s in REVIEW_STATUSES}
+        for tier, status, n in self.db.execute(
+            "SELECT coalesce(tier, 'none'), status, count(*) FROM review_questions WHERE questionnaire_id = ? "
+            "GROUP BY 1, 2", [qn_id],
+        ):
+            by_tier[tier] = by_tier.get(tier, 0) + n
+            by_status[status] = by_status.get(status, 0) + n
+        total = sum(by_status.values())
+        pending_high = self.db.execute(
+            "SELECT count(*) FROM review_questions WHERE questionnaire_id = ? AND tier = 'high' "
+            "AND status = 'pending' AND proposed IS NOT NULL", [qn_id],
+        ).fetchone()[0]
+        return {"total": total, "reviewed": total - by_status["pending"], "by_tier": by_tier,
+                "by_status": by_status, "pending_high": pending_high}
+
+    def question(self, question_id: int, qn_id: str | None = None) -> ReviewQuestion:
+        """Raises QuestionNotFound (also when it belongs to another questionnaire)."""
+        row = self.db.execute(f"SELECT {_Q_COLS} FROM review_questions WHERE id = ?", [question_id]).fetchone()
+        if row is None or (qn_id is not None and row[1] != qn_id):
+            raise QuestionNotFound(f"no question {question_id} in this questionnaire")
+        return _question_from_row(row)
+
+    # ---- review actions -------------------------------------------------
+
+    def review(
+        self, question_id: int, action: str, *, user: str, expected_version: int | None,
+        qn_id: str | None = None, candidate: str | None = None, short_answer: str | None = None,
+        narrative: str | None = None, note: str | None = None, draft_entry: str | None = None,
+    ) -> ReviewQuestion:
+        """Apply one reviewer's decision to one question, with its audit row.
+
+        Raises ReviewConflict (someone changed it since `expected_version`),
+        QuestionNotFound, or ReviewError (the action makes no sense here).
+        """
+        with transaction(self.db):
+            q = self.question(question_id, qn_id)
+            if expected_version is not None and q.version != expected_version:
+                raise ReviewConflict(q, expected_version)
+            self._check_open(q.questionnaire_id)
+            new = _decide(q, action, candidate=candidate, short_answer=short_answer, narrative=narrative,
+                          note=note, draft_entry=draft_entry)
+            self._write_review(q, new, action, user)
+        return self.question(question_id)
+
+    def bulk_accept(self, qn_id: str, *, user: str, tier: str = "high") -> list[ReviewQuestion]:
+        """Accept the proposed answer of every still-pending question of a tier."""
+        if tier not in ("high", "medium"):
+            raise ReviewError("only the high and medium tiers can be accepted in bulk")
+        with transaction(self.db):
+            self._check_open(qn_id)
+            rows = self.db.execute(
+                f"SELECT {_Q_COLS} FROM review_questions WHERE questionnaire_id = ? AND tier = ? "
+                "AND status = 'pending' AND proposed IS NOT NULL ORDER BY position", [qn_id, tier],
+            ).fetchall()
+            accepted = []
+            for row in rows:
+                q = _question_from_row(row)
+                new = _decide(q, "accept")
+                self._write_review(q, new, "accept", user, note=f"bulk accept of the {tier} tier")
+                accepted.append(q)
+        return [self.question(q.id) for q in accepted]
+
+    def _check_open(self, qn_id: str) -> None:
+        status = self.db.execute("SELECT status FROM questionnaires WHERE id = ?", [qn_id]).fetchone()
+        if status is None:
+            raise QuestionnaireNotFound(f"no questionnaire with id {qn_id!r}")
+        if status[0] not in ("review", "exported"):
+            raise ReviewError("answers are not proposed yet for this questionnaire; run the autofill first")
+
+    def _write_review(self, q: ReviewQuestion, new: dict[str, Any], action: str, user: str,
+                      note: str | None = None) -> None:
+        now = utcnow()
+        cur = self.db.execute(
+            "UPDATE review_questions SET status = ?, entry_ext_id = ?, entry_version = ?, short_answer = ?, "
+            "narrative = ?, note = ?, draft_entry = ?, reviewed_by = ?, reviewed_at = ?, version = version + 1 "
+            "WHERE id = ? AND version = ?",
+            [new["status"], new["entry"], new["entry_version"], new["short_answer"], new["narrative"],
+             new["note"], new["draft_entry"], user if new["status"] != "pending" else None,
+             now if new["status"] != "pending" else None, q.id, q.version],
+        )
+        if cur.rowcount != 1:  # cannot happen inside BEGIN IMMEDIATE; refuse rather than lose a write
+            raise ReviewConflict(self.question(q.id), q.version)
+        after = dict(new, version=q.version + 1)
+        self._action(user, q.questionnaire_id, q.id, action, q.state(), after, note=note or new.get("note"))
+        self.db.execute("UPDATE questionnaires SET updated_at = ? WHERE id = ?", [now, q.questionnaire_id])
+
+    def _action(self, user: str, qn_id: str, question_id: int | None, action: str,
+                before: Any, after: Any, note: str | None = None) -> None:
+        self.db.execute(
+            "INSERT INTO review_actions (at, user, questionnaire_id, question_id, action, before, after, note) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [utcnow(), user, qn_id, question_id, action,
+             _dumps(before) if before is not None else None, _dumps(after) if after is not None else None, note],
+        )
+
+    def actions(self, qn_id: str, *, question_id: int | None = None, review_only: bool = False,
+                limit: int | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT id, at, user, question_id, action, before, after, note FROM review_actions WHERE questionnaire_id = ?"
+        params: list[Any] = [qn_id]
+        if question_id is not None:
+            sql += " AND question_id = ?"
+            params.append(question_id)
+        if review_only:
+            sql += f" AND action IN ({','.join('?' * len(REVIEW_ACTIONS))})"
+            params += list(REVIEW_ACTIONS)
+        sql += " ORDER BY id DESC"
+        if limit:
+            sql += " LIMIT ?"
+            params.append(limit)
+        cur = self.db.execute(sql, params)
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def reviewers(self, qn_id: str) -> list[str]:
+        return [r[0] for r in self.db.execute(
+            "SELECT DISTINCT reviewed_by FROM review_questions WHERE questionnaire_id = ? AND reviewed_by IS NOT NULL "
+            "ORDER BY 1", [qn_id])]
+
+    # ---- exports --------------------------------------------------------
+
+    def record_export(self, qn_id: str, *, stored_name: str, summary_name: str, user: str,
+                      answered: int, blank: int) -> ExportRecord:
+        with transaction(self.db):
+            self.get(qn_id)
+            self.db.execute(
+                "INSERT INTO exports (questionnaire_id, stored_name, summary_name, at, user, answered, blank) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", [qn_id, stored_name, summary_name, utcnow(), user, answered, blank],
+            )
+            self.db.execute("UPDATE questionnaires SET status = 'exported', updated_at = ? WHERE id = ?",
+                            [utcnow(), qn_id])
+            self._action(user, qn_id, None, "export", None, {"answered": answered, "blank": blank})
+        return self.latest_export(qn_id)
+
+    def latest_export(self, qn_id: str) -> ExportRecord | None:
+        row = self.db.execute(
+            "SELECT id, questionnaire_id, stored_name, summary_name, at, user, answered, blank FROM exports "
+            "WHERE questionnaire_id = ? ORDER BY id DESC LIMIT 1", [qn_id],
+        ).fetchone()
+        return ExportRecord(*row) if row else None
+
+    # ---- proposed bank changes -----------------------------------------
+
+    def propose(self, ext_id: str, *, base_version: int | None, content: dict[str, Any], note: str | None,
+                user: str) -> int:
+        with transaction(self.db):
+            cur = self.db.execute(
+                "INSERT INTO bank_proposals (ext_id, base_version, content, note, proposed_by, proposed_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)", [ext_id, base_version, _dumps(content), note, user, utcnow()],
+            )
+            return cur.lastrowid
+
+    def proposals(self, status: str | None = "pending", ext_id: str | None = None) -> list[Proposal]:
+        sql = ("SELECT id, ext_id, base_version, content, note, proposed_by, proposed_at, status, decided_by, "
+               "decided_at, decision_note FROM bank_proposals WHERE 1=1")
+        params: list[Any] = []
+        if status:
+            sql += " AND status = ?"
+            params.append(status)
+        if ext_id:
+            sql += " AND ext_id = ?"
+            params.append(ext_id)
+        rows = self.db.execute(sql + " ORDER BY id DESC", params).fetchall()
+        return [Proposal(r[0], r[1], r[2], json.loads(r[3]), *r[4:]) for r in rows]
+
+    def proposal(self, proposal_id: int) -> Proposal:
+        for p in self.proposals(status=None):
+            if p.id == proposal_id:
+                return p
+        raise ReviewError(f"no proposed change {proposal_id}")
+
+    def decide_proposal(self, proposal_id: int, *, approved: bool, user: str, note: str | None = None) -> None:
+        """Record an approver's decision. Raises ReviewError when already decided
+        or when the approver proposed it."""
+        with transaction(self.db):
+            row = self.db.execute("SELECT status, proposed_by FROM bank_proposals WHERE id = ?", [proposal_id]).fetchone()
+            if row is None:
+                raise ReviewError(f"no proposed change {proposal_id}")
+            if row[0] != "pending":
+                raise ReviewError(f"this change was already {row[0]}")
+            if approved and row[1].lower() == user.lower():
+                raise ReviewError("you proposed this change; another approver must approve it")
+            self.db.execute(
+                "UPDATE bank_proposals SET status = ?, decided_by = ?, decided_at = ?, decision_note = ? WHERE id = ?",
+                ["approved" if approved else "rejected", user, utcnow(), note, proposal_id],
+            )
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _hints_dict(hints: IngestHints) -> dict[str, Any]:
+    return {k: v for k, v in vars(hints).items() if v}
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _decide(q: ReviewQuestion, action: str, *, candidate: str | None = None, short_answer: str | None = None,
+            narrative: str | None = None, note: str | None = None, draft_entry: str | None = None) -> dict[str, Any]:
+    """The question's review state after `action` (pure; raises ReviewError)."""
+    cleared = {"entry": None, "entry_version": None, "short_answer": None, "narrative": None,
+               "note": None, "draft_entry": None}
+    note = (note or "").strip() or None
+    if note and len(note) > MAX_NOTE_CHARS:
+        raise ReviewError(f"the note is longer than {MAX_NOTE_CHARS} characters")
+    if action in ("accept", "pick"):
+        chosen = q.proposal if action == "accept" else q.candidate(candidate or "")
+        if chosen is None:
+            raise ReviewError("there is no proposed answer to accept; pick an alternative or write the answer"
+                              if action == "accept" else f"{candidate!r} is not one of this question's alternatives")
+        return {"status": "accepted", "entry": chosen["id"], "entry_version": chosen.get("version"),
+                "short_answer": chosen.get("short_answer"), "narrative": chosen.get("answer"),
+                "note": None, "draft_entry": None}
+    if action == "edit":
+        narrative = (narrative or "").strip() or None
+        short_answer = (short_answer or "").strip() or None
+        if short_answer is not None and short_answer not in SHORT_ANSWERS:
+            raise ReviewError(f"the short answer must be one of {', '.join(SHORT_ANSWERS)} or empty")
+        if not narrative and not short_answer:
+            raise ReviewError("write an answer (or choose 'leave blank')")
+        if narrative and len(narrative) > MAX_ANSWER_CHARS:
+            raise ReviewError(f"the answer is longer than {MAX_ANSWER_CHARS:,} characters, the most a spreadsheet cell holds")
+        base = q.entry_ext_id or q.proposed
+        base_snap = q.candidate(base) if base else None
+        return {"status": "edited", "entry": base, "entry_version": base_snap.get("version") if base_snap else None,
+                "short_answer": short_answer, "narrative": narrative, "note": note, "draft_entry": draft_entry}
+    if action == "needs_expert":
+        return dict(cleared, status="needs_expert", note=note)
+    if action == "blank":
+        return dict(cleared, status="blank", note=note)
+    if action == "reset":
+        return dict(cleared, status="pending")
+    raise ReviewError(f"unknown review action {action!r}")
+
+
+# ---- autofill -------------------------------------------------------------
+
+
+def autofill(store: ReviewStore, qn_id: str, match_many: Callable[[list[str]], list[Any]],
+             *, chunk: int = 32) -> None:
+    """Propose answers for every question, `chunk` at a time, saving progress
+    after each chunk so a person sees it move. The caller has called
+    `start_matching`; errors mark the questionnaire failed and are re-raised."""
+    try:
+        questions = store.questions(qn_id)
+        done = 0
+        for start in range(0, len(questions), chunk):
+            part = questions[start : start + chunk]
+            results = match_many([q.text for q in part])
+            done += len(part)
+            store.store_matches(qn_id, [(q.position, r) for q, r in zip(part, results)], done)
+        store.finish_matching(qn_id)
+    except Exception as e:
+        store.finish_matching(qn_id, error=f"proposing answers failed ({type(e).__name__}: {e})")
+        raise
+
+
+# ---- export ---------------------------------------------------------------
+
+
+ANSWERED = ("accepted", "edited")
+
+
+def answer_fills(questions: list[ReviewQuestion]) -> list[AnswerFill]:
+    """What goes into the customer's file: accepted and edited answers only;
+    blank, needs-expert and unreviewed questions stay empty."""
+    return [
+        AnswerFill(question=q.to_question(), short_answer=q.short_answer, narrative=q.narrative)
+        for q in questions if q.status in ANSWERED and (q.short_answer or q.narrative)
+    ]
+
+
+SUMMARY_COLUMNS = ["position", "ref", "section", "question", "status", "answered_from", "entry_version",
+                   "tier", "score", "short_answer", "answer", "note", "reviewed_by", "reviewed_at"]
+
+
+def review_summary_csv(qn: Questionnaire, questions: list[ReviewQuestion], *, exported_by: str) -> bytes:
+    """The review summary: per question what was answered from which entry,
+    what is blank and who reviewed. Cells that a spreadsheet would run as a
+    formula are prefixed with an apostrophe."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    answered = sum(1 for q in questions if q.status in ANSWERED)
+    writer.writerow(["questionnaire", _safe_cell(qn.filename), "customer", _safe_cell(qn.customer),
+                     "due", qn.due_date or "", "exported_by", _safe_cell(exported_by), "exported_at", utcnow()])
+    writer.writerow(["answered", answered, "blank", len(questions) - answered, "total", len(questions)])
+    writer.writerow([])
+    writer.writerow(SUMMARY_COLUMNS)
+    for q in questions:
+        source = q.entry_ext_id or ""
+        if q.status == "edited":
+            source = f"edited (from {q.entry_ext_id})" if q.entry_ext_id else "written by reviewer"
+        writer.writerow([_safe_cell(v) for v in (
+            q.position, q.ref or "", q.section or "", q.text, "unreviewed" if q.status == "pending" else q.status,
+            source, q.entry_version or "", q.tier or "none", f"{q.score:.3f}" if q.score is not None else "",
+            q.short_answer or "", q.narrative or "", q.note or "", q.reviewed_by or "", q.reviewed_at or "",
+        )])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def _safe_cell(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

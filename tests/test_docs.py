@@ -1,0 +1,43 @@
+"""The README documents every command and every AIMSQ_* setting."""
+from __future__ import annotations
+
+import re
+
+import click
+
+from questionnaire.cli import main
+from tests.conftest import REPO
+
+
+def command_paths(group: click.Group, prefix: str = "aimsq"):
+    for name, command in group.commands.items():
+        path = f"{prefix} {name}"
+        if isinstance(command, click.Group):
+            yield from command_paths(command, path)
+        else:
+            yield path
+
+
+def test_every_command_is_in_the_readme():
+    readme = (REPO / "README.md").read_text()
+    missing = [path for path in command_paths(main) if path not in readme]
+    assert not missing, f"undocumented commands: {missing}"
+
+
+def test_every_setting_is_in_the_readme():
+    readme = (REPO / "README.md").read_text()
+    used = set()
+    for package in ("questionnaire", "answer_bank", "ingest", "web"):
+        for path in (REPO / package).rglob("*.py"):
+            used |= set(re.findall(r"AIMSQ_[A-Z_]+", path.read_text()))
+    missing = sorted(name for name in used if name not in readme)
+    assert not missing, f"undocumented settings: {missing}"
+
+
+def test_every_command_has_help():
+    for path in command_paths(main):
+        parts = path.split()[1:]
+        command = main
+        for part in parts:
+            command = command.commands[part]
+        assert (command.help or "").strip(), f"{path} has no --help text"
