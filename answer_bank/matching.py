@@ -51,10 +51,20 @@ class Matcher:
 
     def __init__(self, bank: Bank, embedder: Embedder | None = None):
         self.bank = bank
-        self.embedder = CachedEmbedder(embedder or embedder_from_env(), bank)
+        self.raw_embedder = embedder or embedder_from_env()
+        # Bank texts: vectors cached in the database (computed once per model
+        # and text). Questions: embedded as they come, never written to disk.
+        self.embedder = CachedEmbedder(self.raw_embedder, bank)
         self._revision: int | None = None
         self._entries: list[BankEntry] = []
         self._ranker: Ranker | None = None
+
+    def refresh(self) -> int:
+        """Bring the index up to date with the bank (embedding any new entry
+        texts into the cache). Returns the number of texts embedded."""
+        before = self.embedder.computed
+        self._index()
+        return self.embedder.computed - before
 
     def _index(self) -> tuple[list[BankEntry], Ranker | None]:
         revision = self.bank.revision()
@@ -66,6 +76,7 @@ class Matcher:
                     [e.texts for e in entries], self.embedder.embed,
                     extra_texts=[e.answer for e in entries],
                 )
+                ranker.embed = self.raw_embedder.embed
             self._entries, self._ranker, self._revision = entries, ranker, revision
         return self._entries, self._ranker
 
@@ -76,8 +87,6 @@ class Matcher:
         entries, ranker = self._index()
         if ranker is None:
             return [MatchResult(q, "none", None, 0.0, 0.0, [], ["the bank has no approved entries"]) for q in questions]
-        # The ranker embeds the questions through the same cached embedder, so a
-        # questionnaire matched twice is embedded once.
         ranked = ranker.rank(list(questions), top_k=top_k)
         return [self._decide(q, r, entries) for q, r in zip(questions, ranked)]
 

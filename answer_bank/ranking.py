@@ -38,6 +38,7 @@ _PHRASES: list[tuple[str, str]] = [
     (r"generative ai|gen[\s-]?ai", "genai"),
     (r"personally identifiable information|personal data|personal information|pii", "pii"),
     (r"data protection impact assessments?|privacy impact assessments?|dpias?", "dpia"),
+    (r"(?:solution|service|cloud|technology) providers?|suppliers?", "vendor"),
     (r"professional services|consulting|consultancy|consultants?", "consult"),
     (r"penetration test(?:s|ing)?|pen[\s-]?test(?:s|ing)?", "pentest"),
     (r"sub[\s-]?processors?|sub[\s-]?contractors?|third[\s-]part(?:y|ies)", "thirdparty"),
@@ -178,12 +179,12 @@ def tokenize(text: str, *, synonyms: bool = True) -> list[str]:
     return out
 
 
-_SENTENCE_SPLIT = re.compile(r"(?<=[.;:?!])\s+|\n+")
+_SENTENCE_SPLIT = re.compile(r"(?<=[.?!])\s+(?=[A-Z(\"'])")
 
 
 def sentence_chunks(text: str, min_sentences: int = 2) -> list[str]:
     """The sentences of a long text (a control title followed by its specification)."""
-    parts = [p.strip() for p in _SENTENCE_SPLIT.split(text) if len(p.strip()) > 2]
+    parts = [" ".join(p.split()) for p in _SENTENCE_SPLIT.split(text) if len(p.strip()) > 2]
     return parts if len(parts) >= min_sentences else []
 
 

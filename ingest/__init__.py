@@ -1,0 +1,118 @@
+"""Reading customer questionnaires and writing the answers back into them.
+
+    read_questionnaire(fp, filename=None, hints=None) -> IngestResult
+    write_answers(data, filename, fills) -> bytes
+    detect_format(data, filename=None) -> "xlsx" | "csv" | "docx"
+
+Every file goes through the upload guard (`ingest.guard`) first; the type
+comes from the content, the file name is only used in messages. Errors are
+`ingest.errors.IngestError` subclasses whose message a sales engineer can
+act on; low-level parser exceptions never escape (they become DamagedFile).
+"""
+from __future__ import annotations
+
+import struct
+import zipfile
+import zlib
+from typing import IO
+from xml.parsers.expat import ExpatError
+
+from ingest.errors import DamagedFile, IngestError
+from ingest.guard import DAMAGED_MESSAGE, Limits, check_upload, strip_macros
+from ingest.model import AnswerFill, IngestHints, IngestResult
+
+__all__ = ["read_questionnaire", "write_answers", "detect_format"]
+
+# What a damaged file makes the parsers raise (python-docx and lxml included).
+_LOW_LEVEL = (zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError, IndexError, ExpatError,
+              UnicodeDecodeError, OSError, struct.error, LookupError, AssertionError)
+
+
+def detect_format(data: bytes, filename: str | None = None) -> str:
+    """"xlsx", "csv" or "docx", from the content (the guard's checks included).
+
+    Raises the guard's errors for files that are none of these or unsafe.
+    """
+    return check_upload(data, filename).format
+
+
+def read_questionnaire(fp: IO[bytes] | bytes, filename: str | None = None, hints: IngestHints | None = None) -> IngestResult:
+    """The questions of a questionnaire file and where each answer goes.
+
+    `fp` is a binary file object (or bytes). Raises IngestError subclasses:
+    FileTooLarge, UnsafeFile, DamagedFile, EncryptedFile, LegacyFormat,
+    UnsupportedFormat, or IngestError for a bad hint.
+    """
+    limits = Limits.from_env()
+    data = _read_all(fp, limits)
+    info = check_upload(data, filename, limits)
+    try:
+        if info.format == "xlsx":
+            from ingest.xlsx_format import read_xlsx
+
+            return read_xlsx(data, hints, limits)
+        if info.format == "csv":
+            from ingest.csv_format import read_csv
+
+            return read_csv(data, hints, limits)
+        from ingest.docx_format import read_docx
+
+        warnings = []
+        if info.macro_enabled:
+            data = strip_macros(data)
+            warnings.append("The document contains macros; they were not run, and the filled copy is saved without them (.docx).")
+        result = read_docx(data, hints)
+        result.warnings[:0] = warnings
+        return result
+    except IngestError:
+        raise
+    except _LOW_LEVEL as e:
+        raise DamagedFile(DAMAGED_MESSAGE) from e
+    except Exception as e:  # lxml's XMLSyntaxError, python-docx's PackageNotFoundError, ...
+        if type(e).__module__.split(".")[0] in ("lxml", "docx", "openpyxl"):
+            raise DamagedFile(DAMAGED_MESSAGE) from e
+        raise
+
+
+def write_answers(data: bytes, filename: str | None, fills: list[AnswerFill]) -> bytes:
+    """A filled copy of `data`: the answers in place, nothing else changed.
+
+    Macro-enabled files come back without their macros (save them as .xlsx /
+    .docx). Raises ExportError when an answer cannot be written (too long for
+    the format, a cell that is not there), or the guard's errors.
+    """
+    limits = Limits.from_env()
+    info = check_upload(data, filename, limits)
+    try:
+        if info.format == "xlsx":
+            from ingest.xlsx_format import write_xlsx
+
+            return write_xlsx(data, fills, limits)
+        if info.format == "csv":
+            from ingest.csv_format import write_csv
+
+            return write_csv(data, fills, limits)
+        from ingest.docx_format import write_docx
+
+        if info.macro_enabled:
+            data = strip_macros(data)
+        return write_docx(data, fills)
+    except IngestError:
+        raise
+    except _LOW_LEVEL as e:
+        raise DamagedFile(DAMAGED_MESSAGE) from e
+
+
+def output_suffix(data: bytes, filename: str | None = None) -> str:
+    """The extension a filled copy of `data` must carry: ".xlsx", ".docx" or ".csv"
+    (an .xlsm/.docm comes back without macros, so as .xlsx/.docx)."""
+    return "." + check_upload(data, filename).format
+
+
+def _read_all(fp: IO[bytes] | bytes, limits: Limits) -> bytes:
+    if isinstance(fp, (bytes, bytearray, memoryview)):
+        return bytes(fp)
+    data = fp.read(limits.max_upload_bytes + 1)
+    if isinstance(data, str):
+        raise IngestError("Open the file in binary mode ('rb').")
+    return data

@@ -61,6 +61,7 @@ class Question:
     existing_answer: str | None = None
     hidden: bool = False  # hidden sheet/row in the source: the reviewer is told
     notes: list[str] = field(default_factory=list)
+    existing_comment: str | None = None  # what the comment cell already holds (completed files)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -72,6 +73,7 @@ class Question:
             "answer_at": self.answer_at.to_json(),
             "comment_at": self.comment_at.to_json() if self.comment_at else None,
             "existing_answer": self.existing_answer,
+            "existing_comment": self.existing_comment,
             "hidden": self.hidden,
         }
 

@@ -110,6 +110,7 @@ def init(ctx: click.Context, demo: bool, if_missing: bool):
 
         report = bank.import_entries(starter_entries(), approve=True, user="aimsq-init", source="starter AIMS bank")
         click.echo(f"Starter AIMS bank loaded into {path}: {report.summary()}")
+        index_bank(ctx)
     else:
         click.echo(f"Bank ready at {path} ({bank.count()} entries)")
 
@@ -141,6 +142,22 @@ def bank_import(ctx: click.Context, file: str, approve: bool, fmt: str | None):
         entries = read_entries(fp, fmt)
     report = get_bank(ctx).import_entries(entries, approve=approve, user=cli_user(), source=Path(file).name)
     click.echo(f"Imported {Path(file).name}: {report.summary()}")
+    if report.added or report.updated:
+        index_bank(ctx)
+
+
+def index_bank(ctx: click.Context) -> None:
+    """Embed the approved entries now, so the first match does not wait for it."""
+    from answer_bank.embeddings import ModelNotFound
+
+    try:
+        matcher = get_matcher(ctx)
+        click.echo("Indexing approved entries…", err=True)
+        embedded = matcher.refresh()
+    except ModelNotFound as e:
+        click.echo(f"Warning: entries stored but not indexed: {e}", err=True)
+        return
+    click.echo(f"Indexed: {embedded} new texts embedded", err=True)
 
 
 @bank.command("export")
@@ -257,9 +274,15 @@ def serve(ctx: click.Context, host: str, port: int, threads: int):
     """Serve the web app (waitress WSGI server)."""
     from waitress import serve as waitress_serve
 
+    from questionnaire.cli_web import ensure_first_admin
     from web import create_app
 
     app = create_app({"AIMSQ_DB": ctx.obj["db_path"]})
+    password = ensure_first_admin(ctx.obj["db_path"])
+    if password:
+        click.echo("No users yet: created the first admin.")
+        click.echo(f"  Sign in at http://{host}:{port}/login as  admin  with password  {password}")
+        click.echo("  (shown once; change it under your name at the top right, and add users with `aimsq user add NAME --role editor`)")
     click.echo(f"aimsq is serving on http://{host}:{port}/  (Ctrl+C to stop)")
     waitress_serve(app, host=host, port=port, threads=threads, ident="aimsq")
 
@@ -274,3 +297,5 @@ try:  # TODO(lead): plain import once cli_ingest lands
     from questionnaire import cli_ingest  # noqa: E402,F401
 except ImportError:
     pass
+from questionnaire import cli_curate  # noqa: E402,F401
+from questionnaire import cli_web  # noqa: E402,F401

@@ -44,6 +44,10 @@ class QuestionNotFound(ReviewError):
     pass
 
 
+class ProposalNotFound(ReviewError):
+    pass
+
+
 class ReviewConflict(ReviewError):
     """The question changed since the version the reviewer saw."""
 
@@ -268,7 +272,7 @@ class ReviewStore:
                 "INSERT INTO questionnaires (id, customer, due_date, owner, status, filename, format, stored_name, "
                 "size, hints, layout, warnings, created_at, updated_at) VALUES (?, ?, ?, ?, 'detected', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [qn_id, customer, due_date, owner, filename, fmt, stored_name, size, _dumps(_hints_dict(hints)),
-                 _dumps(_jsonable(result.layout)), _dumps(list(result.warnings)), now, now],
+                 _dumps(_layout_dict(result.layout)), _dumps(list(result.warnings)), now, now],
             )
             self._insert_questions(qn_id, result.questions)
             self._action(owner, qn_id, None, "upload", None, None, note=f"{len(result.questions)} questions")
@@ -285,7 +289,7 @@ class ReviewStore:
             self.db.execute(
                 "UPDATE questionnaires SET hints = ?, layout = ?, warnings = ?, status = 'detected', error = NULL, "
                 "updated_at = ? WHERE id = ?",
-                [_dumps(_hints_dict(hints)), _dumps(_jsonable(result.layout)), _dumps(list(result.warnings)),
+                [_dumps(_hints_dict(hints)), _dumps(_layout_dict(result.layout)), _dumps(list(result.warnings)),
                  utcnow(), qn_id],
             )
             self._action(user, qn_id, None, "correct_layout", None, _hints_dict(hints),
@@ -414,12 +418,13 @@ class ReviewStore:
             by_tier[tier] = by_tier.get(tier, 0) + n
             by_status[status] = by_status.get(status, 0) + n
         total = sum(by_status.values())
-        pending_high = self.db.execute(
-            "SELECT count(*) FROM review_questions WHERE questionnaire_id = ? AND tier = 'high' "
-            "AND status = 'pending' AND proposed IS NOT NULL", [qn_id],
-        ).fetchone()[0]
+        pending = dict(self.db.execute(
+            "SELECT tier, count(*) FROM review_questions WHERE questionnaire_id = ? AND tier IN ('high', 'medium') "
+            "AND status = 'pending' AND proposed IS NOT NULL GROUP BY tier", [qn_id],
+        ).fetchall())
         return {"total": total, "reviewed": total - by_status["pending"], "by_tier": by_tier,
-                "by_status": by_status, "pending_high": pending_high}
+                "by_status": by_status, "pending_high": pending.get("high", 0),
+                "pending_medium": pending.get("medium", 0)}
 
     def question(self, question_id: int, qn_id: str | None = None) -> ReviewQuestion:
         """Raises QuestionNotFound (also when it belongs to another questionnaire)."""
@@ -557,10 +562,14 @@ class ReviewStore:
             )
             return cur.lastrowid
 
-    def proposals(self, status: str | None = "pending", ext_id: str | None = None) -> list[Proposal]:
+    def proposals(self, status: str | None = "pending", ext_id: str | None = None,
+                  proposal_id: int | None = None) -> list[Proposal]:
         sql = ("SELECT id, ext_id, base_version, content, note, proposed_by, proposed_at, status, decided_by, "
                "decided_at, decision_note FROM bank_proposals WHERE 1=1")
         params: list[Any] = []
+        if proposal_id is not None:
+            sql += " AND id = ?"
+            params.append(proposal_id)
         if status:
             sql += " AND status = ?"
             params.append(status)
@@ -571,10 +580,10 @@ class ReviewStore:
         return [Proposal(r[0], r[1], r[2], json.loads(r[3]), *r[4:]) for r in rows]
 
     def proposal(self, proposal_id: int) -> Proposal:
-        for p in self.proposals(status=None):
-            if p.id == proposal_id:
-                return p
-        raise ReviewError(f"no proposed change {proposal_id}")
+        found = self.proposals(status=None, proposal_id=proposal_id)
+        if not found:
+            raise ProposalNotFound(f"no proposed change {proposal_id}")
+        return found[0]
 
     def decide_proposal(self, proposal_id: int, *, approved: bool, user: str, note: str | None = None) -> None:
         """Record an approver's decision. Raises ReviewError when already decided
@@ -582,7 +591,7 @@ class ReviewStore:
         with transaction(self.db):
             row = self.db.execute("SELECT status, proposed_by FROM bank_proposals WHERE id = ?", [proposal_id]).fetchone()
             if row is None:
-                raise ReviewError(f"no proposed change {proposal_id}")
+                raise ProposalNotFound(f"no proposed change {proposal_id}")
             if row[0] != "pending":
                 raise ReviewError(f"this change was already {row[0]}")
             if approved and row[1].lower() == user.lower():
@@ -601,8 +610,10 @@ def _hints_dict(hints: IngestHints) -> dict[str, Any]:
     return {k: v for k, v in vars(hints).items() if v}
 
 
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
+def _layout_dict(layout: Any) -> dict[str, Any]:
+    """What ingest detected, as a JSON object (some formats describe it in a word)."""
+    value = json.loads(json.dumps(layout, default=str))
+    return value if isinstance(value, dict) else {"layout": value}
 
 
 def _decide(q: ReviewQuestion, action: str, *, candidate: str | None = None, short_answer: str | None = None,

@@ -60,10 +60,14 @@ def test_the_index_follows_bank_changes(filled, fake_embedder):
 
 
 def test_bank_texts_are_embedded_once_across_matchers(filled, fake_embedder):
-    Matcher(filled, fake_embedder).match("first question about encryption")
+    first = Matcher(filled, fake_embedder)
+    assert first.refresh() == sum(1 + len(v) for _, _, v in ENTRIES)
+    first.match("first question about encryption")
     before = fake_embedder.texts_embedded
-    Matcher(filled, fake_embedder).match("first question about encryption")
-    assert fake_embedder.texts_embedded == before  # bank and question vectors came from the cache
+    second = Matcher(filled, fake_embedder)
+    assert second.refresh() == 0  # bank vectors came from the database
+    second.match("first question about encryption")
+    assert fake_embedder.texts_embedded == before + 1  # only the question
 
 
 def test_an_empty_bank_says_so(bank, fake_embedder):

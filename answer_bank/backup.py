@@ -1,0 +1,176 @@
+"""Backups and restores of the bank with SQLite's online backup API.
+
+Never a file copy (SECURITY.md 27): a copy of a live WAL database can miss the
+pages still in the -wal file or catch a half-written page. The backup API
+copies one consistent snapshot while other connections keep reading and
+writing. A restore first proves the file is an aimsq bank (it opens, passes
+`PRAGMA integrity_check`, carries the bank's migration set and tables, and
+was not made by a newer aimsq), then copies it into the configured database
+the same way, after saving the current bank beside it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from answer_bank.db import BUSY_TIMEOUT_MS, connect, migrations as bank_migrations
+from answer_bank.store import BankError
+
+REQUIRED_TABLES = ("entries", "entry_versions", "audit_log", "bank_meta", "_sqlite_migrations")
+
+
+class BackupError(BankError):
+    pass
+
+
+@dataclass
+class BackupInfo:
+    path: str
+    entries: int
+    versions: int
+    audit_rows: int
+    revision: int
+    size: int
+
+    def summary(self) -> str:
+        return (f"{self.path}: {self.entries} entries, {self.versions} versions, "
+                f"{self.audit_rows} audit rows, bank revision {self.revision}, {self.size:,} bytes")
+
+
+def backup(db_path: str | Path, dest: str | Path, *, overwrite: bool = False) -> BackupInfo:
+    """Copy the bank at `db_path` to `dest` with the backup API (safe while the
+    app runs). Written to a temporary file first, so `dest` is never half a
+    backup. Raises BackupError."""
+    src_path, dest = Path(db_path), Path(dest)
+    if not src_path.exists():
+        raise BackupError(f"there is no bank at {src_path}")
+    if dest.exists() and not overwrite:
+        raise BackupError(f"{dest} already exists; choose another name or pass --force")
+    if dest.resolve() == src_path.resolve():
+        raise BackupError("the backup cannot be the bank itself")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
+    src = _open(src_path)
+    try:
+        target = sqlite3.connect(str(tmp))
+        try:
+            src.backup(target)  # all pages in one step: one consistent snapshot
+            # A backup is a single self-contained file, not a WAL database.
+            target.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            target.close()
+        os.replace(tmp, dest)
+    except sqlite3.Error as e:
+        raise BackupError(f"backup failed: {e}") from None
+    finally:
+        src.close()
+        if tmp.exists():
+            tmp.unlink()
+    return inspect_bank(dest)
+
+
+def inspect_bank(path: str | Path) -> BackupInfo:
+    """Prove `path` is an aimsq bank this version can use, and count what is in it.
+    Raises BackupError saying what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise BackupError(f"{path} does not exist or is not a file")
+    try:
+        conn = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True)
+    except sqlite3.Error as e:
+        raise BackupError(f"{path} cannot be opened: {e}") from None
+    try:
+        try:
+            result = [r[0] for r in conn.execute("PRAGMA integrity_check").fetchall()]
+        except sqlite3.DatabaseError:
+            raise BackupError(f"{path} is not an SQLite database, so not an aimsq bank") from None
+        if result != ["ok"]:
+            raise BackupError(f"{path} is damaged (integrity check: {'; '.join(result[:3])})")
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        missing = [t for t in REQUIRED_TABLES if t not in tables]
+        if missing:
+            raise BackupError(f"{path} is an SQLite database but not an aimsq bank (no {', '.join(missing)} table)")
+        applied = {r[0] for r in conn.execute(
+            "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", [bank_migrations.name])}
+        if not applied:
+            raise BackupError(f"{path} is not an aimsq bank (no {bank_migrations.name} migrations)")
+        known = {m.name for m in bank_migrations._migrations}
+        if applied - known:
+            raise BackupError(f"{path} was made by a newer aimsq (migrations {', '.join(sorted(applied - known))}); "
+                              "upgrade aimsq before restoring it")
+        count = lambda table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: E731
+        revision = conn.execute("SELECT value FROM bank_meta WHERE key = 'revision'").fetchone()
+        return BackupInfo(str(path), count("entries"), count("entry_versions"), count("audit_log"),
+                          int(revision[0]) if revision else 0, path.stat().st_size)
+    finally:
+        conn.close()
+
+
+def restore(backup_path: str | Path, db_path: str | Path, *, keep_current: bool = True) -> tuple[BackupInfo, Path | None]:
+    """Replace the bank at `db_path` with the backup at `backup_path`, through the
+    backup API so connections other processes hold stay valid. The current bank
+    is first saved beside it (`<db>.before-restore-<UTC time>`), unless it does
+    not exist or keep_current is False. Returns what was restored and where the
+    previous bank went. Raises BackupError (nothing changed)."""
+    info = inspect_bank(backup_path)
+    db_path = Path(db_path)
+    if db_path.exists() and Path(backup_path).resolve() == db_path.resolve():
+        raise BackupError("that file is the bank itself")
+    saved = None
+    if keep_current and db_path.exists():
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        saved = db_path.with_name(f"{db_path.name}.before-restore-{stamp}")
+        backup(db_path, saved)
+    before_revision = 0
+    if db_path.exists():
+        try:
+            probe = _open(db_path)
+            row = probe.execute("SELECT value FROM bank_meta WHERE key = 'revision'").fetchone()
+            before_revision = int(row[0]) if row else 0
+            probe.close()
+        except sqlite3.Error:
+            before_revision = 0
+    src = sqlite3.connect(f"file:{Path(backup_path).resolve()}?mode=ro", uri=True)
+    try:
+        dest = connect(db_path).conn  # WAL, busy timeout; creates the file if new
+        try:
+            src.backup(dest)
+            dest.execute("PRAGMA journal_mode = WAL")
+        finally:
+            dest.close()
+    except sqlite3.Error as e:
+        raise BackupError(f"restore failed, the bank is unchanged: {e}") from None
+    finally:
+        src.close()
+    # Bring an older backup's schema up to date, and move the revision past the
+    # one running processes last saw, so their caches (the matcher's index) reload.
+    db = connect(db_path)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("UPDATE bank_meta SET value = CAST(? AS TEXT) WHERE key = 'revision'",
+                   [max(before_revision, info.revision) + 1])
+        db.execute("COMMIT")
+    finally:
+        db.conn.close()
+    return inspect_bank_live(db_path, info), saved
+
+
+def inspect_bank_live(db_path: Path, restored: BackupInfo) -> BackupInfo:
+    """Counts of the restored bank (read through a normal connection)."""
+    conn = _open(db_path)
+    try:
+        count = lambda table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: E731
+        revision = int(conn.execute("SELECT value FROM bank_meta WHERE key = 'revision'").fetchone()[0])
+        return BackupInfo(str(db_path), count("entries"), count("entry_versions"), count("audit_log"),
+                          revision, db_path.stat().st_size)
+    finally:
+        conn.close()
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return conn

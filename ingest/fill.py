@@ -1,0 +1,133 @@
+"""What to write where for one AnswerFill, whatever the format.
+
+The policy, in one place:
+- a dropdown (options known): the answer cell gets exactly one of the
+  options, the one that spells the short answer (Yes -> "Yes", "Y", "Sí",
+  "1) Yes"; N/A -> "NA", "N/A", "Not Applicable"; ...). When no option fits,
+  the answer cell is left as it is and a note says why;
+- a Yes/No question without a dropdown: the short answer as "Yes", "No",
+  "N/A" or "Partial", or the spelling the column already uses;
+- the narrative goes in the comment cell when the form has one; otherwise a
+  free-text answer cell gets "<short answer>. <narrative>", and a dropdown
+  cell gets only the option (the narrative is reported as not written);
+- a free-text question with a comment column: the short answer (if any) in
+  the answer cell and the narrative in the comment cell; with no short
+  answer the narrative goes in the answer cell.
+- Yes/No mark columns (DOCX `marks`): "X" in the place of the chosen option.
+
+Neutralising formula-like text is the writer's job (XLSX writes inline
+strings, CSV prefixes a quote), not this module's.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ingest.layout import norm, short_answer_family
+from ingest.model import AnswerFill, Locator
+
+CANONICAL = {"yes": "Yes", "no": "No", "n/a": "N/A", "partial": "Partial"}
+
+
+@dataclass
+class PlannedWrite:
+    at: Locator
+    value: str
+    role: str  # "answer" | "comment" | "mark"
+
+    def to_json(self) -> dict:
+        return {"at": self.at.to_json(), "value": self.value, "role": self.role}
+
+
+def match_option(short_answer: str | None, options: list[str] | None) -> str | None:
+    """The option of a dropdown that spells `short_answer`, or None.
+
+    Exact text first (case-insensitive), then the same Yes/No/N/A/Partial
+    family in any spelling, preferring the plainest option ("Yes" over
+    "Yes, with exceptions").
+    """
+    if not short_answer or not options:
+        return None
+    want = norm(short_answer)
+    for opt in options:
+        if norm(opt) == want:
+            return opt
+    family = short_answer_family(short_answer)
+    if family is None:
+        return None
+    same = [opt for opt in options if short_answer_family(opt) == family]
+    if not same:
+        return None
+    return min(same, key=lambda o: (len(norm(o)), options.index(o)))
+
+
+def combine(short: str | None, narrative: str | None) -> str | None:
+    """One text for a single free-text cell: "Yes. We encrypt ..."."""
+    short = (short or "").strip() or None
+    narrative = (narrative or "").strip() or None
+    if not narrative:
+        return short
+    if not short:
+        return narrative
+    if norm(narrative).startswith(norm(short)):
+        return narrative
+    return f"{short}. {narrative}"
+
+
+def plan_fill(fill: AnswerFill, column_spelling: dict[str, str] | None = None) -> tuple[list[PlannedWrite], list[str]]:
+    """(writes, notes) for one fill. `column_spelling` maps a Yes/No family to the
+    spelling already used in the answer column ("yes" -> "Y")."""
+    q = fill.question
+    short = (fill.short_answer or "").strip() or None
+    narrative = (fill.narrative or "").strip() or None
+    writes: list[PlannedWrite] = []
+    notes: list[str] = []
+    if q.answer_at.marks:
+        chosen = None
+        labels = [label for label, _ in q.answer_at.marks]
+        label = match_option(short, labels) if short else None
+        for opt, loc in q.answer_at.marks:
+            if opt == label:
+                chosen = loc
+        if chosen is not None:
+            writes.append(PlannedWrite(chosen, "X", "mark"))
+        elif short:
+            notes.append(f"no place to mark {short!r} (the form offers {', '.join(labels)})")
+        if narrative and q.comment_at is not None:
+            writes.append(PlannedWrite(q.comment_at, narrative, "comment"))
+        return writes, notes
+
+    if q.options:
+        option = match_option(short, q.options)
+        if option is not None:
+            writes.append(PlannedWrite(q.answer_at, option, "answer"))
+        elif short:
+            notes.append(
+                f"the dropdown has no option for {short!r} (options: {', '.join(q.options)}); "
+                "the answer cell was left as it is"
+            )
+        if narrative:
+            if q.comment_at is not None:
+                writes.append(PlannedWrite(q.comment_at, narrative, "comment"))
+            elif option is None and not short:
+                notes.append("the answer cell is a dropdown and the form has no comment column; the narrative was not written")
+            else:
+                notes.append("the form has no comment column; only the dropdown option was written")
+        return writes, notes
+
+    if short and q.answer_kind == "yes_no_na":
+        family = short_answer_family(short)
+        if family:
+            short = (column_spelling or {}).get(family) or CANONICAL[family]
+    if q.comment_at is not None:
+        if short:
+            writes.append(PlannedWrite(q.answer_at, short, "answer"))
+            if narrative:
+                writes.append(PlannedWrite(q.comment_at, narrative, "comment"))
+        elif narrative:
+            target = q.comment_at if q.answer_kind == "yes_no_na" else q.answer_at
+            writes.append(PlannedWrite(target, narrative, "comment" if target is q.comment_at else "answer"))
+        return writes, notes
+    text = combine(short, narrative)
+    if text:
+        writes.append(PlannedWrite(q.answer_at, text, "answer"))
+    return writes, notes

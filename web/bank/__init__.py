@@ -1,0 +1,235 @@
+"""The answer bank: list and search it with the matcher, open an entry,
+propose changes (editors) and approve them (approvers, never their own)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+
+from answer_bank.embeddings import ModelNotFound
+from answer_bank.model import STATUSES, BankEntry, Evidence
+from answer_bank.store import EntryNotFound
+from web.bank.forms import DecisionForm, EntryForm
+from web.security import requires
+from web.services import get_bank, get_store, matcher
+
+bp = Blueprint("bank", __name__, url_prefix="/bank")
+
+PAGE_SIZE = 100
+
+
+@bp.get("/")
+@requires("read")
+def index():
+    bank = get_bank()
+    question = (request.args.get("q") or "").strip()[:2000]
+    status = request.args.get("status") or ""
+    if status and status not in STATUSES:
+        status = ""
+    text = (request.args.get("filter") or "").strip().lower()
+    page = max(1, request.args.get("page", 1, type=int))
+    match = None
+    if question:
+        try:
+            match = matcher().match_many([question], top_k=5)[0]
+        except ModelNotFound as e:
+            flash(f"Search is unavailable: {e}", "error")
+    entries = bank.list_entries(status=status or None)
+    if text:
+        entries = [e for e in entries if text in e.ext_id.lower() or text in e.question.lower()
+                   or any(text in t.lower() for t in e.tags) or any(text in f.lower() for f in e.frameworks)]
+    total = len(entries)
+    entries = entries[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    return render_template(
+        "bank/index.html", question=question, match=match, entries=entries, total=total, page=page,
+        pages=max(1, -(-total // PAGE_SIZE)), status=status, text=text, statuses=STATUSES,
+        counts={s: bank.count(s) for s in STATUSES},
+    )
+
+
+@bp.get("/entry/<path:ext_id>")
+@requires("read")
+def entry(ext_id: str):
+    bank = get_bank()
+    e = bank.get_entry(ext_id)
+    return render_template(
+        "bank/entry.html", entry=e, versions=list(reversed(bank.versions(ext_id))), audit=bank.audit(ext_id, limit=50),
+        proposals=get_store().proposals(status=None, ext_id=ext_id), decision_form=DecisionForm(ext_id=ext_id),
+        own=_own_change(e),
+    )
+
+
+def _own_change(e: BankEntry) -> bool:
+    names = {(e.created_by or "").lower(), (e.updated_by or "").lower()}
+    return g.user.name.lower() in names
+
+
+def _entry_from_form(form: EntryForm, ext_id: str, base: BankEntry | None) -> BankEntry:
+    def split(text: str, sep: str) -> list[str]:
+        return [p.strip() for p in (text or "").split(sep) if p.strip()]
+
+    evidence = []
+    for line in split(form.evidence.data, "\n"):
+        title, _, ref = line.partition("|")
+        evidence.append(Evidence(title.strip(), ref.strip() or None))
+    return BankEntry(
+        ext_id=ext_id, question=" ".join(form.question.data.split()), answer=form.answer.data.strip(),
+        short_answer=form.short_answer.data or None, variants=split(form.variants.data, "\n"),
+        evidence=evidence, frameworks=split(form.frameworks.data, ";"), tags=split(form.tags.data, ";"),
+        owner=base.owner if base else None, status=base.status if base else "draft",
+        review_by=form.review_by.data.isoformat() if form.review_by.data else None,
+        source=base.source if base else "proposed in the review app",
+    )
+
+
+def _fill_form(form: EntryForm, e: BankEntry) -> None:
+    form.question.data = e.question
+    form.answer.data = e.answer
+    form.short_answer.data = e.short_answer or ""
+    form.variants.data = "\n".join(e.variants)
+    form.evidence.data = "\n".join(f"{ev.title} | {ev.ref}" if ev.ref else ev.title for ev in e.evidence)
+    form.frameworks.data = "; ".join(e.frameworks)
+    form.tags.data = "; ".join(e.tags)
+    form.review_by.data = dt.date.fromisoformat(e.review_by) if e.review_by else None
+    form.base_version.data = str(e.version)
+
+
+@bp.route("/entry/<path:ext_id>/propose", methods=["GET", "POST"])
+@requires("propose")
+def propose(ext_id: str):
+    """Propose a change to an entry. A draft is changed in place (it is not
+    answering anyone yet); an approved entry keeps answering until an approver
+    takes the proposal."""
+    bank = get_bank()
+    current = bank.get_entry(ext_id)
+    form = EntryForm()
+    if request.method == "GET":
+        _fill_form(form, current)
+    if form.validate_on_submit():
+        proposed = _entry_from_form(form, ext_id, current)
+        base_version = int(form.base_version.data or current.version)
+        if current.status == "draft":
+            bank.save_entry(proposed, user=g.user.name, expected_version=base_version,
+                            note=form.note.data or "edited draft")
+            flash(f"Draft {ext_id} saved; an approver can approve it.", "info")
+        else:
+            content = proposed.content() | {"status": current.status}
+            get_store().propose(ext_id, base_version=base_version, content=content, note=form.note.data or None,
+                                user=g.user.name)
+            flash(f"Your change to {ext_id} was sent to the approvers.", "info")
+        return redirect(url_for("bank.entry", ext_id=ext_id))
+    return render_template("bank/propose.html", form=form, entry=current)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires("propose")
+def new():
+    form = EntryForm()
+    if form.validate_on_submit():
+        ext_id = (form.ext_id.data or "").strip() or f"new-{dt.datetime.now(dt.timezone.utc):%Y%m%d%H%M%S}"
+        try:
+            get_bank().get_entry(ext_id)
+        except EntryNotFound:
+            pass
+        else:
+            form.ext_id.errors.append("an entry with this id exists")
+            return render_template("bank/propose.html", form=form, entry=None), 400
+        entry = _entry_from_form(form, ext_id, None)
+        get_bank().save_entry(entry, user=g.user.name, note=form.note.data or "proposed")
+        flash(f"Draft entry {ext_id} created; an approver can approve it.", "info")
+        return redirect(url_for("bank.entry", ext_id=ext_id))
+    return render_template("bank/propose.html", form=form, entry=None)
+
+
+@bp.get("/approvals")
+@requires("approve")
+def approvals():
+    bank = get_bank()
+    drafts = bank.list_entries(status="draft")
+    proposals = get_store().proposals(status="pending")
+    current = {}
+    for p in proposals:
+        try:
+            current[p.ext_id] = bank.get_entry(p.ext_id)
+        except EntryNotFound:
+            current[p.ext_id] = None
+    me = g.user.name.lower()
+    return render_template(
+        "bank/approvals.html", drafts=drafts, proposals=proposals, current=current, form=DecisionForm(),
+        own_draft={d.ext_id: me in {(d.created_by or "").lower(), (d.updated_by or "").lower()} for d in drafts},
+        me=me,
+    )
+
+
+@bp.post("/drafts/approve")
+@requires("approve")
+def approve_draft():
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    bank = get_bank()
+    e = bank.get_entry(form.ext_id.data or "")
+    if e.status != "draft":
+        flash(f"{e.ext_id} is {e.status}, not a draft.", "error")
+    elif _own_change(e):
+        abort(403, "You wrote or last changed this entry; another approver must approve it.")
+    else:
+        bank.set_status(e.ext_id, "approved", user=g.user.name)
+        flash(f"{e.ext_id} is approved and answers questionnaires from now on.", "info")
+    return redirect(url_for("bank.approvals"))
+
+
+@bp.post("/drafts/reject")
+@requires("approve")
+def reject_draft():
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    bank = get_bank()
+    e = bank.get_entry(form.ext_id.data or "")
+    if e.status != "draft":
+        flash(f"{e.ext_id} is {e.status}, not a draft.", "error")
+    else:
+        bank.set_status(e.ext_id, "retired", user=g.user.name, reason=form.note.data or "rejected by an approver")
+        flash(f"Draft {e.ext_id} was rejected (retired).", "info")
+    return redirect(url_for("bank.approvals"))
+
+
+@bp.post("/proposals/<int:proposal_id>/approve")
+@requires("approve")
+def approve_proposal(proposal_id: int):
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    store, bank = get_store(), get_bank()
+    p = store.proposal(proposal_id)
+    if p.status != "pending":
+        flash(f"This change was already {p.status}.", "error")
+        return redirect(url_for("bank.approvals"))
+    if p.proposed_by.lower() == g.user.name.lower():
+        abort(403, "You proposed this change; another approver must approve it.")
+    c = p.content
+    entry = BankEntry(
+        ext_id=p.ext_id, question=c["question"], answer=c["answer"], short_answer=c.get("short_answer"),
+        variants=c.get("variants") or [], evidence=[Evidence(e["title"], e.get("ref")) for e in c.get("evidence") or []],
+        frameworks=c.get("frameworks") or [], tags=c.get("tags") or [], owner=c.get("owner"),
+        status=c.get("status") or "approved", review_by=c.get("review_by"), source=c.get("source"),
+        retired_reason=c.get("retired_reason"),
+    )
+    # Raises VersionConflict (409) when the entry moved on since the proposal.
+    bank.save_entry(entry, user=g.user.name, expected_version=p.base_version,
+                    note=f"proposed by {p.proposed_by}" + (f": {p.note}" if p.note else ""))
+    store.decide_proposal(proposal_id, approved=True, user=g.user.name, note=form.note.data or None)
+    flash(f"The change to {p.ext_id} is approved.", "info")
+    return redirect(url_for("bank.approvals"))
+
+
+@bp.post("/proposals/<int:proposal_id>/reject")
+@requires("approve")
+def reject_proposal(proposal_id: int):
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    get_store().decide_proposal(proposal_id, approved=False, user=g.user.name, note=form.note.data or None)
+    flash("The change was rejected.", "info")
+    return redirect(url_for("bank.approvals"))

@@ -1,0 +1,28 @@
+from flask_wtf import FlaskForm
+from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, Regexp
+
+from answer_bank.model import SHORT_ANSWERS
+
+SHORT_CHOICES = [("", "(none)")] + [(s, s) for s in SHORT_ANSWERS]
+
+
+class EntryForm(FlaskForm):
+    """A proposed bank entry or a proposed change to one."""
+
+    ext_id = StringField("Entry id", validators=[Optional(), Length(max=200), Regexp(r"^[^\s/\\]+$", message="no spaces or slashes")])
+    question = TextAreaField("Canonical question", validators=[DataRequired(), Length(max=5000)])
+    answer = TextAreaField("Answer", validators=[DataRequired(), Length(max=32767)])
+    short_answer = SelectField("Short answer", choices=SHORT_CHOICES, default="")
+    variants = TextAreaField("Other phrasings (one per line)", validators=[Length(max=50000)])
+    evidence = TextAreaField("Evidence (one per line: title | link or document reference)", validators=[Length(max=20000)])
+    frameworks = StringField("Framework references (; separated)", validators=[Length(max=5000)])
+    tags = StringField("Tags (; separated)", validators=[Length(max=2000)])
+    review_by = DateField("Review by", validators=[Optional()])
+    note = StringField("Why (for the approver)", validators=[Length(max=2000)])
+    base_version = HiddenField()
+
+
+class DecisionForm(FlaskForm):
+    note = StringField("Note", validators=[Length(max=2000)])
+    ext_id = HiddenField()

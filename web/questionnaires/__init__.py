@@ -1,0 +1,340 @@
+"""Questionnaires: upload, check what was detected, propose answers with
+visible progress, review, export the customer's own file filled."""
+from __future__ import annotations
+
+import io
+import os
+import re
+import time
+import unicodedata
+
+from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request,
+                   send_file, url_for)
+
+from ingest.errors import IngestError
+from ingest.model import IngestHints
+from questionnaire.learning import draft_entry_id, learn
+from questionnaire.review import (REVIEW_STATUSES, TIERS, ReviewError, answer_fills, new_id,
+                                  review_summary_csv)
+from web.questionnaires.forms import ButtonForm, LayoutForm, ReviewActionForm, UploadForm
+from web.security import redirect_back, requires
+from web.services import files_dir, get_bank, get_store, matcher, run_autofill, stored_file
+
+bp = Blueprint("questionnaires", __name__, url_prefix="/q")
+
+EXTENSIONS = {"xlsx": "xlsx", "csv": "csv", "docx": "docx"}
+MAX_PER_PAGE = 500
+
+
+def _read(data: bytes, filename: str, hints: IngestHints):
+    from ingest import read_questionnaire
+
+    return read_questionnaire(io.BytesIO(data), filename, hints)
+
+
+def _write(data: bytes, filename: str, fills):
+    from ingest import write_answers
+
+    return write_answers(data, filename, fills)
+
+
+def _get_questionnaire(qn_id: str):
+    return get_store().get(qn_id)  # QuestionnaireNotFound -> 404
+
+
+@bp.get("/")
+@requires("read")
+def index():
+    return render_template("questionnaires/index.html", questionnaires=get_store().list())
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires("review")
+def upload():
+    form = UploadForm()
+    if form.validate_on_submit():
+        upload = form.file.data
+        data = upload.read()
+        filename = display_filename(upload.filename)
+        try:
+            result = _read(data, filename, IngestHints())
+        except IngestError as e:
+            form.file.errors.append(str(e))
+            return render_template("questionnaires/upload.html", form=form), 400
+        qn_id = new_id()
+        stored_name = f"{qn_id}.upload"
+        _save_file(stored_name, data)
+        try:
+            get_store().create_questionnaire(
+                customer=form.customer.data.strip(), due_date=form.due_date.data.isoformat() if form.due_date.data else None,
+                owner=g.user.name, filename=filename, fmt=result.format, stored_name=stored_name, size=len(data),
+                hints=IngestHints(), result=result, qn_id=qn_id,
+            )
+        except BaseException:
+            (files_dir() / stored_name).unlink(missing_ok=True)
+            raise
+        flash(f"{filename}: {len(result.questions)} questions found. Check the layout, then propose answers.", "info")
+        return redirect(url_for("questionnaires.detail", qn_id=qn_id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("questionnaires/upload.html", form=form), status
+
+
+def _save_file(name: str, data: bytes) -> None:
+    path = files_dir() / name
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+@bp.get("/<qn_id>")
+@requires("read")
+def detail(qn_id: str):
+    qn = _get_questionnaire(qn_id)
+    if qn.status in ("review", "exported"):
+        return redirect(url_for("questionnaires.review", qn_id=qn_id))
+    if qn.status == "matching":
+        return redirect(url_for("questionnaires.progress", qn_id=qn_id))
+    form = LayoutForm(data=_layout_defaults(qn.hints, qn.layout))
+    return render_template(
+        "questionnaires/detail.html", qn=qn, preview=get_store().questions(qn_id, limit=25), form=form,
+        button_form=ButtonForm(), sheets=_sheet_names(qn.layout),
+    )
+
+
+def _layout_defaults(hints: dict, layout: dict) -> dict:
+    """The correction form starts from the person's hints, else from what was
+    detected (when one sheet / table holds the questions)."""
+    keys = ("sheet", "question_col", "answer_col", "comment_col")
+    detected: dict = {}
+    sheets = layout.get("sheets") if isinstance(layout, dict) else None
+    if isinstance(sheets, dict) and len(sheets) == 1:
+        (name, info), = sheets.items()
+        detected = {"sheet": name, **(info if isinstance(info, dict) else {})}
+    elif isinstance(layout, dict):
+        detected = layout
+    return {k: hints.get(k) or (str(detected[k]) if detected.get(k) is not None else None) for k in keys}
+
+
+def _sheet_names(layout: dict) -> list[str]:
+    sheets = layout.get("sheets") if isinstance(layout, dict) else None
+    if isinstance(sheets, dict):
+        return [str(k) for k in sheets]
+    names = []
+    for s in sheets or []:
+        if isinstance(s, str):
+            names.append(s)
+        elif isinstance(s, dict) and s.get("name"):
+            names.append(str(s["name"]))
+    return names
+
+
+@bp.post("/<qn_id>/layout")
+@requires("review")
+def correct_layout(qn_id: str):
+    qn = _get_questionnaire(qn_id)
+    form = LayoutForm()
+    if not form.validate_on_submit():
+        abort(400)
+    hints = IngestHints(
+        sheet=(form.sheet.data or "").strip() or None, question_col=(form.question_col.data or "").strip() or None,
+        answer_col=(form.answer_col.data or "").strip() or None, comment_col=(form.comment_col.data or "").strip() or None,
+    )
+    data = stored_file(qn.stored_name).read_bytes()
+    try:
+        result = _read(data, qn.filename, hints)
+    except IngestError as e:
+        flash(f"That layout does not work: {e}", "error")
+        return redirect(url_for("questionnaires.detail", qn_id=qn_id))
+    get_store().redetect(qn_id, hints, result, user=g.user.name)
+    flash(f"Layout corrected: {len(result.questions)} questions found.", "info")
+    return redirect(url_for("questionnaires.detail", qn_id=qn_id))
+
+
+@bp.post("/<qn_id>/autofill")
+@requires("review")
+def start_autofill(qn_id: str):
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    store = get_store()
+    qn = _get_questionnaire(qn_id)
+    if qn.status == "matching" and qn_id not in matcher().running:
+        store.finish_matching(qn_id, error="proposing answers was interrupted; start it again")
+    store.start_matching(qn_id, user=g.user.name)
+    run_autofill(qn_id)
+    return redirect(url_for("questionnaires.progress", qn_id=qn_id))
+
+
+@bp.get("/<qn_id>/progress")
+@requires("read")
+def progress(qn_id: str):
+    qn = _get_questionnaire(qn_id)
+    if qn.status in ("review", "exported"):
+        return redirect(url_for("questionnaires.review", qn_id=qn_id))
+    return render_template("questionnaires/progress.html", qn=qn, button_form=ButtonForm(),
+                           interrupted=qn.status == "matching" and qn_id not in matcher().running)
+
+
+@bp.get("/<qn_id>/progress.json")
+@requires("read")
+def progress_json(qn_id: str):
+    qn = _get_questionnaire(qn_id)
+    return jsonify({
+        "status": qn.status, "done": qn.progress_done, "total": qn.progress_total, "error": qn.error,
+        "review_url": url_for("questionnaires.review", qn_id=qn_id),
+    })
+
+
+def _review_filters() -> dict:
+    tier = request.values.get("tier") or ""
+    status = request.values.get("status") or ""
+    return {
+        "tier": tier if tier in TIERS else "",
+        "status": status if status in REVIEW_STATUSES or status == "reviewed" else "",
+    }
+
+
+@bp.get("/<qn_id>/review")
+@requires("read")
+def review(qn_id: str):
+    store = get_store()
+    qn = _get_questionnaire(qn_id)
+    if qn.status not in ("review", "exported"):
+        return redirect(url_for("questionnaires.detail", qn_id=qn_id))
+    filters = _review_filters()
+    per = min(MAX_PER_PAGE, max(10, request.args.get("per", current_app.config["AIMSQ_REVIEW_PAGE_SIZE"], type=int)))
+    shown = store.count(qn_id, tier=filters["tier"] or None, status=filters["status"] or None)
+    pages = max(1, -(-shown // per))
+    page = min(pages, max(1, request.args.get("page", 1, type=int)))
+    questions = store.questions(qn_id, tier=filters["tier"] or None, status=filters["status"] or None,
+                                offset=(page - 1) * per, limit=per)
+    here = url_for("questionnaires.review", qn_id=qn_id, page=page, per=per, **{k: v for k, v in filters.items() if v})
+    return render_template(
+        "questionnaires/review.html", qn=qn, questions=questions, counts=store.counts(qn_id), filters=filters,
+        page=page, pages=pages, per=per, shown=shown, here=here, button_form=ButtonForm(),
+        editable=g.user.can("review"), export=store.latest_export(qn_id), tiers=TIERS, statuses=REVIEW_STATUSES,
+    )
+
+
+@bp.post("/<qn_id>/questions/<int:question_id>")
+@requires("review")
+def act(qn_id: str, question_id: int):
+    form = ReviewActionForm()
+    if not form.validate_on_submit():
+        raise ReviewError("the review action is incomplete: " + "; ".join(
+            f"{k}: {', '.join(v)}" for k, v in form.errors.items()))
+    store = get_store()
+    qn = _get_questionnaire(qn_id)
+    action, _, candidate = form.action.data.partition(":")
+    q = store.question(question_id, qn_id)
+    draft = draft_entry_id(qn, q) if action == "edit" else None
+    updated = store.review(
+        question_id, action, user=g.user.name, expected_version=form.version.data, qn_id=qn_id,
+        candidate=candidate or None, short_answer=form.short_answer.data, narrative=form.narrative.data,
+        note=form.note.data, draft_entry=draft,
+    )
+    learned = learn(get_bank(), qn, updated, user=g.user.name)
+    if request.headers.get("X-Requested-With") == "fetch":
+        counts = store.counts(qn_id)
+        html = render_template("questionnaires/_question.html", q=updated, qn=qn, editable=True,
+                               next_url=request.form.get("next") or "")
+        return jsonify({"ok": True, "html": html, "version": updated.version, "status": updated.status,
+                        "reviewed": counts["reviewed"], "total": counts["total"], "learned": learned})
+    flash(f"Question {updated.label}: {updated.status.replace('_', ' ')}." + (f" ({learned})" if learned else ""), "info")
+    return redirect_back(url_for("questionnaires.review", qn_id=qn_id) + f"#q-{question_id}")
+
+
+@bp.post("/<qn_id>/bulk-accept")
+@requires("review")
+def bulk_accept(qn_id: str):
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    qn = _get_questionnaire(qn_id)
+    tier = request.form.get("tier") or "high"
+    accepted = get_store().bulk_accept(qn_id, user=g.user.name, tier=tier)
+    bank = get_bank()
+    learned = sum(1 for q in accepted if learn(bank, qn, q, user=g.user.name))
+    flash(f"Accepted {len(accepted)} {tier}-tier answers; {learned} new wordings learned by the bank.", "info")
+    return redirect_back(url_for("questionnaires.review", qn_id=qn_id))
+
+
+@bp.post("/<qn_id>/export")
+@requires("review")
+def export(qn_id: str):
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    store = get_store()
+    qn = _get_questionnaire(qn_id)
+    if qn.status not in ("review", "exported"):
+        raise ReviewError("propose and review answers before exporting")
+    questions = store.questions(qn_id)
+    fills = answer_fills(questions)
+    try:
+        filled = _write(stored_file(qn.stored_name).read_bytes(), qn.filename, fills)
+    except IngestError as e:
+        flash(f"The export failed: {e}", "error")
+        return redirect(url_for("questionnaires.review", qn_id=qn_id))
+    stamp = f"{int(time.time() * 1000)}"
+    export_name, summary_name = f"{qn_id}-{stamp}.export", f"{qn_id}-{stamp}.summary.csv"
+    _save_file(export_name, filled)
+    _save_file(summary_name, review_summary_csv(qn, questions, exported_by=g.user.name))
+    store.record_export(qn_id, stored_name=export_name, summary_name=summary_name, user=g.user.name,
+                        answered=len(fills), blank=len(questions) - len(fills))
+    flash(f"Exported: {len(fills)} answers written, {len(questions) - len(fills)} left blank.", "info")
+    return redirect(url_for("questionnaires.review", qn_id=qn_id) + "#export")
+
+
+@bp.get("/<qn_id>/download")
+@requires("read")
+def download(qn_id: str):
+    qn = _get_questionnaire(qn_id)
+    record = get_store().latest_export(qn_id)
+    if record is None:
+        abort(404, "Nothing was exported yet.")
+    stem, ext = download_stem(qn.filename), EXTENSIONS.get(qn.format, "bin")
+    return send_file(stored_file(record.stored_name), as_attachment=True,
+                     download_name=f"{stem}-answered.{ext}", mimetype=_mimetype(ext), max_age=0)
+
+
+@bp.get("/<qn_id>/summary")
+@requires("read")
+def summary(qn_id: str):
+    qn = _get_questionnaire(qn_id)
+    record = get_store().latest_export(qn_id)
+    if record is None:
+        abort(404, "Nothing was exported yet.")
+    return send_file(stored_file(record.summary_name), as_attachment=True,
+                     download_name=f"{download_stem(qn.filename)}-review-summary.csv", mimetype="text/csv", max_age=0)
+
+
+def _mimetype(ext: str) -> str:
+    return {
+        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "csv": "text/csv",
+    }.get(ext, "application/octet-stream")
+
+
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]+')
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
+
+
+def display_filename(name: str | None) -> str:
+    """The uploaded file's own name, for showing only: no folders, no control
+    characters, at most 200 characters. Never used as a path."""
+    name = unicodedata.normalize("NFC", name or "")
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    return name[:200] or "questionnaire"
+
+
+def download_stem(filename: str) -> str:
+    """A name to offer for downloads: the upload's stem with characters that
+    file systems refuse replaced; the browser gets it RFC 6266-encoded."""
+    stem = display_filename(filename).rsplit(".", 1)[0]
+    stem = _UNSAFE.sub("_", stem).strip(" ._") or "questionnaire"
+    if stem.lower() in _RESERVED:
+        stem = f"{stem}_"
+    return stem[:120]

@@ -1,0 +1,114 @@
+"""What the views use: the database of this request, the shared matcher, the
+background autofill, and the folder of stored files.
+
+A request opens its own connection (kept on `g`, closed at teardown); the
+matcher keeps one private connection and serves one caller at a time, since
+the model and its index are shared by all threads of the process.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from flask import Flask, current_app, g
+
+from answer_bank.store import Bank
+from questionnaire import review_db
+from questionnaire.review import ReviewStore, autofill
+from questionnaire.users import Users
+
+log = logging.getLogger(__name__)
+
+
+def get_db():
+    if "db" not in g:
+        g.db = review_db.connect(current_app.config["AIMSQ_DB"])
+    return g.db
+
+
+def get_bank() -> Bank:
+    if "bank" not in g:
+        g.bank = Bank(get_db(), current_app.config["AIMSQ_DB"])
+    return g.bank
+
+
+def get_store() -> ReviewStore:
+    if "review_store" not in g:
+        g.review_store = ReviewStore(get_db())
+    return g.review_store
+
+
+def get_users() -> Users:
+    if "users" not in g:
+        g.users = Users(get_db())
+    return g.users
+
+
+def close_db(_exc=None) -> None:
+    db = g.pop("db", None)
+    if db is not None:
+        db.conn.close()
+
+
+class MatchService:
+    """One matcher per app, opened on first use (after any fork)."""
+
+    def __init__(self, db_path: str, embedder=None):
+        self.db_path = db_path
+        self.embedder = embedder
+        self._lock = threading.Lock()
+        self._matcher = None
+        self.running: set[str] = set()  # questionnaires being autofilled in this process
+
+    def match_many(self, texts: list[str], top_k: int = 5):
+        with self._lock:
+            if self._matcher is None:
+                from answer_bank.matching import Matcher
+
+                self._matcher = Matcher(Bank.open(self.db_path), self.embedder)
+            return self._matcher.match_many(list(texts), top_k=top_k)
+
+
+def matcher() -> MatchService:
+    return current_app.extensions["aimsq_matcher"]
+
+
+def files_dir() -> Path:
+    return Path(current_app.config["AIMSQ_FILES_DIR"])
+
+
+def stored_file(name: str) -> Path:
+    """A stored file by its generated name (never a name a user typed)."""
+    path = files_dir() / name
+    if path.parent != files_dir() or not path.is_file():
+        raise FileNotFoundError(name)
+    return path
+
+
+def run_autofill(qn_id: str) -> None:
+    """Propose answers for a questionnaire whose matching was started:
+    in a background thread (the page polls the progress), or inline in tests."""
+    app = current_app._get_current_object()
+    service = matcher()
+
+    def work():
+        db = review_db.connect(app.config["AIMSQ_DB"])
+        try:
+            autofill(ReviewStore(db), qn_id, lambda texts: service.match_many(texts, top_k=4))
+        except Exception:  # noqa: BLE001 - recorded on the questionnaire; the thread must not die loudly
+            log.exception("autofill of %s failed", qn_id)
+        finally:
+            service.running.discard(qn_id)
+            db.conn.close()
+
+    service.running.add(qn_id)
+    if app.config["AIMSQ_AUTOFILL_INLINE"]:
+        work()
+    else:
+        threading.Thread(target=work, name=f"autofill-{qn_id[:8]}", daemon=True).start()
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["aimsq_matcher"] = MatchService(app.config["AIMSQ_DB"], app.config["AIMSQ_EMBEDDER"])
+    app.teardown_appcontext(close_db)
