@@ -74,16 +74,23 @@ is it its of on or our over please provide describe explain the their them there
 to us was we were what when where whether which who will with within would you your yours
 """.split())
 _WORD = re.compile(r"[a-z0-9]+")
-_SUFFIXES = ("ations", "ation", "ings", "ing", "ed", "es", "s")
+# (suffix, replacement), first match wins: "certified", "certification" and
+# "certify" are one word here, as are "tests", "testing" and "tested".
+_SUFFIXES = (
+    ("ifications", "ify"), ("ification", "ify"), ("ified", "ify"), ("ifies", "ify"),
+    ("ations", "ate"), ("ation", "ate"), ("ated", "ate"), ("ating", "ate"),
+    ("sses", "ss"), ("ches", "ch"), ("shes", "sh"), ("xes", "x"), ("ies", "y"), ("ied", "y"),
+    ("ings", ""), ("ing", ""), ("ed", ""), ("s", ""),
+)
 
 
 def _stem(word: str) -> str:
-    """Crude suffix stripping: "tests", "testing" and "tested" are one word here."""
+    """Crude suffix stripping, enough to compare two questions' words."""
     if word.endswith("ss") or any(ch.isdigit() for ch in word):
         return word
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
+    for suffix, replacement in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)] + replacement
     return word
 
 

@@ -24,6 +24,9 @@ from answer_bank.store import Bank, BankError
 FRAMEWORKS = ("iso42001", "nist-ai-rmf", "eu-ai-act")
 STATES = ("covered", "stale", "gap")
 STATE_COLOURS = {"covered": "#2e7d32", "stale": "#f9a825", "gap": "#c62828"}
+# A mark besides the colour, for readers who cannot tell the colours apart.
+_MARKS = {"covered": "", "stale": " !", "gap": " ✕"}
+_TEXT_COLOURS = {"covered": "#fff", "stale": "#222", "gap": "#fff"}
 STATE_LABELS = {"covered": "covered", "stale": "stale (review overdue)", "gap": "gap (no approved answer)"}
 
 
@@ -178,7 +181,7 @@ def coverage(bank: Bank, framework: str, today: dt.date | None = None,
 
 # ---- chart ------------------------------------------------------------------
 
-_CELL_W, _CELL_H, _GAP, _LABEL_W, _TOP, _LEGEND_H = 86, 34, 4, 300, 44, 34
+_CELL_W, _CELL_H, _GAP, _LABEL_W, _TOP, _LEGEND_H = 92, 34, 4, 310, 44, 34
 
 
 def coverage_svg(framework: str, bank: Bank | None = None, report: CoverageReport | None = None) -> str:
@@ -201,14 +204,15 @@ def coverage_svg(framework: str, bank: Bank | None = None, report: CoverageRepor
         f'font-family="system-ui, -apple-system, Segoe UI, sans-serif">',
         f'<title id="cov-title">{escape(fw.name)} coverage: {escape(report.summary())}</title>',
         f'<text x="0" y="18" font-size="16" font-weight="bold" fill="#222">{escape(fw.name)}</text>',
-        f'<text x="0" y="36" font-size="12" fill="#444">{escape(report.summary())}</text>',
+        f'<text x="0" y="36" font-size="12" fill="#444">{report.count("covered")} covered, '
+        f'{report.count("stale")} stale, {report.count("gap")} gaps of {len(report.controls)} controls</text>',
     ]
     y = _TOP
     for group, cells in rows:
-        label = group.title if len(group.title) <= 40 else group.title[:39] + "…"
+        label = f"{_short_group(group.id)} {group.title}".strip()
+        label = label if len(label) <= 44 else label[:43] + "…"
         out.append(f'<text x="0" y="{y + _CELL_H / 2 + 4:.0f}" font-size="12" fill="#222">'
-                   f'<title>{escape(group.id)} {escape(group.title)}</title>'
-                   f'{escape(_short_group(group.id))} {escape(label)}</text>')
+                   f'<title>{escape(group.id)} {escape(group.title)}</title>{escape(label)}</text>')
         x = _LABEL_W
         for cell in cells:
             c = cell.control
@@ -221,7 +225,8 @@ def coverage_svg(framework: str, bank: Bank | None = None, report: CoverageRepor
                 f'<rect x="{x}" y="{y}" width="{_CELL_W}" height="{_CELL_H}" rx="4" '
                 f'fill="{STATE_COLOURS[cell.state]}"/>'
                 f'<text x="{x + _CELL_W / 2:.0f}" y="{y + _CELL_H / 2 + 4:.0f}" font-size="11" '
-                f'text-anchor="middle" fill="#fff">{escape(_short_control(c.id))}</text></g>'
+                f'text-anchor="middle" fill="{_TEXT_COLOURS[cell.state]}">'
+                f'{escape(_short_control(c.id))}{_MARKS[cell.state]}</text></g>'
             )
             x += _CELL_W + _GAP
         y += _CELL_H + _GAP
@@ -230,14 +235,14 @@ def coverage_svg(framework: str, bank: Bank | None = None, report: CoverageRepor
     for state in STATES:
         out.append(f'<rect x="{x}" y="{y}" width="14" height="14" rx="2" fill="{STATE_COLOURS[state]}"/>'
                    f'<text x="{x + 20}" y="{y + 12}" font-size="12" fill="#222">'
-                   f'{escape(STATE_LABELS[state])} ({report.count(state)})</text>')
+                   f'{escape(STATE_LABELS[state])}{_MARKS[state]} ({report.count(state)})</text>')
         x += 230
     out.append("</svg>")
     return "\n".join(out)
 
 
 def _short_group(group_id: str) -> str:
-    return group_id if len(group_id) <= 10 else ""
+    return group_id if any(ch.isdigit() for ch in group_id) else ""
 
 
 def _short_control(control_id: str) -> str:

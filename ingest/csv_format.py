@@ -270,6 +270,8 @@ def write_csv(data: bytes, fills: list[AnswerFill], limits: Limits | None = None
     from ingest.fill import plan_fill
 
     limits = limits or Limits.from_env()
+    if not fills:
+        return data
     decoded = decode(data)
     records, _ = parse(decoded, limits)
     header_row, header = _header(records)
@@ -298,10 +300,7 @@ def write_csv(data: bytes, fills: list[AnswerFill], limits: Limits | None = None
             rec = records[loc.row - 1]
             rec.extend([""] * (col + 1 - len(rec)))
             rec[col] = neutralise(w.value)
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, delimiter=decoded.delimiter, lineterminator=decoded.newline, quoting=csv.QUOTE_MINIMAL)
-    writer.writerows(records)
-    text = out.getvalue()
+    text = "".join(_format_record(rec, decoded.delimiter) + decoded.newline for rec in records)
     if not decoded.text.endswith(("\n", "\r")) and text.endswith(decoded.newline):
         text = text[: -len(decoded.newline)]
     try:
@@ -313,6 +312,16 @@ def write_csv(data: bytes, fills: list[AnswerFill], limits: Limits | None = None
             "Edit the answer, or save the questionnaire as 'CSV UTF-8' and start again."
         ) from None
     return decoded.bom + body
+
+
+def _format_record(rec: list[str], delimiter: str) -> str:
+    """One CSV record, quoted as csv.QUOTE_MINIMAL does, and also whenever a
+    field holds CR or LF (csv.writer only quotes the line terminator's own
+    characters, so a lone CR would split the record)."""
+    special = (delimiter, '"', "\r", "\n")
+    return delimiter.join(
+        '"' + f.replace('"', '""') + '"' if any(ch in f for ch in special) else f for f in rec
+    )
 
 
 def _write_column(loc: Locator, names: list[str]) -> int:

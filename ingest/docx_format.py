@@ -104,6 +104,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ingest.errors import DamagedFile, ExportError, IngestError, UnsupportedFormat
+from ingest.fill import match_option, plan_fill
+from ingest.guard import check_ooxml, copy_zipinfo, open_zip, strip_macros
 from ingest.model import AnswerFill, IngestHints, IngestResult, Locator, Question
 
 # ---- names -----------------------------------------------------------------
@@ -131,8 +133,9 @@ _SKIP_ANCESTORS = {f"{{{MC_NS}}}Fallback", _w("txbxContent"), _w("del"), _w("mov
 
 MARKER_PREFIX = "_aimsqA"  # hidden bookmark on every paragraph aimsq writes
 
-_UNCHECKED_GLYPHS = {"☐": True, "□": True}
-_CHECKED_GLYPHS = {"☒": True, "☑": True}
+_UNCHECKED_GLYPHS = {"☐", "□"}
+_CHECKED_GLYPHS = {"☒", "☑"}
+_GLYPHS = re.compile("[☐□☒☑]")
 _MARKS = {"x", "✓", "✔", "√", "☒", "☑", "✗", "✘", "•", "●", "■", "v"}
 _SYM_BOXES = {  # (font family, char code) -> checked?
     ("wingdings", 0xA8): False, ("wingdings", 0x6F): False, ("wingdings", 0xFE): True,
@@ -238,9 +241,10 @@ def write_docx(data: bytes, fills: list[AnswerFill]) -> bytes:
     data, _ = _checked_package(data)
     doc = _open_document(data)
     writer = _Writer(doc)
-    writer.apply(fills)
-    xml = _serialize(doc.element)
+    if not writer.apply(fills):
+        return data
     main = doc.part.partname.lstrip("/")
+    xml = _serialize(doc.element, open_zip(data).read(main))
     return _replace_member(data, main, xml)
 
 
@@ -248,13 +252,10 @@ def write_docx(data: bytes, fills: list[AnswerFill]) -> bytes:
 
 
 def _checked_package(data: bytes) -> tuple[bytes, list[str]]:
-    """Run the upload guard over the package; strip macros from a .docm."""
+    """Run the upload guard over the package (part sizes and nesting depth are
+    capped before python-docx, which parses with huge_tree=True, sees it);
+    strip the macros from a .docm."""
     warnings: list[str] = []
-    try:
-        from ingest.guard import check_ooxml, strip_macros
-    except ImportError:  # pragma: no cover - the guard ships with ingest
-        _minimal_part_cap(data)
-        return data, warnings
     info = check_ooxml(data)
     if info.kind != "docx":
         raise UnsupportedFormat("This file is an Excel workbook, not a Word document; read it as .xlsx.")
@@ -267,26 +268,6 @@ def _checked_package(data: bytes) -> tuple[bytes, list[str]]:
     return data, warnings
 
 
-def _minimal_part_cap(data: bytes, part_cap: int = 40 * 1024 * 1024, total_cap: int = 500 * 1024 * 1024) -> None:
-    """Fallback when the guard is missing: cap every part while decompressing,
-    because python-docx parses with huge_tree=True (SECURITY.md case 4)."""
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-        total = 0
-        for info in zf.infolist():
-            seen = 0
-            with zf.open(info) as fp:
-                while block := fp.read(1 << 16):
-                    seen += len(block)
-                    total += len(block)
-                    if seen > part_cap or total > total_cap:
-                        from ingest.errors import UnsafeFile
-
-                        raise UnsafeFile(f"The part {info.filename} is too large for a questionnaire; the file was not opened.")
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
-        raise DamagedFile("The file is damaged and cannot be read. Ask the sender for a fresh copy.") from e
-
-
 def _open_document(data: bytes):
     import docx
     from lxml import etree
@@ -296,6 +277,8 @@ def _open_document(data: bytes):
     except IngestError:
         raise
     except ValueError as e:
+        if "template" in str(e):
+            raise UnsupportedFormat("This is a Word template (.dotx/.dotm). Open it in Word, save it as a document (.docx) and upload that.") from e
         if "content type" in str(e):
             raise UnsupportedFormat("This file is not a Word document (.docx). Save it as .docx and upload it again.") from e
         raise DamagedFile("The Word document is damaged and cannot be read. Open it in Word, save it again and re-upload.") from e
@@ -322,16 +305,22 @@ def _part_element(part):
     return parse_xml(part.blob)
 
 
-def _serialize(element) -> bytes:
+def _serialize(element, original: bytes) -> bytes:
+    """The part's XML, under the original XML declaration."""
     from lxml import etree
 
-    return etree.tostring(element, encoding="UTF-8", standalone=True)
+    body = etree.tostring(element, encoding="UTF-8", xml_declaration=False)
+    head = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\r\n'
+    if original.startswith(b"<?xml"):
+        end = original.find(b"?>") + 2
+        while end < len(original) and original[end:end + 1] in b"\r\n \t":
+            end += 1
+        head = original[:end]
+    return head + body
 
 
 def _replace_member(data: bytes, member: str, body: bytes) -> bytes:
-    from ingest.guard import copy_zipinfo
-
-    zin = zipfile.ZipFile(io.BytesIO(data))
+    zin = open_zip(data)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
         for info in zin.infolist():
@@ -423,7 +412,7 @@ def _scan_paragraph(p) -> _Scan:
                 if any(fields):
                     continue
                 text = child.text or ""
-                if any(ch in _UNCHECKED_GLYPHS or ch in _CHECKED_GLYPHS for ch in text):
+                if _GLYPHS.search(text):
                     for i, ch in enumerate(text):
                         if ch in _UNCHECKED_GLYPHS or ch in _CHECKED_GLYPHS:
                             boxes.append(_Box("glyph", ch in _CHECKED_GLYPHS, child, index=i, pos=length))
@@ -569,15 +558,6 @@ class _Styles:
         self._cache[sid] = out
         return out
 
-    def id_for_num(self, num_id: str) -> str | None:
-        for sid, info in self._raw.items():
-            if info["numId"] == num_id:
-                return sid
-        return None
-
-    def style_numbered(self, sid: str | None) -> bool:
-        return self.get(sid)["numId"] not in (None, "0")
-
 
 def _int(value, default=None):
     try:
@@ -595,6 +575,7 @@ class _Numbering:
         self.nums: dict[str, tuple[str, dict[int, Any], dict[int, int]]] = {}
         self.counters: dict[str, list[int | None]] = {}
         self.started: set[str] = set()
+        self._level_cache: dict[str, Any] = {}
         if numbering_el is None:
             return
         for an in numbering_el.iterchildren(_w("abstractNum")):
@@ -628,6 +609,11 @@ class _Numbering:
         return aid, an
 
     def _levels(self, num_id: str) -> tuple[str, dict[int, Any], dict[int, int]] | None:
+        if num_id not in self._level_cache:
+            self._level_cache[num_id] = self._compute_levels(num_id)
+        return self._level_cache[num_id]
+
+    def _compute_levels(self, num_id: str) -> tuple[str, dict[int, Any], dict[int, int]] | None:
         entry = self.nums.get(num_id)
         if entry is None:
             return None
@@ -639,6 +625,11 @@ class _Numbering:
                 levels[_int(lvl.get(_w("ilvl")), 0)] = lvl
         levels.update(lvl_over)
         return key, levels, start_over
+
+    def list_key(self, num_id: str) -> str | None:
+        """The list a num belongs to (its abstract numbering): paragraphs of one list share counters."""
+        found = self._levels(num_id)
+        return found[0] if found else None
 
     def label(self, num_id: str, ilvl: int) -> str | None:
         """Advance the list counters for one numbered paragraph; its displayed number, or None for bullets."""
@@ -927,6 +918,8 @@ def _promptish(text: str) -> bool:
 def _header_key(text: str) -> str:
     t = _clean(text).lower().replace("’", "'")
     t = t.strip(" :*")
+    if t.endswith(".") and t not in _OPTION_WORDS:
+        t = t[:-1]
     return t
 
 
@@ -968,6 +961,7 @@ class _Reader:
         hints = self.hints
         if hints.sheet:
             self.warnings.append(f"--sheet {hints.sheet!r} applies to spreadsheets; a Word document has no sheets, so it was ignored.")
+        self.list_levels: dict[Any, tuple[str | None, int]] = {}
         self.labels = self._list_labels()
         self.blocks: list[tuple[str, int, Any]] = []
         p_idx = t_idx = 0
@@ -1070,8 +1064,7 @@ class _Reader:
         labels: dict[Any, str] = {}
         for p in self.body.iter(_P):
             ppr = p.find(_PPR)
-            num_id, ilvl = None, None
-            style_id = None
+            num_id = ilvl = style_id = None
             if ppr is not None:
                 ps = ppr.find(_w("pStyle"))
                 style_id = ps.get(_VAL) if ps is not None else None
@@ -1080,19 +1073,18 @@ class _Reader:
                     nid, lvl = numpr.find(_w("numId")), numpr.find(_w("ilvl"))
                     num_id = nid.get(_VAL) if nid is not None else None
                     ilvl = _int(lvl.get(_VAL)) if lvl is not None else None
-            if num_id is None:
-                style = self.styles.get(style_id)
-                if style["numId"] is None or (ppr is not None and ppr.find(_w("numPr")) is not None and ilvl is None):
-                    if style["numId"] is None:
-                        continue
-                num_id = style["numId"]
+            if num_id is None or ilvl is None:
+                style = self.styles.get(style_id)  # numbering inherited from the paragraph style
+                if num_id is None:
+                    num_id = style["numId"]
                 if ilvl is None:
                     ilvl = style["ilvl"] or 0
-            if num_id in (None, "0"):
+            if num_id in (None, "0") or _skip_run(p, self.body)[0]:
                 continue
-            label = self.numbering.label(num_id, ilvl or 0)
+            label = self.numbering.label(num_id, ilvl)
             if label:
                 labels[p] = label
+                self.list_levels[p] = (self.numbering.list_key(num_id), ilvl)
         return labels
 
     def _paragraph_info(self, p) -> dict[str, Any]:
@@ -1115,14 +1107,39 @@ class _Reader:
         return {"scan": scan, "flat": flat, "heading": heading and bool(flat), "label": label}
 
     def _section_before(self, pos: int) -> str | None:
-        for k in range(pos - 1, -1, -1):
-            if self.blocks[k][0] == "p":
+        """The nearest heading before block `pos` (with its list number when it has one)."""
+        if not hasattr(self, "_sections"):
+            self._sections: list[str | None] = []
+            current = None
+            for k in range(len(self.blocks)):
+                self._sections.append(current)
+                info = self.pinfo.get(k)
+                if info is not None and info["heading"]:
+                    text = info["flat"].rstrip(" :")
+                    current = f"{info['label']} {text}".strip() if info["label"] else text
+        return self._sections[pos] if 0 <= pos < len(self._sections) else None
+
+    def _section_of_paragraph(self, pos: int) -> str | None:
+        """A numbered question's section: its parent list item ("3.13. System and Communications
+        Protection") when that comes after the nearest heading, else the heading."""
+        el = self.blocks[pos][2]
+        mine = self.list_levels.get(el)
+        if mine is not None and mine[1] > 0:
+            level = mine[1]
+            for k in range(pos - 1, -1, -1):
+                if self.blocks[k][0] != "p":
+                    continue
                 info = self.pinfo[k]
                 if info["heading"]:
-                    label = info["label"]
-                    text = info["flat"].rstrip(" :")
-                    return f"{label} {text}".strip() if label else text
-        return None
+                    break
+                other = self.list_levels.get(self.blocks[k][2])
+                if other is None or other[0] != mine[0] or other[1] >= level or not info["flat"]:
+                    continue
+                if "?" in info["flat"] or _BRACKETS.search(info["flat"]):
+                    level = other[1]  # a question is no section title: look further up
+                    continue
+                return f"{info['label']} {info['flat'].rstrip(' :')}"
+        return self._section_before(pos)
 
     def _caption_before(self, pos: int) -> str | None:
         """A short paragraph right before a table that introduces it."""
@@ -1136,8 +1153,8 @@ class _Reader:
                 if empties > 3:
                     return None
                 continue
-            if info["heading"] or info["scan"].boxes or len(info["flat"].split()) > 40:
-                return None
+            if info["heading"] or info["scan"].boxes or len(info["flat"].split()) > 40 or info["flat"].endswith("?"):
+                return None  # a question of its own is no caption
             return _strip_brackets(info["flat"]).strip() or None
         return None
 
@@ -1175,11 +1192,12 @@ class _Reader:
             text=text,
             answer_at=area["answer_at"],
             ref=ref,
-            section=self._section_before(ppos),
+            section=self._section_of_paragraph(ppos),
             answer_kind=area["kind"],
             options=area.get("options"),
             comment_at=area.get("comment_at"),
             existing_answer=area.get("existing"),
+            existing_comment=area.get("existing_comment"),
         )
         return _Found((ppos, 0, 0), q)
 
@@ -1243,7 +1261,6 @@ class _Reader:
             flat = info["flat"]
             if scan.marker or (not flat and not scan.boxes):
                 continue
-            p_idx = self.blocks[pos][1]
             if scan.boxes:
                 q = self._inline_choice(pos, info)
                 if q is not None:
@@ -1298,13 +1315,12 @@ class _Reader:
                 text=text,
                 answer_at=locator,
                 ref=ref,
-                section=self._section_before(pos),
+                section=self._section_of_paragraph(pos),
                 answer_kind=kind,
                 options=options,
                 existing_answer=existing,
             )
             out.append(_Found((pos, 0, 0), q))
-            del p_idx
         return out
 
     def _placeholder_paragraph(self, pos: int) -> bool:
@@ -1353,7 +1369,7 @@ class _Reader:
             text=text,
             answer_at=Locator(paragraph=first.paragraph, marks=tuple(marks)),
             ref=ref,
-            section=self._section_before(pos),
+            section=self._section_of_paragraph(pos),
             answer_kind=_kind_for(options),
             options=options,
             existing_answer="; ".join(checked) or None,
@@ -1377,11 +1393,18 @@ class _Reader:
             text=text,
             answer_at=Locator(paragraph=loc.paragraph, marks=marks),
             ref=ref,
-            section=self._section_before(pos),
+            section=self._section_of_paragraph(pos),
             answer_kind=_kind_for(options),
             options=options,
             existing_answer="; ".join(b.label for b in scan.boxes if b.checked) or None,
         )
+
+
+def _written(cell: _Cell | None) -> str | None:
+    """What a person (or aimsq) wrote in an answer or comment cell: not a placeholder or a hint."""
+    if cell is None or not cell.flat or cell.placeholder or cell.boxes or cell.hint_options:
+        return None
+    return cell.text
 
 
 def _options_only(scan: _Scan) -> bool:
@@ -1413,7 +1436,7 @@ def _paragraph_asks(flat: str, numbered: bool) -> tuple[bool, str, list[str] | N
     if m:
         t = t[m.end():]
         numbered = True
-    options = None
+    options: list[str] | None = None
     kind = "text"
     hint = None
     for inner in _BRACKETS.findall(t):
@@ -1422,10 +1445,7 @@ def _paragraph_asks(flat: str, numbered: bool) -> tuple[bool, str, list[str] | N
             hint = [g for g in yn.groups() if g]
             break
     if hint:
-        options = [h[:1].upper() + h[1:] for h in hint]
-        if len(options) == 3:
-            options[2] = "N/A"
-        kind = "yes_no_na"
+        kind = "yes_no_na"  # the place is free text: "No. <explanation>" goes there, so no fixed options
     words = t.split()
     if len(words) < 2:
         return False, kind, options
@@ -1501,13 +1521,17 @@ class _TableReader:
                 data_start = hr + 2
         roles: dict[str, Any] = {"question": None, "ref": None, "section": [], "answer": None, "comment": None,
                                  "options": [], "headers": headers, "data_start": data_start}
+        question_cols: list[int] = []
+        option_cols = [col for col, h in headers.items() if h in _OPTION_WORDS and not self._ref_column(col, data_start)]
+        if len(option_cols) < 2:
+            option_cols = []  # a lone "No" header is a number column, not a Yes/No pair
         for col, h in sorted(headers.items()):
             if not h:
                 continue
-            if h in _OPTION_WORDS:
+            if col in option_cols:
                 roles["options"].append(col)
-            elif roles["question"] is None and (_QUESTION_HEADERS.match(h) or ("question" in h and not _REF_HEADERS.match(h) and len(h.split()) <= 4)):
-                roles["question"] = col
+            elif _QUESTION_HEADERS.match(h) or ("question" in h and not _REF_HEADERS.match(h) and len(h.split()) <= 4):
+                question_cols.append(col)
             elif roles["ref"] is None and _REF_HEADERS.match(h):
                 roles["ref"] = col
             elif _SECTION_HEADERS.match(h):
@@ -1516,7 +1540,21 @@ class _TableReader:
                 roles["answer"] = col
             elif roles["comment"] is None and _COMMENT_HEADERS.match(h):
                 roles["comment"] = col
+        # "Control | Description": the column of ids is the reference, the longest text the question
+        rows = self._data_rows(data_start)
+        for col in list(question_cols):
+            if len(question_cols) > 1 and self._ref_column(col, data_start):
+                question_cols.remove(col)
+                if roles["ref"] is None:
+                    roles["ref"] = col
+        if question_cols:
+            roles["question"] = max(question_cols, key=lambda c: (sum(len(x.flat) for x in self._column_cells(c, rows)), -c))
         return roles
+
+    def _ref_column(self, col: int, start: int) -> bool:
+        """A column of numbers ("No." over 2.1, 2.2, ...), not a column of marks."""
+        cells = [c for c in self._column_cells(col, self._data_rows(start)) if c.flat]
+        return bool(cells) and sum(1 for c in cells if _CELL_REF.match(c.flat)) * 2 >= len(cells)
 
     def _data_rows(self, start: int) -> list[int]:
         return list(range(start, len(self.grid.rows)))
@@ -1566,7 +1604,7 @@ class _TableReader:
         if "answer" in resolved:
             roles["options"] = [c for c in roles["options"] if c != resolved["answer"]]
         self.reader.hint_used = True
-        self._read_with_roles(roles, layout="header columns (from hints)", allow_requirements=False)
+        self._read_with_roles(roles, layout="header columns (from hints)")
         if not self.result.found:
             self.result.layout = "header columns (from hints), no rows"
         return True
@@ -1604,8 +1642,8 @@ class _TableReader:
         if q_col is None:
             return False
         multi = self._multi_marks(rows)
-        if len(roles["options"]) < 2 or set(roles["options"]) & set(multi):
-            roles["options"] = [] if len(roles["options"]) < 2 or set(roles["options"]) & set(multi) else roles["options"]
+        if set(roles["options"]) & set(multi):
+            roles["options"] = []  # several marks to a row: levels, not an answer
         comment = roles["comment"]
         if comment is not None and roles["headers"].get(comment) in _WEAK_COMMENT_HEADERS:
             cells = self._column_cells(comment, rows)
@@ -1624,7 +1662,7 @@ class _TableReader:
                     return bool(self.result.requirement_rows)
             else:
                 roles["answer"] = empty_col
-        self._read_with_roles(roles, layout="header columns", allow_requirements=True)
+        self._read_with_roles(roles, layout="header columns")
         return bool(self.result.found)
 
     def _longest_text_col(self, rows: list[int], exclude: set) -> int | None:
@@ -1668,7 +1706,7 @@ class _TableReader:
         self.result.requirement_example = example
         self.result.prefilled_columns = [roles["headers"].get(c, "").upper() or f"column {c}" for c in multi]
 
-    def _read_with_roles(self, roles, layout: str, allow_requirements: bool) -> None:
+    def _read_with_roles(self, roles, layout: str) -> None:
         g = self.grid
         q_col = roles["question"]
         section = self.section
@@ -1683,7 +1721,9 @@ class _TableReader:
                 label = only.label
                 if label:
                     if self.result.found and _COMMENT_LABEL.match(label) and self.result.found[-1].question.comment_at is None:
-                        self.result.found[-1].question.comment_at = self.loc(only, insert_after=True)
+                        prev = self.result.found[-1].question
+                        prev.comment_at = self.loc(only, insert_after=True)
+                        prev.existing_comment = only.label_and_answer()[1]
                         continue
                     if label.endswith(":") and self.result.found:
                         label, existing = only.label_and_answer()
@@ -1735,11 +1775,7 @@ class _TableReader:
                 existing = "; ".join(checked) or None
                 q = Question(text=text, answer_at=answer_at, ref=ref, section=row_section,
                              answer_kind=_kind_for(options), options=options, comment_at=comment_at,
-                             existing_answer=existing)
-                if comment_at is not None:
-                    cc = g.cell(r, roles["comment"])
-                    if cc is not None and cc.flat and not cc.placeholder and existing is None:
-                        q.notes.append(f"comment in the file: {cc.flat}")
+                             existing_answer=existing, existing_comment=_written(g.cell(r, roles["comment"]) if comment_at else None))
                 self.add(r, q_col, q)
                 continue
             a_col = roles["answer"]
@@ -1748,6 +1784,8 @@ class _TableReader:
                 continue
             q = self._question(text, ref, None, cell=a_cell, section=row_section, comment_at=comment_at,
                                header=roles["headers"].get(a_col, ""))
+            if comment_at is not None:
+                q.existing_comment = _written(g.cell(r, roles["comment"]))
             self.add(r, q_col, q)
         self.result.layout = layout
 
@@ -1859,18 +1897,19 @@ class _TableReader:
                 continue
             if len(cells) >= 2:
                 multi_rows += 1
-            if len(cells) == 1 and g.full_width(r) and cells[0].label:
-                full_labels.append((r, cells[0]))
-                r += 1
-                continue
             texty = [c for c in cells if c.texty]
             if not texty:
+                if len(cells) == 1 and g.full_width(r) and cells[0].label:
+                    full_labels.append((r, cells[0]))  # a label with the answer written after it
                 r += 1
                 continue
-            # prompt row with the answer row below it
+            # prompt row with the answer row below it (empty, or already answered below a prompt)
             if r + 1 < nrows and all(not c.answerish for c in cells):
                 below = g.row_cells(r + 1)
-                if below and all(c.answer_slot for c in below) and (len(below) == 1 or len(below) <= len(cells)):
+                prompt = " ".join(c.flat for c in texty)
+                answered = (len(below) == 1 and below[0].texty and _promptish(prompt)
+                            and not _promptish(below[0].flat) and not below[0].flat.endswith(":"))
+                if below and (all(c.answer_slot for c in below) or answered) and (len(below) == 1 or len(below) <= len(cells)):
                     ref, text = self._ref_and_text(texty)
                     if text:
                         q = self._question(text, ref, None, cell=below[0])
@@ -1884,6 +1923,8 @@ class _TableReader:
                 pending.append(beside)
                 r += 1
                 continue
+            if len(cells) == 1 and g.full_width(r):
+                full_labels.append((r, cells[0]))
             r += 1
         accepted = beside_rows >= max(1, 0.6 * multi_rows)
         found = [(row, col, q) for row, col, q, is_beside in pending
@@ -1897,6 +1938,7 @@ class _TableReader:
                 prev = [f for f in found if f[0] < r]
                 if prev and prev[-1][2].comment_at is None:
                     prev[-1][2].comment_at = self.loc(cell, insert_after=True)
+                    prev[-1][2].existing_comment = cell.label_and_answer()[1]
                     continue
             if label.endswith(":") and len(label.split()) <= 12:
                 label, existing = cell.label_and_answer()
@@ -1932,12 +1974,15 @@ class _TableReader:
             return None
         label = cells[i]
         answer = cells[i + 1]
-        if not answer.answer_slot:
+        answered = label.flat.endswith((":", "?")) and answer.texty and not answer.flat.endswith((":", "?"))
+        if not (answer.answer_slot or answered):
             return None
         comment_at = None
         if i + 2 < len(cells) and cells[i + 2].answerish and not cells[i + 2].boxes:
             comment_at = self.loc(cells[i + 2])
         q = self._question(label.flat, ref, None, cell=answer, comment_at=comment_at)
+        if comment_at is not None:
+            q.existing_comment = _written(cells[i + 2])
         return (answer.row, label.col, q, True)
 
     # -- a table that answers the paragraph before it --
@@ -1969,7 +2014,7 @@ class _TableReader:
                     break
                 if c.empty or c.placeholder or c.marker:
                     comment_at = self.loc(c)
-                    existing_comment = c.text if c.marker else None
+                    existing_comment = _written(c)
                     break
             first = marks[0][1]
             area = {
@@ -1978,9 +2023,8 @@ class _TableReader:
                 "options": options,
                 "comment_at": comment_at,
                 "existing": "; ".join(checked) or None,
+                "existing_comment": existing_comment,
             }
-            if existing_comment:
-                area["existing"] = (area["existing"] + " — " if area["existing"] else "") + existing_comment
             self.result.answer_area = area
             self.result.layout = "answer area (checkboxes)"
             return
@@ -2041,54 +2085,39 @@ class _Writer:
         raise ExportError(f"{_name(question)}: its place ({loc.to_json()}) does not exist in this document; "
                           "was the answer file made from a different version?")
 
-    def apply(self, fills: list[AnswerFill]) -> None:
-        plans = []
+    def apply(self, fills: list[AnswerFill]) -> bool:
+        """Write what `ingest.fill.plan_fill` plans for every fill (the policy the autofill
+        report shows); whether anything was written. Every place is resolved against the
+        original document first, so inserted paragraphs do not shift later ones."""
+        steps = []
         for fill in fills:
             q = fill.question
-            for value in (fill.short_answer, fill.narrative):
-                if value is not None and _CONTROL_CHARS.search(value):
+            writes, _notes = plan_fill(fill)
+            for write in writes:
+                if _CONTROL_CHARS.search(write.value):
                     raise ExportError(f"{_name(q)}: the answer contains control characters Word cannot store; "
                                       "remove them and export again.")
-            answer = self._resolve(q.answer_at, q)
-            marks = [(opt, self._resolve(loc, q)) for opt, loc in (q.answer_at.marks or ())]
-            comment = self._resolve(q.comment_at, q) if q.comment_at is not None else None
-            plans.append((fill, answer, marks, comment))
-        for fill, answer, marks, comment in plans:
-            self._apply_one(fill, answer, marks, comment)
-
-    def _apply_one(self, fill: AnswerFill, answer, marks, comment) -> None:
-        q = fill.question
-        short = _strip_or_none(fill.short_answer)
-        narrative = _strip_or_none(fill.narrative)
-        if marks:
-            if short is not None:
-                self._mark(q, short, marks)
-            elif narrative is not None and comment is None and len(narrative.split()) <= 4:
-                self._mark(q, narrative, marks)  # a short answer given as the narrative
-                narrative = None
-            if narrative is not None and comment is not None:
-                self._write_text(comment, q.comment_at, narrative)
-            return
-        if comment is not None:
-            main_text = short if short is not None else narrative
-            if main_text is not None:
-                self._write_text(answer, q.answer_at, main_text)
-            if narrative is not None and short is not None:
-                self._write_text(comment, q.comment_at, narrative)
-            return
-        text = _combine(short, narrative)
-        if text is not None:
-            self._write_text(answer, q.answer_at, text)
+                if write.role == "mark":
+                    labels = [opt for opt, _ in q.answer_at.marks or ()]
+                    chosen = next((opt for opt, loc in q.answer_at.marks or () if loc == write.at), None)
+                    if sum(1 for _, loc in q.answer_at.marks or () if loc == write.at) > 1:
+                        chosen = match_option(fill.short_answer, labels)  # several options in one place
+                    places = [(opt, self._resolve(loc, q)) for opt, loc in q.answer_at.marks or ()]
+                    steps.append(("mark", chosen, places, None))
+                else:
+                    steps.append(("text", write.value, self._resolve(write.at, q), write.at))
+        for kind, value, target, loc in steps:
+            if kind == "mark":
+                self._mark(value, target)
+            else:
+                self._write_text(target, loc, value)
+        return bool(steps)
 
     # -- marks and checkboxes --
 
-    def _mark(self, q: Question, value: str, marks) -> None:
-        options = [opt for opt, _ in marks]
-        chosen = _match_option(value, options)
-        if chosen is None:
-            raise ExportError(f"{_name(q)}: the answer {value!r} is not one of the form's options "
-                              f"({', '.join(options)}); choose one of them.")
-        for opt, (kind, el) in marks:
+    def _mark(self, chosen: str | None, places) -> None:
+        """Check the chosen option and clear the others of the same question."""
+        for opt, (kind, el) in places:
             on = opt == chosen
             scans = [_scan_paragraph(p) for p in (_block_paragraphs(el)[0] if kind == "cell" else [el])]
             boxes = [b for s in scans for b in s.boxes]
@@ -2272,38 +2301,6 @@ def _name(q: Question) -> str:
     return f"Question {q.ref} ({short})" if q.ref else f"Question “{short}”"
 
 
-def _strip_or_none(value: str | None) -> str | None:
-    if value is None:
-        return None
-    value = value.replace("\r\n", "\n").replace("\r", "\n").strip()
-    return value or None
-
-
-def _combine(short: str | None, narrative: str | None) -> str | None:
-    if narrative is None:
-        return short
-    if short is None:
-        return narrative
-    if narrative.lower().startswith(short.lower()):
-        return narrative
-    sep = " " if short.endswith((".", "!", "?", ":", ";", ",")) else ". "
-    return f"{short}{sep}{narrative}"
-
-
-def _match_option(value: str, options: list[str]) -> str | None:
-    key = _norm_option(value)
-    for opt in options:
-        if _norm_option(opt) == key:
-            return opt
-    first = re.split(r"[\s,.;:—–-]+", value.strip(), maxsplit=1)[0]
-    key = _norm_option(first)
-    matches = [opt for opt in options if _norm_option(opt) == key]
-    if len(matches) == 1:
-        return matches[0]
-    starts = [opt for opt in options if _norm_option(opt).startswith(_norm_option(value))]
-    return starts[0] if len(starts) == 1 else None
-
-
 def _set_box(box: _Box, on: bool) -> None:
     if box.kind == "field":
         cb = box.element
@@ -2405,7 +2402,7 @@ def _make_runs(text: str, rpr) -> list[Any]:
         new = copy.deepcopy(rpr)
         new.tag = _RPR
         run.append(new)
-    lines = text.split("\n")
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     for n, line in enumerate(lines):
         if n:
             run.append(OxmlElement("w:br"))

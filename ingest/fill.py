@@ -62,8 +62,8 @@ def match_option(short_answer: str | None, options: list[str] | None) -> str | N
 
 def combine(short: str | None, narrative: str | None) -> str | None:
     """One text for a single free-text cell: "Yes. We encrypt ..."."""
-    short = (short or "").strip() or None
-    narrative = (narrative or "").strip() or None
+    short = short.strip() if short and short.strip() else None
+    narrative = narrative if narrative and narrative.strip() else None
     if not narrative:
         return short
     if not short:
@@ -77,8 +77,9 @@ def plan_fill(fill: AnswerFill, column_spelling: dict[str, str] | None = None) -
     """(writes, notes) for one fill. `column_spelling` maps a Yes/No family to the
     spelling already used in the answer column ("yes" -> "Y")."""
     q = fill.question
-    short = (fill.short_answer or "").strip() or None
-    narrative = (fill.narrative or "").strip() or None
+    # blank means absent; otherwise the text is written as the bank holds it
+    short = fill.short_answer.strip() if fill.short_answer and fill.short_answer.strip() else None
+    narrative = fill.narrative if fill.narrative and fill.narrative.strip() else None
     writes: list[PlannedWrite] = []
     notes: list[str] = []
     if q.answer_at.marks:

@@ -179,28 +179,31 @@ def check_ooxml(data: bytes, limits: Limits | None = None, filename: str | None 
     for info in infos:
         if info.flag_bits & 0x1:
             raise EncryptedFile(f"{name} is an encrypted archive. Remove the password and upload it again.")
-        declared = info.file_size
-        total += declared
-        if declared > limits.max_member_bytes or total > limits.max_total_bytes:
-            raise _bomb(name)
-        if declared > limits.ratio_floor_bytes and declared > limits.max_ratio * max(info.compress_size, 1):
+        total += info.file_size
+        if total > limits.max_total_bytes:
             raise _bomb(name)
     names = {i.filename for i in infos}
     if "[Content_Types].xml" not in names:
         raise _not_office(data, names, name)
     content_types = _read_content_types(zf, limits)
     kind, main_part, macro = _main_part(zf, names, content_types, name, limits)
+    # Declared sizes first (nothing decompressed yet), then every member read with a cap.
+    for info in infos:
+        is_word_part = kind == "docx" and info.filename.startswith("word/") and _is_xml_name(info.filename)
+        cap = limits.max_docx_part_bytes if is_word_part else limits.max_member_bytes
+        if info.file_size > cap:
+            raise UnsafeFile(
+                f"{name}: the part {info.filename} unpacks to {info.file_size / 1048576:.0f} MB, more than a "
+                f"questionnaire ever needs ({cap / 1048576:.0f} MB); it was not opened."
+            )
+        if info.file_size > limits.ratio_floor_bytes and info.file_size > limits.max_ratio * max(info.compress_size, 1):
+            raise _bomb(name)
     members: dict[str, int] = {}
     for info in infos:
         if info.is_dir():
             continue
         is_word_part = kind == "docx" and info.filename.startswith("word/") and _is_xml_name(info.filename)
         cap = limits.max_docx_part_bytes if is_word_part else limits.max_member_bytes
-        if info.file_size > cap:
-            raise UnsafeFile(
-                f"{name}: the part {info.filename} is {info.file_size / 1048576:.0f} MB, more than a "
-                f"questionnaire ever needs ({cap / 1048576:.0f} MB); it was not opened."
-            )
         if _is_xml_name(info.filename):
             part = read_member(zf, info.filename, cap)
             _check_xml_part(part, info.filename, name)

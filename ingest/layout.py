@@ -376,7 +376,7 @@ def _choose_roles(grid: Grid, headers: dict[int, dict[int, str]], hints: ColumnH
         n = ref_counts[c] + 3 * voted(c, "ref")
         if n > best:
             ref_col, best = c, n
-    if ref_col is not None and ref_counts.get(ref_col, 0) < 2:
+    if ref_col is not None and ref_counts.get(ref_col, 0) < 2 and not voted(ref_col, "ref"):
         ref_col = None
 
     # question column: text that reads like questions, rows with references
@@ -580,6 +580,8 @@ def detect_questions(grid: Grid, hints: ColumnHints | None = None) -> SheetLayou
             continue
         q_text = q_text.strip()
         if header_role(q_text) == "question" and len(q_text) < 30:
+            continue
+        if " " not in q_text and "_" in q_text:  # an identifier (unique_choice), not a question
             continue
         answer_cell = grid.anchor(r, block.answer) if block.answer is not None else None
         spans_answer = answer_cell is not None and answer_cell[1] <= q_col

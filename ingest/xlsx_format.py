@@ -401,6 +401,13 @@ class _SheetParser:
         self.dv_sqref: list[str] | None = None
         self.in_dv_formula1 = False
         self.max_rows = pkg.limits.max_sheet_rows
+        self._locals: dict[str, str] = {}
+
+    def _local(self, name: str) -> str:
+        local = self._locals.get(name)
+        if local is None:
+            local = self._locals[name] = name[name.rfind(" ") + 1:]
+        return local
 
     def run(self) -> SheetData:
         parser = safe_expat_parser()
@@ -418,16 +425,13 @@ class _SheetParser:
         return self.out
 
     def start(self, name, attrs):
-        local = name[name.rfind(" ") + 1:]
+        local = self._locals.get(name) or self._local(name)
         if local == "c":
             ref = attrs.get("r")
-            if ref:
-                m = _CELL_REF.match(ref)
-                if m:
-                    self.col = col_index(m.group(1))
-                    self.row = int(m.group(2))
-                else:
-                    self.col += 1
+            letters = ref.rstrip("0123456789") if ref else None
+            if letters and letters.isalpha() and len(letters) < len(ref):
+                self.col = col_index(letters)
+                self.row = int(ref[len(letters):])
             else:
                 self.col += 1
             self.cell_type = attrs.get("t", "n")
@@ -486,7 +490,7 @@ class _SheetParser:
             self.capture = self.dv_sqref
 
     def end(self, name):
-        local = name[name.rfind(" ") + 1:]
+        local = self._locals.get(name) or self._local(name)
         if local == "c":
             self._store()
         elif local == "v" or local == "t":
@@ -707,6 +711,12 @@ def read_xlsx(data: bytes, hints: IngestHints | None = None, limits: Limits | No
     for e in too_big:
         warnings.append(str(e) + " It was skipped.")
 
+    # A sheet that defines the answer types of another one is not a questionnaire.
+    definition_sheets: set[str] = set()
+    for info, layout, _, _ in layouts:
+        definition_sheets |= _apply_answer_codes(pkg, layout, layout.questions, warnings)
+    layouts = [t for t in layouts if t[0].name not in definition_sheets]
+
     questions: list[Question] = []
     seen: set[tuple[str | None, str]] = set()
     # Keep each question once: the best-scoring sheet wins a duplicate.
@@ -726,7 +736,6 @@ def read_xlsx(data: bytes, hints: IngestHints | None = None, limits: Limits | No
         if not kept:
             continue
         warnings.extend(layout.warnings)
-        _apply_answer_codes(pkg, layout, kept, warnings)
         kind_default = _column_kind(kept)
         for fq in kept:
             questions.append(_to_question(info, fq, kind_default, sheet))
@@ -822,18 +831,20 @@ def _to_question(info: SheetInfo, fq, kind_default: str, sheet: SheetData) -> Qu
     )
 
 
-def _apply_answer_codes(pkg: _Package, layout: SheetLayout, found, warnings: list[str]) -> None:
+def _apply_answer_codes(pkg: _Package, layout: SheetLayout, found, warnings: list[str]) -> set[str]:
     """An 'answer' column that holds answer-type codes (RESP01, TEXT) defined in another
-    sheet, as GRC library templates do: the codes give the options, not answers."""
+    sheet, as GRC library templates do: the codes give the options, not answers.
+    Returns the names of the sheets that define the codes."""
     values = [fq.existing_answer for fq in found if fq.existing_answer]
     if len(values) < 3 or len(found) < 3:
-        return
+        return set()
     codes = set(values)
     if len(codes) > 12 or not all(re.fullmatch(r"[A-Z][A-Z0-9_\-]{2,30}", v) for v in codes):
-        return
+        return set()
     if len(values) < 0.8 * len(found) or short_answer_family(next(iter(codes))):
-        return
+        return set()
     definitions: dict[str, tuple[list[str] | None, str]] = {}
+    sources: set[str] = set()
     for info in pkg.sheets:
         if info.name == layout.name:
             continue
@@ -856,8 +867,9 @@ def _apply_answer_codes(pkg: _Package, layout: SheetLayout, found, warnings: lis
                         choices = _dedupe(p.strip() for p in re.split(r"[\n;|]", raw) if p.strip())
                 kind = " ".join(cells.get(c, "") for c in type_cols).lower()
                 definitions[code] = (choices, kind)
+                sources.add(info.name)
     if not codes <= set(definitions):
-        return
+        return set()
     for fq in found:
         code = fq.existing_answer
         if code in definitions:
@@ -869,6 +881,7 @@ def _apply_answer_codes(pkg: _Package, layout: SheetLayout, found, warnings: lis
         f"({', '.join(sorted(codes))}) defined in another sheet; their options are used, and answers "
         "are written in that column in place of the code."
     )
+    return sources
 
 
 def _flag_odd_text(questions: list[Question], warnings: list[str]) -> None:

@@ -73,15 +73,15 @@ def bank_restore_version(ctx: click.Context, entry_id: str, version: int):
 def bank_approve(ctx: click.Context, entry_ids: tuple[str, ...], all_drafts: bool):
     """Approve draft entries, all in one transaction. You cannot approve an
     entry you changed since its last approval."""
-    from answer_bank.curation import approve_many
+    from answer_bank.curation import approve, approve_many
 
     b = get_bank(ctx)
-    ids = list(entry_ids)
+    ids = list(dict.fromkeys(entry_ids))
     if all_drafts:
-        ids += [e.ext_id for e in b.list_entries(status="draft")]
+        ids += [e.ext_id for e in b.list_entries(status="draft") if e.ext_id not in ids]
     if not ids:
         raise click.UsageError("name the entries to approve, or pass --all-drafts")
-    approved = approve_many(b, ids, user=cli_user())
+    approved = [approve(b, ids[0], user=cli_user())] if len(ids) == 1 else approve_many(b, ids, user=cli_user())
     for e in approved:
         click.echo(f"{e.ext_id}: approved as version {e.version}, review by {e.review_by}")
     click.echo(f"{len(approved)} approved", err=True)
@@ -206,7 +206,9 @@ def bank_check(ctx: click.Context, as_json: bool, include_dismissed: bool):
     from answer_bank.checks import find_findings
     from answer_bank.embeddings import embedder_from_env
 
-    findings = find_findings(get_bank(ctx), embedder_from_env(), include_dismissed=include_dismissed)
+    # Tests may inject an embedder through obj={"embedder": ...}, as for `match`.
+    embedder = ctx.find_root().obj.get("embedder") or embedder_from_env()
+    findings = find_findings(get_bank(ctx), embedder, include_dismissed=include_dismissed)
     if as_json:
         _echo_json({"findings": [f.to_json() for f in findings]})
         return

@@ -96,6 +96,11 @@ def template_db(tmp_path_factory) -> Path:
         users.add(name, role, PASSWORD, created_by="test")
     users.add("april2", "approver", PASSWORD, created_by="test")
     users.add("eddie2", "editor", PASSWORD, created_by="test")
+    # Tests sign in hundreds of times: a cheap hash here (test data only);
+    # the app itself always hashes with werkzeug's default (scrypt).
+    from werkzeug.security import generate_password_hash
+
+    db.execute("UPDATE users SET password_hash = ?", [generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")])
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.conn.close()
     return path

@@ -37,7 +37,8 @@ def describe(e: BaseException) -> tuple[int, str]:
                      "Reload the page and try again.")
     if isinstance(e, RequestEntityTooLarge):
         limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
-        return 413, (f"The upload is larger than the limit of {limit // (1024 * 1024)} MB. "
+        size = f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
+        return 413, (f"The upload is larger than the limit of {size}. "
                      "Remove unneeded sheets or images from the file, or ask an admin to raise AIMSQ_MAX_UPLOAD_MB.")
     if isinstance(e, HTTPException):
         messages = {

@@ -1,10 +1,11 @@
 from flask_wtf import FlaskForm
+from wtforms.fields.choices import SelectChoice
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from questionnaire.review_db import ROLES
 
-ROLE_CHOICES = [(r, r) for r in ROLES]
+ROLE_CHOICES = [SelectChoice(r, r) for r in ROLES]
 
 
 class AddUserForm(FlaskForm):

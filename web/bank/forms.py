@@ -1,10 +1,11 @@
 from flask_wtf import FlaskForm
+from wtforms.fields.choices import SelectChoice
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from answer_bank.model import SHORT_ANSWERS
 
-SHORT_CHOICES = [("", "(none)")] + [(s, s) for s in SHORT_ANSWERS]
+SHORT_CHOICES = [SelectChoice("", "(none)")] + [SelectChoice(s, s) for s in SHORT_ANSWERS]
 
 
 class EntryForm(FlaskForm):

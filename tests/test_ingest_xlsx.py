@@ -1,0 +1,322 @@
+"""ingest.xlsx_format: finding questions in workbooks built here, and the sheet patcher."""
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+
+import openpyxl
+import pytest
+
+from ingest import read_questionnaire, write_answers
+from ingest.errors import ExportError, IngestError
+from ingest.model import AnswerFill, IngestHints
+from ingest.xlsx_format import col_index, col_letter, excel_text, patch_sheet_xml, split_cell
+from tests.ingest_fixtures import openpyxl_workbook, sheet_xml, simple_questionnaire, xlsx_package
+
+
+def read(data: bytes, name: str = "q.xlsx", **hints):
+    return read_questionnaire(io.BytesIO(data), name, IngestHints(**hints) if hints else None)
+
+
+def test_simple_table_roles_and_locators():
+    result = read(simple_questionnaire(3))
+    assert result.format == "xlsx"
+    q = result.questions[0]
+    assert (q.ref, q.text) == ("Q-01", "Do you encrypt data category 1 at rest?")
+    assert q.answer_at.to_json() == {"sheet": "Questions", "cell": "C2"}
+    assert q.comment_at.to_json() == {"sheet": "Questions", "cell": "D2"}
+    assert q.answer_kind == "yes_no_na" and q.options == ["Yes", "No", "N/A"]
+    assert result.layout["sheets"]["Questions"]["answer_col"] == "C"
+
+
+def test_x14_validation_options_are_read():
+    result = read(simple_questionnaire(3, x14=True))
+    assert result.questions[0].options == ["Yes", "No", "N/A"]
+
+
+def test_list_sources_range_defined_names_and_quoted_sheet():
+    rows = {1: {1: "Ref", 2: "Question", 3: "Response", 4: "Ownership", 5: "Evidence"}}
+    for r in range(2, 6):
+        rows[r] = {1: f"{r - 1}.1", 2: f"Is process {r} approved by management?"}
+    lists = {1: {1: "Yes", 2: "CSP-owned"}, 2: {1: "No", 2: "Shared"}, 3: {1: "Not Applicable"}}
+    main = sheet_xml(rows, validations=[("C2:C3", "yesno"), ("C4", "'Vendor''s Lists'!$A$1:$A$3")],
+                     x14_validations=[("C5", "localname")])
+    data = xlsx_package(
+        [("Assessment", main), ("Vendor's Lists", sheet_xml(lists))],
+        states={"Vendor's Lists": "hidden"},
+        defined_names=[("yesno", "'Vendor''s Lists'!$A$1:$A$2", None), ("localname", "'Vendor''s Lists'!$A$1:$A$3", 0),
+                       ("localname", "#REF!", None)],
+    )
+    qs = read(data).questions
+    assert qs[0].options == ["Yes", "No"]
+    assert qs[2].options == ["Yes", "No", "Not Applicable"]
+    assert qs[3].options == ["Yes", "No", "Not Applicable"]  # the sheet-local name wins over the global #REF!
+    assert qs[0].comment_at.cell == "E2"  # "Evidence" is where narrative goes; Ownership is not a comment
+
+
+def test_unresolvable_list_is_reported():
+    rows = {1: {1: "ID", 2: "Question", 3: "Answer"}, 2: {1: "A-1", 2: "Do you patch monthly?"}}
+    data = xlsx_package([("Q", sheet_xml(rows, validations=[("C2", "deleted")]))],
+                        defined_names=[("deleted", "#REF!", None)])
+    result = read(data)
+    assert result.questions[0].options is None
+    assert any("#REF!" in w for w in result.warnings)
+
+
+def test_instruction_scoring_and_analyst_parts_are_skipped():
+    intro = sheet_xml({1: {1: "Instructions"}, 2: {1: "Answer every question. Do you need help? Call us."}})
+    rows = {1: {1: "Title of the assessment"}, 2: {1: "Read the instructions tab first; answer every row."},
+            3: {1: "ID", 2: "Question", 3: "Vendor Answer", 4: "Vendor Comments", 5: "Analyst Notes", 6: "Score"}}
+    for r in range(4, 8):
+        rows[r] = {1: f"SEC-{r:02d}", 2: f"Do you review firewall rule set {r} yearly?", 6: 0}
+    scoring = sheet_xml({1: {1: "ID", 2: "Question", 3: "Score"}, 2: {1: "SEC-04", 2: "Do you review firewall rule set 4 yearly?", 3: 5}})
+    data = xlsx_package([("Instructions", intro), ("Vendor Response", sheet_xml(rows)), ("Scoring", scoring)])
+    result = read(data)
+    assert [q.ref for q in result.questions] == ["SEC-04", "SEC-05", "SEC-06", "SEC-07"]
+    assert {q.answer_at.sheet for q in result.questions} == {"Vendor Response"}
+    assert result.questions[0].answer_at.cell == "C4" and result.questions[0].comment_at.cell == "D4"
+
+
+def test_section_header_rows_move_columns_and_name_sections():
+    rows = {
+        1: {1: "General"},
+        2: {1: "GEN-01", 2: "Company name", 3: "Enter company name"},
+        3: {1: "Access Control", 3: "Answers", 4: "Additional Information", 5: "Guidance"},
+        4: {1: "These questions cover how people sign in."},
+        5: {1: "AC-01", 2: "Do you support SSO?", 5: "Say which protocols."},
+        6: {1: "AC-02", 2: "Do you enforce MFA for admins?"},
+        7: {1: "Data Use", 3: "Summary Answers", 5: "Guidance"},
+        8: {1: "DU-01", 2: "Describe how data flows through the system."},
+    }
+    data = xlsx_package([("Form", sheet_xml(rows, merges=["C3:C3", "C7:D7", "C8:D8"]))])
+    qs = read(data).questions
+    assert [(q.ref, q.section) for q in qs] == [
+        ("GEN-01", "General"), ("AC-01", "Access Control"), ("AC-02", "Access Control"), ("DU-01", "Data Use")]
+    assert qs[0].existing_answer is None  # "Enter company name" is sample text
+    assert qs[1].comment_at.cell == "D5"
+    assert qs[3].answer_at.cell == "C8" and qs[3].comment_at is None  # C8:D8 merged: no separate comment
+
+
+def test_merged_question_cells_and_vertical_answer_merge():
+    rows = {1: {1: "No.", 2: "Question", 4: "Answer"},
+            2: {1: "1", 2: "Do you have an incident response plan?"},
+            3: {1: "Section two: physical security"},
+            4: {1: "2", 2: "Are visitors escorted at all times?"}}
+    data = xlsx_package([("Q", sheet_xml(rows, merges=["B2:C2", "A3:D3", "B4:C4", "D4:D5"]))])
+    qs = read(data).questions
+    assert [q.text for q in qs] == ["Do you have an incident response plan?", "Are visitors escorted at all times?"]
+    assert qs[1].answer_at.cell == "D4"
+    assert qs[1].section == "Section two: physical security"
+
+
+def test_formula_question_text_uses_cached_value():
+    rows = {1: {1: "ID", 2: "Question", 3: "Answer"}, 2: {1: "DOCU-01", 2: "Have you undergone a SOC 2 audit?"}}
+    data = xlsx_package([("Q", sheet_xml(rows, formulas={(2, 2): "VLOOKUP(A2,Questions!$B$3:$C$256,2,FALSE)"}))])
+    assert read(data).questions[0].text == "Have you undergone a SOC 2 audit?"
+
+
+def test_existing_answers_and_yes_no_column_without_dropdown():
+    rows = {1: {1: "#", 2: "Requirement", 3: "Y/N", 4: "Comments"}}
+    answers = ["Y", "N", "Y", "N/A"]
+    for i, a in enumerate(answers, start=2):
+        rows[i] = {1: str(i - 1), 2: f"The supplier must maintain control {i}.", 3: a, 4: f"note {i}"}
+    qs = read(xlsx_package([("Q", sheet_xml(rows))])).questions
+    assert [q.existing_answer for q in qs] == answers
+    assert [q.existing_comment for q in qs] == [f"note {i}" for i in range(2, 6)]
+    assert {q.answer_kind for q in qs} == {"yes_no_na"}
+
+
+def test_table_without_ids_or_answer_header_guesses_with_warning():
+    rows = {1: {1: "Security questions for suppliers"}}
+    for r, text in enumerate(["Do you encrypt backups?", "How often do you test restores?", "Describe your SDLC."], start=3):
+        rows[r] = {1: text}
+    result = read(xlsx_package([("Sheet1", sheet_xml(rows))]))
+    assert [q.text for q in result.questions] == ["Do you encrypt backups?", "How often do you test restores?", "Describe your SDLC."]
+    assert result.questions[0].answer_at.cell == "B3"
+    assert any("--answer-col" in w for w in result.warnings)
+
+
+def test_hints_sheet_and_columns():
+    rows = {1: {1: "Item", 2: "Text", 3: "Vendor", 4: "Reviewer", 5: "Remarks"}}
+    for r in range(2, 5):
+        rows[r] = {1: f"R{r}", 2: f"Do you do thing {r}?"}
+    data = xlsx_package([("Main", sheet_xml({1: {1: "nothing here"}})), ("Hidden Q", sheet_xml(rows))],
+                        states={"Hidden Q": "hidden"})
+    assert read(data).questions == []
+    result = read(data, sheet="hidden q", answer_col="D", comment_col="Remarks")
+    assert [q.answer_at.cell for q in result.questions] == ["D2", "D3", "D4"]
+    assert [q.comment_at.cell for q in result.questions] == ["E2", "E3", "E4"]
+    assert all(q.hidden for q in result.questions)
+    with pytest.raises(IngestError, match="no sheet named 'Nope'.*'Main'"):
+        read(data, sheet="Nope")
+    with pytest.raises(IngestError, match="--answer-col"):
+        read(data, sheet="Hidden Q", answer_col="No such heading")
+
+
+def test_question_col_hint_overrides_detection():
+    rows = {1: {1: "ID", 2: "Control", 3: "Question", 4: "Answer"}}
+    for r in range(2, 5):
+        rows[r] = {1: f"C-{r}", 2: f"Describe how control {r} is tested in detail please?", 3: f"Is control {r} tested?"}
+    result = read(xlsx_package([("Q", sheet_xml(rows))]), question_col="C")
+    assert [q.text for q in result.questions] == [f"Is control {r} tested?" for r in range(2, 5)]
+
+
+def test_shared_strings_rich_text_and_phonetic_runs():
+    sst = ('<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+           "<si><t>ID</t></si><si><t>Question</t></si><si><t>Answer</t></si>"
+           '<si><r><t>Do you </t></r><r><rPr><b/></rPr><t>encrypt</t></r><r><t xml:space="preserve"> data?</t></r>'
+           "<rPh sb=\"0\" eb=\"1\"><t>ignored</t></rPh></si><si><t>Q_x000D_-1</t></si></sst>")
+    sheet = ('<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+             '<sheetData><row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c><c r="C1" t="s"><v>2</v></c></row>'
+             '<row r="2"><c r="A2" t="s"><v>4</v></c><c r="B2" t="s"><v>3</v></c></row></sheetData></worksheet>')
+    q = read(xlsx_package([("S", sheet)], shared_strings=sst)).questions[0]
+    assert q.text == "Do you encrypt data?"
+
+
+def test_openpyxl_made_workbook():
+    def build(wb):
+        ws = wb.active
+        ws.title = "Supplier Questionnaire"
+        ws.append(["Ref", "Question", "Response", "Comments"])
+        for i in range(1, 6):
+            ws.append([f"1.{i}", f"Does the supplier hold certification {i}?"])
+        from openpyxl.worksheet.datavalidation import DataValidation
+
+        dv = DataValidation(type="list", formula1='"Yes,No,Partial"')
+        ws.add_data_validation(dv)
+        dv.add("C2:C6")
+        ws.row_dimensions[4].hidden = True
+
+    result = read(openpyxl_workbook(build))
+    assert len(result.questions) == 5
+    assert result.questions[0].options == ["Yes", "No", "Partial"]
+    assert [q.hidden for q in result.questions] == [False, False, True, False, False]
+
+
+def test_no_questions_is_a_warning_not_an_error():
+    result = read(xlsx_package([("Data", sheet_xml({1: {1: "Name", 2: "Value"}, 2: {1: "a", 2: 1}}))]))
+    assert result.questions == [] and any("No questions" in w for w in result.warnings)
+
+
+def test_answer_type_codes_defined_in_another_sheet():
+    rows = {1: {1: "ref_id", 2: "name", 3: "questions", 4: "answer"}, 2: {2: "SECCIÓN UNO"}}
+    for r in range(3, 7):
+        rows[r] = {1: f"RG-{r:02d}", 3: f"¿Dispone el proveedor del control {r}?", 4: "RESP01" if r < 6 else "TEXTO"}
+    answers = {1: {1: "id", 2: "question_type", 3: "question_choices"},
+               2: {1: "RESP01", 2: "unique_choice", 3: "Si\nNo\nN/A"}, 3: {1: "TEXTO", 2: "text"}}
+    result = read(xlsx_package([("preguntas", sheet_xml(rows)), ("answers", sheet_xml(answers))]))
+    qs = result.questions
+    assert len(qs) == 4 and qs[0].section == "SECCIÓN UNO"
+    assert qs[0].options == ["Si", "No", "N/A"] and qs[0].existing_answer is None and qs[0].answer_kind == "yes_no_na"
+    assert qs[3].options is None and qs[3].answer_kind == "text"
+
+
+# ---- cell references and text escaping -----------------------------------------------------
+
+
+@pytest.mark.parametrize("letters, index", [("A", 1), ("Z", 26), ("AA", 27), ("XFD", 16384)])
+def test_column_letters(letters, index):
+    assert col_index(letters) == index and col_letter(index) == letters
+
+
+def test_split_cell():
+    assert split_cell("$C$12") == (12, 3)
+    with pytest.raises(ValueError):
+        split_cell("12C")
+
+
+def test_excel_text_escapes():
+    assert excel_text("a_x0041_b\r\x07<&>") == "a_x005F_x0041_b_x000D__x0007_&lt;&amp;&gt;"
+
+
+# ---- the sheet patcher ---------------------------------------------------------------------------
+
+
+SHEET = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+         b'<x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+         b'<x:dimension ref="A1:C3"/><x:cols><x:col min="4" max="4" width="30" style="2" customWidth="1"/></x:cols>'
+         b'<x:sheetData><x:row r="1" spans="1:3"><x:c r="A1" s="1"><x:v>42</x:v></x:c><x:c r="C1" s="1"/></x:row>'
+         b'<x:row r="3"/>'
+         b'<x:row r="5" spans="1:2"><x:c r="A5"><x:f>1+1</x:f><x:v>2</x:v></x:c><x:c r="B5"><x:v>7</x:v></x:c></x:row>'
+         b"</x:sheetData><x:mergeCells count=\"1\"><x:mergeCell ref=\"A7:B7\"/></x:mergeCells></x:worksheet>")
+
+
+def _cells(xml: bytes) -> dict[str, bytes]:
+    return {m.group(1).decode(): m.group(0) for m in re.finditer(rb'<x:c r="([A-Z]+\d+)"[^>]*?(?:/>|>.*?</x:c>)', xml)}
+
+
+def test_patch_existing_missing_and_new_cells_with_prefix():
+    new, formula = patch_sheet_xml(SHEET, {(1, 3): "=SUM(A1)", (1, 2): "mid", (3, 1): "row3", (4, 2): "new row",
+                                           (1, 4): "styled by column", (9, 1): "last"})
+    assert not formula
+    cells = _cells(new)
+    assert cells["C1"] == b'<x:c r="C1" s="1" t="inlineStr"><x:is><x:t xml:space="preserve">=SUM(A1)</x:t></x:is></x:c>'
+    assert b"<x:f>" not in cells["C1"]
+    order = [m.group(1).decode() for m in re.finditer(rb'<x:c r="([A-Z]+\d+)"', new)]
+    assert order == ["A1", "B1", "C1", "D1", "A3", "B4", "A5", "B5", "A9"]
+    assert b's="2"' in cells["D1"]  # the column's style
+    assert b'<x:row r="1" spans="1:4">' in new
+    assert b'<x:dimension ref="A1:D9"/>' in new
+    assert cells["A1"] in SHEET and cells["B5"] in SHEET  # untouched cells byte-identical
+    assert b'<x:mergeCell ref="A7:B7"/>' in new
+    ws = openpyxl.load_workbook(io.BytesIO(xlsx_package([("S", new.decode())]))).active
+    assert ws["C1"].value == "=SUM(A1)" and ws["C1"].data_type == "s"
+    assert ws["B4"].value == "new row" and ws["A9"].value == "last" and ws["A3"].value == "row3"
+
+
+def test_patch_reports_replaced_formula_and_refuses_shared_master():
+    _, formula = patch_sheet_xml(SHEET, {(5, 1): "answer"})
+    assert formula
+    shared = SHEET.replace(b"<x:f>1+1</x:f>", b'<x:f t="shared" ref="A5:A9" si="0">1+1</x:f>')
+    with pytest.raises(ExportError, match="formula that other cells depend on"):
+        patch_sheet_xml(shared, {(5, 1): "answer"})
+
+
+def test_patch_empty_sheet_data():
+    xml = b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData/></worksheet>'
+    new, _ = patch_sheet_xml(xml, {(2, 2): "x"})
+    assert b'<sheetData><row r="2"><c r="B2" t="inlineStr">' in new
+
+
+def test_write_maps_short_answers_to_dropdown_spelling():
+    rows = {1: {1: "ID", 2: "Question", 3: "Answer", 4: "Notes"}}
+    for r in range(2, 6):
+        rows[r] = {1: f"Q{r}", 2: f"Is safeguard {r} in place?"}
+    data = xlsx_package([("Q", sheet_xml(rows, validations=[("C2:C5", '"1) Yes,2) No,NA,Partially"')]))])
+    qs = read(data).questions
+    fills = [AnswerFill(qs[0], "Yes", "Because."), AnswerFill(qs[1], "N/A", None), AnswerFill(qs[2], "Partial", "Some."),
+             AnswerFill(qs[3], "No", None)]
+    ws = openpyxl.load_workbook(io.BytesIO(write_answers(data, "q.xlsx", fills)))["Q"]
+    assert [ws[f"C{r}"].value for r in range(2, 6)] == ["1) Yes", "NA", "Partially", "2) No"]
+    assert [ws[f"D{r}"].value for r in range(2, 6)] == ["Because.", None, "Some.", None]
+
+
+def test_answer_over_excel_limit_fails_naming_the_question():
+    data = simple_questionnaire(2, with_dv=False)
+    q = read(data).questions[1]
+    with pytest.raises(ExportError, match="Q-02.*32,767"):
+        write_answers(data, "q.xlsx", [AnswerFill(q, None, "x" * 32_768)])
+
+
+def test_write_unknown_sheet_fails_cleanly():
+    data = simple_questionnaire(1)
+    q = read(data).questions[0]
+    q.answer_at = type(q.answer_at)(sheet="Gone", cell="C2")
+    with pytest.raises(ExportError, match="no sheet 'Gone'"):
+        write_answers(data, "q.xlsx", [AnswerFill(q, "Yes", None)])
+
+
+def test_formula_replaced_drops_calc_chain_and_sets_full_calc():
+    rows = {1: {1: "ID", 2: "Question", 3: "Answer"}, 2: {1: "Q1", 2: "Do you log?", 3: "0"}}
+    rows[2][5] = 1  # E2 keeps a formula, so the workbook is recalculated on opening
+    data = xlsx_package([("Q", sheet_xml(rows, formulas={(2, 3): "IF(A2=\"\",0,0)", (2, 5): "LEN(C2)"}))],
+                        calc_chain='<calcChain xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><c r="C2" i="1"/></calcChain>')
+    q = read(data).questions[0]
+    out = write_answers(data, "q.xlsx", [AnswerFill(q, "Yes", None)])
+    z = zipfile.ZipFile(io.BytesIO(out))
+    assert "xl/calcChain.xml" not in z.namelist()
+    assert b"calcChain" not in z.read("xl/_rels/workbook.xml.rels")
+    assert b"calcChain" not in z.read("[Content_Types].xml")
+    assert b'fullCalcOnLoad="1"' in z.read("xl/workbook.xml")
+    assert openpyxl.load_workbook(io.BytesIO(out))["Q"]["C2"].value == "Yes"

@@ -1,0 +1,192 @@
+"""SECURITY.md cases 17, 19, 21, 22 and 23 against the app (Flask test client;
+the embedder is the FAKE one). Case 18 is in test_web_review.py (hostile file
+names), case 20 in test_web_roles.py (every route x every role)."""
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from tests.web_helpers import (PASSWORD, app, client, client_as, csrf_token, login, make_xlsx,  # noqa: F401
+                               new_app, starter_questions, store_of, template_db, upload)
+
+
+# ---- 17: upload size limit ------------------------------------------------
+
+
+def test_upload_over_the_limit_gets_a_friendly_413(template_db, tmp_path):
+    app = new_app(template_db, tmp_path, MAX_CONTENT_LENGTH=64 * 1024)
+    c = client_as(app, "editor")
+    big = b"x" * (200 * 1024)
+    token = csrf_token(c, "/q/new")
+    r = c.post("/q/new", data={"csrf_token": token, "customer": "Acme", "file": (io.BytesIO(big), "big.xlsx")},
+               content_type="multipart/form-data")
+    assert r.status_code == 413
+    page = r.get_data(as_text=True)
+    assert "larger than the limit of 64 KB" in page
+    assert "Traceback" not in page and "<html" in page
+    assert store_of(app).list() == []
+
+
+# ---- 19: CSRF on every state change, none on GET ----------------------------
+
+
+def test_post_without_csrf_token_is_400(app):
+    c = client_as(app, "admin")
+    for path, data in [("/q/new", {"customer": "x"}), ("/logout", {}), ("/admin/users", {"name": "mallory", "role": "admin"}),
+                       ("/bank/drafts/approve", {"ext_id": "x"})]:
+        r = c.post(path, data=data)
+        assert r.status_code == 400, path
+        assert "security token" in r.get_data(as_text=True)
+    from questionnaire import review_db
+    from questionnaire.users import Users
+
+    assert Users(review_db.connect(app.config["AIMSQ_DB"])).by_name("mallory") is None
+    r = c.post("/admin/users", data={"name": "mallory", "role": "admin", "csrf_token": "forged"})
+    assert r.status_code == 400
+
+
+def test_login_itself_needs_csrf(client):
+    r = client.post("/login", data={"name": "adam", "password": PASSWORD})
+    assert r.status_code == 400
+
+
+def test_logout_by_get_is_not_possible(app):
+    c = client_as(app, "viewer")
+    assert c.get("/logout").status_code == 405
+    assert c.get("/q/").status_code == 200  # still signed in
+
+
+# ---- 21: session cookie and server-side sessions ---------------------------
+
+
+def _session_cookie(response) -> str:
+    cookies = [v for k, v in response.headers.items() if k == "Set-Cookie" and v.startswith("aimsq_session=")]
+    assert cookies, "no session cookie set"
+    return cookies[-1]
+
+
+def test_session_cookie_flags(app):
+    c = app.test_client()
+    r = login(c, "vera")
+    cookie = _session_cookie(r)
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    tls = app.test_client()
+    token = csrf_token(tls, "https://localhost/login")
+    r = tls.post("https://localhost/login", data={"name": "vera", "password": PASSWORD, "csrf_token": token},
+                 headers={"Referer": "https://localhost/login"})
+    assert r.status_code == 302
+    assert "Secure" in _session_cookie(r)
+    assert "max-age" in tls.get("https://localhost/q/").headers.get("Strict-Transport-Security", "")
+
+
+def test_new_session_on_login_and_logout_ends_it_server_side(app):
+    c = app.test_client()
+    c.get("/login")
+    before = c.get_cookie("aimsq_session")
+    login(c, "vera")
+    after = c.get_cookie("aimsq_session")
+    assert after is not None and (before is None or before.value != after.value)
+    stolen = after.value
+    assert c.get("/q/").status_code == 200
+    token = csrf_token(c, "/q/")
+    assert c.post("/logout", data={"csrf_token": token}).status_code == 302
+    # Replaying the cookie from before logout does not get back in.
+    thief = app.test_client()
+    thief.set_cookie("aimsq_session", stolen)
+    r = thief.get("/q/")
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
+
+
+def test_two_logins_get_different_sessions(app):
+    a, b = client_as(app, "vera"), client_as(app, "vera")
+    assert a.get_cookie("aimsq_session").value != b.get_cookie("aimsq_session").value
+    token = csrf_token(a, "/q/")
+    a.post("/logout", data={"csrf_token": token})
+    assert b.get("/q/").status_code == 200  # only that session ended
+
+
+def test_deactivated_user_is_signed_out(app):
+    victim = client_as(app, "eddie")
+    admin = client_as(app, "admin")
+    from questionnaire import review_db
+    from questionnaire.users import Users
+
+    uid = Users(review_db.connect(app.config["AIMSQ_DB"])).by_name("eddie").id
+    token = csrf_token(admin, "/admin/users")
+    assert admin.post(f"/admin/users/{uid}/deactivate", data={"csrf_token": token}).status_code == 302
+    assert victim.get("/q/").status_code == 302
+    assert login(app.test_client(), "eddie").status_code == 401
+
+
+# ---- 22: headers and error pages ------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/login", "/q/", "/nope", "/static/app.css"])
+def test_security_headers(app, path):
+    c = client_as(app, "viewer")
+    r = c.get(path)
+    csp = r.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["X-Frame-Options"] == "DENY"
+
+
+def test_pages_use_no_inline_script_or_style(app):
+    c = client_as(app, "admin")
+    editor = client_as(app, "editor")
+    upload(editor, make_xlsx(starter_questions(3)), "q.xlsx")
+    qn = store_of(app).list()[0]
+    for path in ["/login", "/q/", f"/q/{qn.id}", "/bank/", "/bank/approvals", "/admin/users", "/q/new"]:
+        html = c.get(path).get_data(as_text=True)
+        assert "<script>" not in html and " style=" not in html and "<style" not in html, path
+        assert "onclick=" not in html and "javascript:" not in html, path
+        assert "http://" not in html.replace("http://localhost", "") and "https://" not in html, path  # no CDN
+
+
+def test_error_pages_have_no_stack_trace(template_db, tmp_path):
+    app = new_app(template_db, tmp_path)
+    from web.security import requires
+
+    @app.get("/boom")
+    @requires("read")
+    def boom():
+        raise RuntimeError("secret internals /etc/passwd")
+
+    c = client_as(app, "viewer")
+    r = c.get("/boom")
+    page = r.get_data(as_text=True)
+    assert r.status_code == 500
+    assert "Traceback" not in page and "secret internals" not in page and "RuntimeError" not in page
+    assert "unexpected error" in page
+    r = c.get("/boom", headers={"X-Requested-With": "fetch"})
+    assert r.status_code == 500 and "secret" not in r.get_data(as_text=True)
+    r = c.get("/q/" + "0" * 32)
+    assert r.status_code == 404 and "Traceback" not in r.get_data(as_text=True)
+
+
+# ---- 23: login attempts limited -------------------------------------------
+
+
+def test_login_attempts_are_limited(app):
+    c = app.test_client()
+    for _ in range(5):
+        assert login(c, "vera", "wrong password!").status_code == 401
+    # Even the right password is refused while the account is locked.
+    r = login(c, "vera")
+    assert r.status_code == 429 and "Too many failed sign-in attempts" in r.get_data(as_text=True)
+    # Other accounts are not locked by one account's failures.
+    assert login(app.test_client(), "eddie").status_code == 302
+
+
+def test_login_attempts_limited_per_address(app):
+    c = app.test_client()
+    for n in range(20):
+        login(c, f"nobody{n}", "wrong password!")
+    assert login(c, "eddie").status_code == 429
+
+
+def test_unknown_and_wrong_password_look_the_same(app):
+    a = login(app.test_client(), "nobody-at-all", "whatever-password").get_data(as_text=True)
+    b = login(app.test_client(), "vera", "whatever-password").get_data(as_text=True)
+    assert "Wrong user name or password." in a and "Wrong user name or password." in b
