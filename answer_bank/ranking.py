@@ -54,7 +54,9 @@ _WORD_SYNONYMS = {
     "eras": "delet", "erasur": "delet", "purg": "delet",
 }
 
-_PHRASE_RE = [(re.compile(r"\b(?:%s)\b" % p), r) for p, r in _PHRASES]
+# One pass over a text for all phrases: group k of the alternation is phrase k.
+_PHRASE_RE = re.compile(r"\b(?:%s)\b" % "|".join(f"(?P<p{k}>{p})" for k, (p, _) in enumerate(_PHRASES)))
+_PHRASE_REPL = {f"p{k}": r for k, (_, r) in enumerate(_PHRASES)}
 _WORD_RE = re.compile(r"[a-z0-9]+")
 
 
@@ -157,101 +159,105 @@ def stem(word: str) -> str:
     return w
 
 
-_STEM_CACHE: dict[str, str] = {}
+_TOKEN_CACHE: dict[str, str | None] = {}  # word -> its token (stem, synonym), None for a stop-word
 
 
-def tokenize(text: str, *, synonyms: bool = True) -> list[str]:
+def _word_token(w: str) -> str | None:
+    tok = _TOKEN_CACHE.get(w, "")
+    if tok == "":
+        tok = None if w in _STOP else _WORD_SYNONYMS.get(stem(w), stem(w))
+        if len(_TOKEN_CACHE) < 500_000:
+            _TOKEN_CACHE[w] = tok
+    return tok
+
+
+def tokenize(text: str) -> list[str]:
     """Lexical tokens of a text: lowercase, domain phrases joined, stop-words out, Porter stems."""
-    low = text.lower()
-    if synonyms:
-        for rx, repl in _PHRASE_RE:
-            low = rx.sub(repl, low)
+    return tokenize_many([text])[0]
+
+
+def tokenize_many(texts: list[str]) -> list[list[str]]:
+    """`tokenize` over many texts, with one regex pass over all of them."""
+    if not texts:
+        return []
+    joined = "\x00".join(t.replace("\x00", " ") for t in texts).lower()
+    joined = _PHRASE_RE.sub(lambda m: _PHRASE_REPL[m.lastgroup], joined)
+    cache, findall = _TOKEN_CACHE, _WORD_RE.findall
     out = []
-    for w in _WORD_RE.findall(low):
-        if w in _STOP:
-            continue
-        s = _STEM_CACHE.get(w)
-        if s is None:
-            s = _STEM_CACHE[w] = stem(w)
-        if synonyms:
-            s = _WORD_SYNONYMS.get(s, s)
-        out.append(s)
+    for doc in joined.split("\x00"):
+        toks = []
+        for w in findall(doc):
+            tok = cache.get(w, "")
+            if tok == "":
+                tok = _word_token(w)
+            if tok is not None:
+                toks.append(tok)
+        out.append(toks)
     return out
 
 
 _SENTENCE_SPLIT = re.compile(r"(?<=[.?!])\s+(?=[A-Z(\"'])")
+_SENTENCE_END = re.compile(r"[.?!]\s+[A-Z(\"']")
 
 
 def sentence_chunks(text: str, min_sentences: int = 2) -> list[str]:
-    """The sentences of a long text (a control title followed by its specification)."""
+    """The sentences of a long text (a control title followed by its specification), or []."""
+    if not _SENTENCE_END.search(text):
+        return []
     parts = [" ".join(p.split()) for p in _SENTENCE_SPLIT.split(text) if len(p.strip()) > 2]
     return parts if len(parts) >= min_sentences else []
 
 
 class _LexicalIndex:
-    """BM25 and IDF-weighted overlap over many short texts, as sparse matrices."""
+    """Okapi BM25 over many short texts, as one sparse (vocabulary x texts) matrix."""
 
     def __init__(self, docs: list[list[str]], k1: float = 1.2, b: float = 0.75):
-        self.k1, self.b = k1, b
+        n = len(docs)
         vocab: dict[str, int] = {}
-        rows, cols, vals = [], [], []
-        for i, toks in enumerate(docs):
-            counts: dict[int, int] = {}
-            for t in toks:
-                j = vocab.setdefault(t, len(vocab))
-                counts[j] = counts.get(j, 0) + 1
-            rows.extend([i] * len(counts))
-            cols.extend(counts.keys())
-            vals.extend(counts.values())
+        lengths = np.fromiter((len(d) for d in docs), np.int64, n)
+        terms = np.fromiter((vocab.setdefault(t, len(vocab)) for d in docs for t in d), np.int64, int(lengths.sum()))
+        v = len(vocab)
+        doc_of = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        keys, tf = np.unique(doc_of * max(v, 1) + terms, return_counts=True)
+        rows, cols = keys // max(v, 1), keys % max(v, 1)
+        tf = tf.astype(np.float32)
+        df = np.bincount(cols, minlength=v).astype(np.float32)
         self.vocab = vocab
-        n, v = len(docs), len(vocab)
-        rows_a = np.asarray(rows, np.int64)
-        cols_a = np.asarray(cols, np.int64)
-        tf = np.asarray(vals, np.float32)
-        df = np.bincount(cols_a, minlength=v).astype(np.float32)
         self.idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
-        length = np.bincount(rows_a, weights=tf, minlength=n).astype(np.float32)
-        self.avg_len = float(length.mean()) if n and length.mean() > 0 else 1.0
-        norm = tf + k1 * (1 - b + b * length[rows_a] / self.avg_len)
-        bm25 = self.idf[cols_a] * tf * (k1 + 1) / norm
-        # Stored transposed (vocab x docs) so a query product is one CSR x CSC.
-        self.bm25_t = sp.csr_matrix((bm25, (cols_a, rows_a)), shape=(v, n), dtype=np.float32)
-        self.idf_t = sp.csr_matrix((self.idf[cols_a], (cols_a, rows_a)), shape=(v, n), dtype=np.float32)
-        self.doc_idf = np.asarray(self.idf_t.sum(axis=0)).ravel().astype(np.float32)
+        avg = float(lengths.mean()) if n and lengths.mean() > 0 else 1.0
+        weight = self.idf[cols] * tf * (k1 + 1) / (tf + k1 * (1 - b + b * lengths[rows] / avg))
+        # Stored transposed (vocabulary x texts): a query product is one sparse product.
+        self.bm25_t = sp.csr_matrix((weight.astype(np.float32), (cols, rows)), shape=(v, n), dtype=np.float32)
         self.max_idf = float(self.idf.max()) if v else 1.0
 
     def idf_of(self, term: str) -> float:
+        """IDF of a term; a term no text has counts as the rarest."""
         j = self.vocab.get(term)
         return float(self.idf[j]) if j is not None else self.max_idf
 
-    def query_matrix(self, queries: list[list[str]]) -> tuple[sp.csr_matrix, np.ndarray]:
-        """Binary query-term matrix and each query's IDF mass (unknown terms count at the max IDF)."""
-        rows, cols, mass = [], [], np.zeros(len(queries), np.float32)
+    def scores(self, queries: list[list[str]]) -> sp.csr_matrix:
+        """BM25 of each query with each text (sparse, nq x ntexts)."""
+        rows, cols = [], []
         for i, toks in enumerate(queries):
             for t in set(toks):
                 j = self.vocab.get(t)
-                if j is None:
-                    mass[i] += self.max_idf
-                else:
+                if j is not None:
                     rows.append(i)
                     cols.append(j)
-                    mass[i] += self.idf[j]
         q = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(queries), len(self.vocab)))
-        return q, mass
-
-    def scores(self, q: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-        """(BM25, IDF mass shared) of each query with each text, dense (nq, ntexts)."""
-        return (q @ self.bm25_t).toarray(), (q @ self.idf_t).toarray()
+        return q @ self.bm25_t
 
 
 def _group_max(m: np.ndarray, starts: np.ndarray, empty: float) -> np.ndarray:
     """Max over contiguous column groups; groups of size zero get `empty`."""
     nq, ngroups = m.shape[0], len(starts)
     out = np.full((nq, ngroups), empty, np.float32)
-    if m.shape[1] == 0:
+    if m.shape[1] == 0 or ngroups == 0:
         return out
     sizes = np.diff(np.append(starts, m.shape[1]))
     nonempty = sizes > 0
+    if nonempty.all():
+        return np.maximum.reduceat(m, starts, axis=1).astype(np.float32, copy=False)
     if nonempty.any():
         out[:, nonempty] = np.maximum.reduceat(m, starts[nonempty], axis=1)
     return out
@@ -266,10 +272,17 @@ class RankedList:
 
 # Fusion weights of the per-query z-scored signals, fitted as a conditional logit
 # (softmax over the bank, likelihood of the labelled entry) on the three bench sets
-# together; each leave-one-set-out fold gave weights within ±30 % of these and the
-# same top-1 (docs/matching.md). Their scale makes softmax(fused) a probability.
+# together; each leave-one-set-out fold gave the same top-1 (docs/matching.md). Their
+# scale makes softmax(fused) a probability. "answer" multiplies the centred cosine of
+# the question with the entry's answer text; fitted on the starter bank's variants.
 FUSION = {"dense": 1.35, "lexical": 0.71, "context": 0.24, "answer": 12.0}
-MIN_ANSWER_TOKENS = 10
+MIN_ANSWER_TOKENS = 10  # shorter answers ("Yes.", placeholders) are not used to match
+# Above this many texts the dense scan runs on PCA-reduced vectors and only the
+# best candidates are rescored exactly (a full float32 scan of 100k texts is
+# memory-bound at ~40 ms on a small machine).
+EXACT_LIMIT = 20_000
+COARSE_DIM = 64
+RESCORE = 300
 
 
 class Ranker:
@@ -277,8 +290,8 @@ class Ranker:
 
     entries[i] holds the texts of bank entry i: the canonical question first,
     then its variants. extra_texts[i] is entry i's answer text, or None.
-    `embed` is called once here with every text (the caller caches vectors)
-    and once per `rank` call with the queries.
+    `embed` is called once here with every text and answer (the caller caches
+    vectors) and once per `rank` call with the queries.
     """
 
     def __init__(self, entries: list[list[str]], embed: Callable[[list[str]], np.ndarray], *,
@@ -288,62 +301,140 @@ class Ranker:
         self.n_entries = len(entries)
         texts: list[str] = []
         owner: list[int] = []
-        units: list[list[str]] = []  # lexical units: sentences of long texts, else the text
+        unit_texts: list[str] = []  # lexical units: sentences of long texts, else the text
         unit_owner: list[int] = []
         for i, entry in enumerate(entries):
             cleaned = list(dict.fromkeys(" ".join(t.split()) for t in entry if t and t.strip()))
-            for t in cleaned or [""]:  # an entry without text keeps a place (it never ranks high)
+            for t in cleaned or [""]:  # an entry without text keeps its place and never ranks high
                 texts.append(t)
                 owner.append(i)
-                for u in sentence_chunks(t) or [t]:
-                    units.append(tokenize(u))
-                    unit_owner.append(i)
+                chunks = sentence_chunks(t) or [t]
+                unit_texts.extend(chunks)
+                unit_owner.extend([i] * len(chunks))
+        units = tokenize_many(unit_texts)
         # Answers help only when they say something: a placeholder or a bare
         # "Yes." would add noise, so short answers are left out.
         answers: list[str] = []
-        self.answer_owner = np.zeros(0, np.int64)
-        if extra_texts is not None:
-            keep = [(i, " ".join(a.split())) for i, a in enumerate(extra_texts[: self.n_entries])
-                    if a and len(tokenize(a)) >= MIN_ANSWER_TOKENS]
-            self.answer_owner = np.asarray([i for i, _ in keep], np.int64)
-            answers = [a for _, a in keep]
+        answer_owner: list[int] = []
+        given = [(i, a) for i, a in enumerate((extra_texts or [])[: self.n_entries]) if a and a.strip()]
+        for (i, a), toks in zip(given, tokenize_many([a for _, a in given])):
+            if len(toks) >= MIN_ANSWER_TOKENS:
+                answers.append(" ".join(a.split()))
+                answer_owner.append(i)
         self.owner = np.asarray(owner, np.int64)
         self.unit_owner = np.asarray(unit_owner, np.int64)
+        self.answer_owner = np.asarray(answer_owner, np.int64)
         self.starts = np.searchsorted(self.owner, np.arange(self.n_entries))
-        self.unit_starts = np.searchsorted(self.unit_owner, np.arange(self.n_entries))
+        self.ends = np.append(self.starts[1:], len(texts)).astype(np.int64)
         self.units = units
+        self.unit_starts = np.searchsorted(self.unit_owner, np.arange(self.n_entries))
+        self.unit_ends = np.append(self.unit_starts[1:], len(units)).astype(np.int64)
+        self.single_text = bool(len(texts) == self.n_entries)
         everything = texts + answers
-        if everything:
-            vecs = np.ascontiguousarray(np.asarray(embed(everything), dtype=np.float32))
-            self.vecs, self.answer_vecs = vecs[: len(texts)], vecs[len(texts):]
-            empty = np.asarray([not t for t in texts])
-            if empty.any():
-                self.vecs[empty] = 0.0
-        else:
-            self.vecs = self.answer_vecs = np.zeros((0, 1), np.float32)
+        vecs = np.asarray(embed(everything), dtype=np.float32) if everything else np.zeros((0, 1), np.float32)
+        self.vecs = np.ascontiguousarray(vecs[: len(texts)])
+        self.answer_vecs = np.ascontiguousarray(vecs[len(texts):])
+        empty = np.asarray([not t for t in texts], bool)
+        if empty.any():
+            self.vecs[empty] = 0.0
+        self.answer_mean = self.answer_vecs.mean(axis=0) if len(answers) else None
         self.lex = _LexicalIndex(units)
+        self.coarse = None
+        if len(texts) > EXACT_LIMIT:
+            self._build_coarse()
+
+    def _build_coarse(self) -> None:
+        """PCA-reduced copies of the vectors for the first stage of a large bank."""
+        rng = np.random.default_rng(0)
+        everything = np.vstack([self.vecs, self.answer_vecs])
+        sample = everything[rng.choice(len(everything), min(len(everything), 20_000), replace=False)]
+        self.mu = sample.mean(axis=0)
+        centred = sample - self.mu
+        _, eigvecs = np.linalg.eigh(centred.T @ centred)
+        self.proj = np.ascontiguousarray(eigvecs[:, ::-1][:, :COARSE_DIM].astype(np.float32))
+        # First stage on canonical questions only; variants count in the rescoring.
+        self.coarse = np.ascontiguousarray((self.vecs[self.starts] - self.mu) @ self.proj)
+        self.coarse_answers = np.ascontiguousarray((self.answer_vecs - self.mu) @ self.proj)
+        # Mean and second moment of the canonical vectors give each query's exact
+        # mean and spread of dense similarity over the bank without a full scan.
+        canon = self.vecs[self.starts[rng.choice(self.n_entries, min(self.n_entries, 20_000), replace=False)]]
+        self.canon_mean = self.vecs[self.starts].mean(axis=0)
+        self.canon_second = (canon.T @ canon) / len(canon)
 
     # -- scoring --------------------------------------------------------
-    def signals(self, qvecs: np.ndarray, qtokens: list[list[str]]) -> dict[str, np.ndarray]:
-        """Raw entry-level signals (nq, n_entries) for one block of queries."""
-        sims = qvecs @ self.vecs.T
+    def _entry_dense(self, sims: np.ndarray) -> np.ndarray:
         # Max over the entry's texts, anchored on its canonical question: curated
         # wording counts more than any one variant (docs/matching.md).
-        dense = 0.5 * (_group_max(sims, self.starts, -1.0) + sims[:, self.starts])
-        q, _ = self.lex.query_matrix(qtokens)
-        bm25, _ = self.lex.scores(q)
-        out = {"dense": dense, "lexical": _group_max(bm25, self.unit_starts, 0.0)}
-        answer = np.zeros_like(dense)
-        if len(self.answer_owner):
-            a = qvecs @ self.answer_vecs.T
-            answer[:, self.answer_owner] = a - a.mean(axis=1, keepdims=True)
-        out["answer"] = answer
-        return out
+        if self.single_text:
+            return sims
+        return 0.5 * (_group_max(sims, self.starts, -1.0) + sims[:, self.starts])
 
-    def base_scores(self, signals: dict[str, np.ndarray]) -> np.ndarray:
+    def signals(self, qvecs: np.ndarray, qtokens: list[list[str]]) -> dict[str, np.ndarray]:
+        """Entry-level signals (nq, n_entries) for one block of queries, with the
+        mean and spread of the dense one. On a large bank the dense and answer
+        signals are first-stage approximations until `_rescore`."""
+        if self.coarse is None:
+            dense = self._entry_dense(qvecs @ self.vecs.T)
+            mean, std = dense.mean(axis=1), dense.std(axis=1)
+        else:
+            qc = qvecs @ self.proj
+            dense = (qc @ self.coarse.T) + (qvecs @ self.mu)[:, None]
+            mean = qvecs @ self.canon_mean
+            std = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", qvecs, self.canon_second, qvecs) - mean ** 2, 1e-12))
+        bm25 = self.lex.scores(qtokens)
+        if len(self.units) == self.n_entries:
+            lexical = bm25.toarray()
+        elif bm25.nnz * 8 < bm25.shape[0] * bm25.shape[1]:
+            coo = bm25.tocoo()
+            lexical = np.zeros((len(qtokens), self.n_entries), np.float32)
+            np.maximum.at(lexical, (coo.row, self.unit_owner[coo.col]), coo.data)
+        else:
+            lexical = _group_max(bm25.toarray(), self.unit_starts, 0.0)
+        answer = None
+        if len(self.answer_owner):
+            answer = np.zeros_like(dense)
+            if self.coarse is None:
+                a = qvecs @ self.answer_vecs.T
+            else:
+                a = (qc @ self.coarse_answers.T) + (qvecs @ self.mu)[:, None]
+            answer[:, self.answer_owner] = a - (qvecs @ self.answer_mean)[:, None]
+        return {"dense": dense, "lexical": lexical, "answer": answer,
+                "dense_mean": mean.astype(np.float32), "dense_std": np.maximum(std, 1e-6).astype(np.float32)}
+
+    def base_scores(self, sig: dict[str, np.ndarray]) -> np.ndarray:
         """Fused score before context: weighted per-query z-scores plus the answer term."""
-        return (FUSION["dense"] * _zscore(signals["dense"]) + FUSION["lexical"] * _zscore(signals["lexical"])
-                + FUSION["answer"] * signals["answer"])
+        dense_z = (sig["dense"] - sig["dense_mean"][:, None]) / sig["dense_std"][:, None]
+        base = FUSION["dense"] * dense_z + FUSION["lexical"] * _zscore(sig["lexical"])
+        if sig["answer"] is not None:
+            base += FUSION["answer"] * sig["answer"]
+        return base
+
+    def _rescore(self, sig: dict[str, np.ndarray], base: np.ndarray, r: int, qvec: np.ndarray,
+                 order_by: np.ndarray) -> np.ndarray:
+        """Second stage on a large bank: exact dense and answer signals for the
+        best candidates of row r, written into `sig` and `base` in place.
+        Returns the candidates' entry indices."""
+        n = min(RESCORE, self.n_entries)
+        cand = np.argpartition(order_by, self.n_entries - n)[self.n_entries - n:]
+        lo, hi = self.starts[cand], self.ends[cand]
+        sizes = hi - lo
+        idx = np.repeat(lo - np.cumsum(np.append(0, sizes[:-1])), sizes) + np.arange(sizes.sum())
+        sims = self.vecs[idx] @ qvec
+        first = np.cumsum(np.append(0, sizes[:-1]))
+        exact = 0.5 * (np.maximum.reduceat(sims, first) + sims[first])
+        old = sig["dense"][r, cand]
+        sig["dense"][r, cand] = exact
+        base[r, cand] += FUSION["dense"] * (exact - old) / sig["dense_std"][r]
+        if len(self.answer_owner):
+            has = np.searchsorted(self.answer_owner, cand)
+            has = np.minimum(has, len(self.answer_owner) - 1)
+            ok = self.answer_owner[has] == cand
+            if ok.any():
+                a = self.answer_vecs[has[ok]] @ qvec - float(qvec @ self.answer_mean)
+                old_a = sig["answer"][r, cand[ok]]
+                sig["answer"][r, cand[ok]] = a
+                base[r, cand[ok]] += FUSION["answer"] * (a - old_a)
+        return cand
 
     def rank(self, queries: Sequence[str], top_k: int = 5, *, sequential: bool = True,
              exclude: Sequence[Sequence[int]] | None = None) -> list[RankedList]:
@@ -361,70 +452,70 @@ class Ranker:
         if self.n_entries == 0 or top_k <= 0:
             return [RankedList([], 0.0, {}) for _ in queries]
         qvecs = np.asarray(self.embed(queries), dtype=np.float32)
-        qtokens = [tokenize(q) for q in queries]
+        qtokens = tokenize_many(queries)
         out: list[RankedList] = []
-        prev = np.zeros((1, self.n_entries), np.float32)
+        prev = np.zeros(self.n_entries, np.float32)
         for lo in range(0, len(queries), self.block_size):
             hi = min(lo + self.block_size, len(queries))
             sig = self.signals(qvecs[lo:hi], qtokens[lo:hi])
             base = self.base_scores(sig)
-            fused = base
-            if sequential:
-                fused = base + FUSION["context"] * np.vstack([prev, base[:-1]])
-                prev = base[-1:]
             for r in range(hi - lo):
-                row = fused[r]
+                row = base[r] + FUSION["context"] * prev if sequential else base[r]
+                pool = None
+                if self.coarse is not None:
+                    pool = self._rescore(sig, base, r, qvecs[lo + r], row)
+                    row = base[r] + FUSION["context"] * prev if sequential else base[r]
+                if sequential:
+                    prev = base[r]
                 if exclude is not None and len(exclude[lo + r]):
                     row = row.copy()
                     row[np.asarray(list(exclude[lo + r]), np.int64)] = -np.inf
-                out.append(self._ranked(row, sig, r, qtokens[lo + r], top_k))
+                out.append(self._ranked(row, sig, r, qtokens[lo + r], top_k, pool))
         return out
 
     def _ranked(self, fused: np.ndarray, sig: dict[str, np.ndarray], r: int, qtokens: list[str],
-                top_k: int) -> RankedList:
-        valid = np.isfinite(fused)
-        n_valid = int(valid.sum())
-        if n_valid == 0:
+                top_k: int, pool: np.ndarray | None = None) -> RankedList:
+        """The top candidates of one fused row (searched within `pool` when given)."""
+        pool = np.arange(len(fused)) if pool is None else pool
+        pool = pool[np.isfinite(fused[pool])]
+        if len(pool) == 0:
             return RankedList([], 0.0, {})
-        kk = min(max(top_k, 2), n_valid)
-        top = np.argpartition(-fused, kk - 1)[:kk]
+        kk = min(max(top_k, 2), len(pool))
+        top = pool[np.argpartition(fused[pool], len(pool) - kk)[len(pool) - kk:]]
         top = top[np.argsort(-fused[top], kind="stable")]
         # Softmax over the bank: the fusion weights are log-odds, so this is the
         # probability of each candidate given that one of them is right.
-        shifted = np.exp(fused[valid] - fused[top[0]])
-        p = np.exp(fused[top] - fused[top[0]]) / shifted.sum()
+        total = np.exp(fused - fused[top[0]]).sum()
+        p = np.exp(fused[top] - fused[top[0]]) / total
         j = int(top[0])
         feats = {
             "p_top": float(p[0]),
             "margin": float(fused[top[0]] - fused[top[1]]) if len(top) > 1 else 10.0,
-            "fused": float(fused[j]),
             "dense": float(sig["dense"][r, j]),
             "lexical": float(sig["lexical"][r, j]),
         }
         feats.update(self._coverage(qtokens, j))
         conf = confidence(feats)
+        # Each candidate's score: the confidence scaled by its probability relative
+        # to the top one, so scores are in [0, 1], sorted, and the first is the confidence.
         cands = [(int(e), float(conf * p[k] / p[0])) for k, e in enumerate(top[:top_k])]
         return RankedList(cands, conf, feats)
 
     def _coverage(self, qtokens: list[str], entry: int) -> dict[str, float]:
-        """How much of the question's lexical weight the entry's best unit covers."""
+        """How much of the question's lexical weight (IDF) the entry's best unit
+        covers, and the weight of the most important question term it lacks."""
         qset = set(qtokens)
         if not qset:
-            return {"coverage": 0.0, "unit_coverage": 0.0, "missing_idf": 0.0}
+            return {"coverage": 0.0, "missing_idf": 1.0}
         idf = {t: self.lex.idf_of(t) for t in qset}
         mass = sum(idf.values())
-        lo = self.unit_starts[entry]
-        hi = self.unit_starts[entry + 1] if entry + 1 < self.n_entries else len(self.units)
-        best = (0.0, 0.0, max(idf.values()))
-        for u in self.units[lo:hi]:
+        best = (0.0, max(idf.values()))
+        for u in self.units[self.unit_starts[entry]:self.unit_ends[entry]]:
             uset = set(u)
-            shared = sum(idf[t] for t in qset & uset)
-            umass = sum(self.lex.idf_of(t) for t in uset) or 1.0
-            missing = max((idf[t] for t in qset - uset), default=0.0)
-            cand = (shared / mass, shared / umass, missing)
-            if cand[0] > best[0]:
-                best = cand
-        return {"coverage": best[0], "unit_coverage": best[1], "missing_idf": best[2] / max(self.lex.max_idf, 1e-6)}
+            cov = sum(idf[t] for t in qset & uset) / mass
+            if cov > best[0]:
+                best = (cov, max((idf[t] for t in qset - uset), default=0.0))
+        return {"coverage": best[0], "missing_idf": best[1] / (self.lex.max_idf or 1.0)}
 
 
 def _zscore(m: np.ndarray) -> np.ndarray:
@@ -433,8 +524,14 @@ def _zscore(m: np.ndarray) -> np.ndarray:
     return (m - mean) / np.maximum(std, 1e-6)
 
 
-# Placeholder calibration; replaced by fitted coefficients below.
-CALIBRATION = {"bias": -3.0, "p_top": 2.0, "dense": 3.0}
+# Confidence = sigmoid(bias + sum of weight * feature) over the top candidate's
+# features. Fitted by L2-regularised logistic regression (bench/matching_experiments.py,
+# section 3) on four sources weighted equally: the three bench sets and the starter
+# bank's variants (self-supervised). Each source gives its real questions (label:
+# is the top candidate right) and the same questions with their right entries
+# removed from the bank (label 0: a question the bank does not cover).
+# Leave-one-source-out results are in docs/matching.md.
+CALIBRATION = {"bias": -4.56, "p_top": 3.10, "dense": 1.53, "coverage": 2.28}
 
 
 def confidence(features: dict[str, float]) -> float:

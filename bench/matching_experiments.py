@@ -182,7 +182,7 @@ def fusion_blocks(task, embed):
     rk = task.ranker(embed)
     sig = rk.signals(np.asarray(embed(task.queries), np.float32), [R.tokenize(q) for q in task.queries])
     return {"dense": R._zscore(sig["dense"]), "lexical": R._zscore(sig["lexical"]),
-            "answer": sig["answer"], "gold": task.gold, "sequential": task.sequential}
+            "answer": sig["answer"] if sig["answer"] is not None else np.zeros_like(sig["dense"]), "gold": task.gold, "sequential": task.sequential}
 
 
 def fused(b, w):

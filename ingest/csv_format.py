@@ -185,10 +185,17 @@ def read_csv(data: bytes, hints: IngestHints | None = None, limits: Limits | Non
     answered = sum(1 for fq in layout.questions if fq.existing_answer)
     kind_default = "yes_no_na" if answered >= 3 and yn >= 0.8 * answered else "text"
     for fq in layout.questions:
-        answer_at = _locator(fq.answer_cell, names) if fq.answer_cell else Locator(row=fq.row, column="Answer", col=len(names))
+        if fq.marks:
+            marks = tuple((label, _locator(cell, names)) for label, cell in fq.marks)
+            answer_at = Locator(row=fq.row, column=marks[0][1].column, col=marks[0][1].col, marks=marks)
+        elif fq.answer_cell:
+            answer_at = _locator(fq.answer_cell, names)
+        else:
+            answer_at = Locator(row=fq.row, column="Answer", col=len(names))
+        kind = "yes_no_na" if is_yes_no_options(fq.options) else ("choice" if fq.marks else kind_default)
         questions.append(Question(
-            text=fq.text, answer_at=answer_at, ref=fq.ref, section=fq.section,
-            answer_kind="yes_no_na" if is_yes_no_options(fq.options) else kind_default,
+            text=fq.text, answer_at=answer_at, ref=fq.ref, section=fq.section, answer_kind=kind,
+            options=list(fq.options) if fq.marks else None,
             comment_at=_locator(fq.comment_cell, names) if fq.comment_cell else None,
             existing_answer=fq.existing_answer, existing_comment=fq.existing_comment, notes=fq.notes,
         ))
@@ -278,6 +285,16 @@ def write_csv(data: bytes, fills: list[AnswerFill], limits: Limits | None = None
     names = _column_names(header, max((len(r) for r in records), default=0))
     for fill in fills:
         planned, _ = plan_fill(fill)
+        chosen = {w.at for w in planned if w.role == "mark"}
+        if chosen and fill.question.answer_at.marks:  # marking one option clears the others
+            from ingest.fill import PlannedWrite
+
+            for _, loc in fill.question.answer_at.marks:
+                if loc not in chosen and loc.row is not None and loc.row <= len(records):
+                    rec = records[loc.row - 1]
+                    col = _write_column(loc, names)
+                    if col < len(rec) and rec[col].strip():
+                        planned.append(PlannedWrite(loc, "", "clear"))
         for w in planned:
             loc = w.at
             if loc.row is None:
@@ -299,7 +316,7 @@ def write_csv(data: bytes, fills: list[AnswerFill], limits: Limits | None = None
                 records.append([])
             rec = records[loc.row - 1]
             rec.extend([""] * (col + 1 - len(rec)))
-            rec[col] = neutralise(w.value)
+            rec[col] = neutralise(w.value) if w.value else ""
     text = "".join(_format_record(rec, decoded.delimiter) + decoded.newline for rec in records)
     if not decoded.text.endswith(("\n", "\r")) and text.endswith(decoded.newline):
         text = text[: -len(decoded.newline)]

@@ -2,75 +2,88 @@
 
 `read_docx` finds the questions a vendor must answer and where each answer
 goes; `write_docx` writes answers into a copy of the customer's own file and
-changes nothing else: only `word/document.xml` is rewritten, every other zip
-member is copied unchanged, and inside the document only the answer places
-are touched.
+changes nothing else: only `word/document.xml` is rewritten (under its
+original XML declaration), every other zip member is copied unchanged, and
+inside the document only the answer places are touched. What is written
+where follows `ingest.fill.plan_fill`, the policy every format shares.
 
 Layouts read
 ------------
-Tables (each top-level table is classified on its own, first match wins):
+Each top-level table is classified on its own (first match wins):
 
 - header columns: a header row naming a question column ("Question",
-  "Requirement", "Control", "Description", "Item", ...) and an answer column
-  ("Answer", "Response", ...), Yes / No / N/A mark columns (the answer is a
-  mark in one of them: ``Locator.marks`` maps option -> cell), a comment
-  column, a reference column ("#", "No.", "Question number", ...) and a
-  section column ("Topic", "Category", "Domain", ...). A question column
-  without a Yes/No or answer column falls back to a column that is empty in
-  the data rows.
+  "Requirement", "Control", "Description", "Item", ...) and an answer
+  column ("Answer", "Response", "Compliant (Yes/No)", ...), Yes / No / N/A
+  mark columns (the answer is a mark in one of them: ``Locator.marks`` maps
+  option -> cell), a comment column, a reference column ("#", "No.",
+  "Question number", or a column of ids under "Control") and a section
+  column ("Topic", "Category", "Domain", ...). Full-width rows between are
+  section rows. Without an answer or Yes/No column, a column that is empty
+  in the data rows takes the answers.
 - register: a header row over two or more empty rows (a change log, a risk
   register): no questions, a warning.
 - column form: a header row over exactly one entry row whose cells are empty
   or hold hints ("Remote, possible or probable", "Yes/no"): one question per
   column, answered in the cell below; a hint that lists choices becomes the
-  options.
-- rows: each row is read on its own: a label with the answer cell beside it
-  (``Name: | ____``, with an optional reference cell before it and a
-  comment cell after it), or a prompt row with the answer row below it
-  (2x1 prompt/answer tables, one small table per question with a number and
-  a merged answer row). A full-width row that ends with ":" inside such a
-  form ("Summary of DPO advice:") holds its own answer: the answer is added
-  as a paragraph after the label in that cell (``insert_after=True`` on a
-  table locator); a full-width "Comments:" row is the comment place of the
-  question above it. Other full-width rows are section rows.
-- answer area: a table with no questions of its own that holds checkboxes or
-  only empty cells answers the paragraph just before it (NIST SP 800-171:
-  an auto-numbered requirement followed by an Implemented / Planned / Not
-  Applicable checkbox table with a merged details row; the details row is
-  the comment place).
+  options. A 2x1 prompt/answer table is the one-column case.
+- rows: each row on its own: a label with the answer cell beside it
+  ("Name: | ____", with an optional reference cell before it and a comment
+  cell after it), or a prompt row with the answer row below it (one small
+  table per question with a number and a merged answer row). A full-width
+  row ending with ":" inside such a form ("Summary of DPO advice:") holds
+  its own answer, added as a paragraph after the label in that cell
+  (``insert_after=True`` on a table locator); a full-width "Comments:" row
+  is the comment place of the question above it.
+- answer area: a table with no questions of its own that holds checkboxes,
+  or only empty cells (an answer box), answers the paragraph just before it
+  (NIST SP 800-171: an auto-numbered requirement, then an Implemented /
+  Planned / Not Applicable checkbox table whose merged details row is the
+  comment place).
+
+In cells, a dropdown content control gives the options (and takes the
+option, with its w:lastValue); a text content control or a Word placeholder
+is filled in place, the control kept. Short labels ("Name:") get the caption
+paragraph or title row of their table as a prefix ("Responsible
+Organization: Name").
 
 Paragraphs:
 
 - numbered list paragraphs take their reference from Word's numbering
-  (numPr / numbering.xml, including numbering inherited from the paragraph
-  style, shared counters across lists of one abstract numbering, start
-  overrides and legal-style numbering): "3.1.1", not from the text. A number
-  typed into the text ("1.2 ...", "Q3.") is used when there is no numbering.
+  (numPr / numbering.xml, numbering inherited from the paragraph style,
+  counters shared by the lists of one abstract numbering, start overrides,
+  legal-style numbering): "3.1.1", never from the text; a number typed in
+  the text ("1.2 ...", "Q3.") is used when there is none. Numbered cells
+  count too.
 - checkboxes: legacy form fields (``w:fldChar`` with ``w:ffData/w:checkBox``),
   content-control checkboxes (``w14:checkbox``), Wingdings box symbols and
-  the glyphs ☐ ☒ ☑ □, in a table cell or in a paragraph ("Do you ...? ☐ Yes
-  ☐ No", or a prompt followed by paragraphs of options). The option is the
-  text after the box (or before it when every box ends its label).
+  the glyphs ☐ ☒ ☑ □, in a cell or a paragraph ("Do you ...? ☐ Yes ☐ No",
+  or a prompt followed by paragraphs of options). An option is the text
+  after its box (or before it when every box ends its label).
 - a paragraph is a question by itself when it asks one ("...?" with at most a
-  short tail), when it carries an instruction placeholder ("[Insert the
-  system identifier]", "[Yes/No - If no, explain:]"), when it is followed by a
-  paragraph that is only such a placeholder, or when it is a numbered item
-  that asks for something ("Describe ...", "Company name:"). A paragraph
-  that introduces a table of questions ("Responsible Organization:") is a
-  caption, not a question; short labels in that table get it as a prefix.
+  short tail), carries an instruction placeholder ("[Insert the system
+  identifier]", "[Yes/No - If no, explain:]"), is followed by a paragraph
+  that is only such a placeholder or by a "Response:" paragraph, or is a
+  numbered item asking for something ("Describe ...", "Company name:"). A
+  paragraph that introduces a table of questions is a caption, not a
+  question.
+- section: the nearest heading before the question (with its list number);
+  for a numbered question, its parent list item when that comes later.
 
 Where the answer goes when there is no answer space
 ---------------------------------------------------
 A new paragraph is inserted right after the question paragraph (after the
 placeholder paragraph when one follows the question): ``Locator(paragraph=i,
 insert_after=True)``. Template text, placeholders included, is never
-deleted. The new paragraph takes the question paragraph's paragraph
-properties without its numbering, heading level or section break, and its
-run properties without emphasis (bold, italic, colour, ...), so it reads as
-body text under the question. Every paragraph aimsq writes carries a hidden
-bookmark named ``_aimsqA<n>``: reading a filled file again reports it as the
-existing answer (not as a question), and filling it again replaces it
-instead of inserting a second one.
+deleted. The new paragraph takes the question paragraph's properties without
+numbering, heading style, outline level or section break, and its run
+properties without emphasis (bold, italic, colour, ...), so it reads as body
+text under the question. Such a place is free text, so a "[Yes/No]" hint
+makes the answer kind yes_no_na without fixed options: "No. <explanation>"
+goes there. Every paragraph aimsq writes carries a hidden bookmark named
+``_aimsqA<n>``: reading a filled file again reports it as the existing
+answer (not as a question), and filling it again replaces it instead of
+inserting a second one. Inserted paragraphs shift later paragraph indices in
+the *filled* copy only; locators always refer to the file that was read.
 
 Indices
 -------
@@ -79,20 +92,20 @@ Indices
 ``row`` is the row index (``table.rows``), ``col`` the grid column (as in
 ``table.cell(row, col)``; rows with ``w:gridBefore`` are placed on the
 grid). A merged cell is reported at its top-left cell. Nested tables are not
-read as question tables (they cannot be addressed by these indices) and
-content controls at the top level of the body are skipped, as python-docx
-skips them; both are reported in the warnings.
+read as question tables (these indices cannot address them) and content
+controls at the top level of the body are skipped, as python-docx skips
+them; both are reported in the warnings.
 
 A document that is a standard rather than a questionnaire (many
-requirements in tables whose mark columns are already filled, like OWASP
-ASVS with ✓ in L1/L2/L3, and no place for answers) gives
+requirements in tables whose mark columns are already filled several to a
+row, like OWASP ASVS with ✓ in L1/L2/L3, and no place for answers) gives
 ``IngestResult(kind="standard", questions=[])`` and a warning saying what was
 found and what to do.
 
 Hints: ``question_col`` / ``answer_col`` / ``comment_col`` name a table
 column by header text, by letter ("B" = second column) or by its 0-based grid
-index as shown in ``answer_at.col``; tables whose columns match are read with
-those columns. ``sheet`` does not apply to Word documents.
+index as shown in ``answer_at.col``; tables whose header matches are read
+with those columns. ``sheet`` does not apply to Word documents (a warning).
 """
 from __future__ import annotations
 
@@ -195,7 +208,7 @@ _BRACKETS = re.compile(r"\[([^\[\]]{2,400})\]")
 _PLACEHOLDER_TEXT = re.compile(
     r"^(?:\[[^\[\]]*\]|<[^<>]*>|\{[^{}]*\}|«[^«»]*»|_{3,}|\.{4,}|…+|"
     r"click (?:or tap )?here to enter (?:a )?(?:text|date)\.?|enter (?:your )?(?:text|answer|response) here\.?|"
-    r"type (?:here|your answer)\.?|insert (?:text|answer) here\.?)$",
+    r"type (?:here|your answer)\.?|insert (?:text|answer) here\.?|choose an item\.?|select (?:an? )?(?:item|option)\.?)$",
     re.I,
 )
 _CELL_REF = re.compile(
@@ -484,10 +497,6 @@ def _clean(text: str) -> str:
     return " ".join(text.split())
 
 
-def _words(text: str) -> list[str]:
-    return text.split()
-
-
 def _norm_option(text: str) -> str:
     t = " ".join(text.lower().replace("’", "'").split()).strip(" .:;")
     return _OPTION_WORDS.get(t, t)
@@ -763,6 +772,7 @@ class _Cell:
         self.showing_placeholder = any(s.placeholder for s in self.scans)
         self.text = "\n".join(s.text for s in self.scans).strip()
         self.flat = _clean(self.text)
+        self.dropdown = _dropdown_options(tc)
 
     @property
     def empty(self) -> bool:
@@ -778,12 +788,12 @@ class _Cell:
 
     @property
     def hint_options(self) -> list[str] | None:
-        return None if self.marker or self.boxes else _options_hint(self.flat)
+        return None if self.marker or self.boxes or self.dropdown else _options_hint(self.flat)
 
     @property
     def answerish(self) -> bool:
-        """Empty, a placeholder, checkboxes or an answer aimsq wrote: a place for an answer."""
-        return self.empty or self.placeholder or bool(self.boxes) or self.marker
+        """Empty, a placeholder, checkboxes, a dropdown or an answer aimsq wrote: a place for an answer."""
+        return self.empty or self.placeholder or bool(self.boxes) or self.marker or bool(self.dropdown)
 
     @property
     def answer_slot(self) -> bool:
@@ -975,7 +985,9 @@ class _Reader:
                 t_idx += 1
             elif el.tag == _SDT:
                 content = el.find(_SDTCONTENT)
-                if content is not None and (content.find(f".//{_TBL}") is not None or "?" in "".join(content.itertext())):
+                # (python-docx's elements make itertext() slow and doubled: read the w:t nodes directly)
+                if content is not None and (content.find(f".//{_TBL}") is not None
+                                            or any("?" in (t.text or "") for t in content.iter(_T))):
                     skipped_sdt += 1
         if skipped_sdt:
             self.warnings.append(
@@ -1153,8 +1165,9 @@ class _Reader:
                 if empties > 3:
                     return None
                 continue
-            if info["heading"] or info["scan"].boxes or len(info["flat"].split()) > 40 or info["flat"].endswith("?"):
-                return None  # a question of its own is no caption
+            if (info["heading"] or info["scan"].boxes or info["scan"].marker or len(info["flat"].split()) > 40
+                    or info["flat"].endswith("?")):
+                return None  # a question of its own (or an answer aimsq wrote) is no caption
             return _strip_brackets(info["flat"]).strip() or None
         return None
 
@@ -1283,16 +1296,15 @@ class _Reader:
             if nxt is not None and self._placeholder_paragraph(nxt):
                 anchor = nxt
                 follows_placeholder = True
-            # our own answer paragraph right after the anchor
+            # a paragraph "Response: ..." below, or our own answer paragraph right after the anchor
             existing = None
-            after = anchor + 1
-            if after < len(self.blocks) and self.blocks[after][0] == "p" and self.pinfo[after]["scan"].marker:
-                existing = self.pinfo[after]["scan"].text.strip() or None
             label_answer = None
-            if existing is None and nxt is not None and not follows_placeholder:
-                m = _ANSWER_LABEL.match(self.pinfo[nxt]["scan"].text)
-                if m and len(m.group(1).split()) <= 3:
-                    label_answer = nxt
+            if nxt is not None and not follows_placeholder and _ANSWER_LABEL.match(self.pinfo[nxt]["scan"].text):
+                label_answer = nxt
+            after = anchor + 1
+            if (label_answer is None and after < len(self.blocks) and self.blocks[after][0] == "p"
+                    and self.pinfo[after]["scan"].marker):
+                existing = self.pinfo[after]["scan"].text.strip() or None
             asks, kind, options = _paragraph_asks(flat, numbered=info["label"] is not None)
             if not (asks or follows_placeholder or existing is not None or label_answer is not None):
                 continue
@@ -1400,6 +1412,23 @@ class _Reader:
         )
 
 
+def _dropdown_options(tc) -> list[str] | None:
+    """The items of a dropdown (or combo box) content control in the cell, without Word's "Choose an item." prompt."""
+    for pr in tc.iter(_SDTPR):
+        lst = pr.find(_w("dropDownList"))
+        if lst is None:
+            lst = pr.find(_w("comboBox"))
+        if lst is None:
+            continue
+        items = []
+        for item in lst.iterchildren(_w("listItem")):
+            shown = item.get(_w("displayText")) or item.get(_w("value")) or ""
+            if shown.strip() and item.get(_w("value"), shown) != "" and not _PLACEHOLDER_TEXT.match(shown.strip()):
+                items.append(shown.strip())
+        return items or None
+    return None
+
+
 def _written(cell: _Cell | None) -> str | None:
     """What a person (or aimsq) wrote in an answer or comment cell: not a placeholder or a hint."""
     if cell is None or not cell.flat or cell.placeholder or cell.boxes or cell.hint_options:
@@ -1478,6 +1507,7 @@ class _TableReader:
         self.pos = pos
         self.section = section
         self.result = _TableResult("none")
+        self.pending_requirements: tuple | None = None
 
     def loc(self, cell: _Cell, insert_after: bool = False) -> Locator:
         return Locator(table=self.t, row=cell.row, col=cell.col, insert_after=insert_after)
@@ -1489,6 +1519,9 @@ class _TableReader:
         for attempt in (self._by_hints, self._by_header, self._register, self._column_form, self._by_rows):
             if attempt():
                 return self.result
+        if self.pending_requirements is not None:
+            self._requirements(*self.pending_requirements)
+            return self.result
         self._answer_area()
         return self.result
 
@@ -1658,8 +1691,10 @@ class _TableReader:
                 if roles["comment"] is not None:
                     roles["answer"], roles["comment"] = roles["comment"], None
                 else:
-                    self._requirements(roles, rows, multi)
-                    return bool(self.result.requirement_rows)
+                    # no place for answers in the columns: maybe rows below the questions hold them;
+                    # if nothing else reads the table, its rows count as requirements
+                    self.pending_requirements = (roles, rows, multi)
+                    return False
             else:
                 roles["answer"] = empty_col
         self._read_with_roles(roles, layout="header columns")
@@ -1749,6 +1784,8 @@ class _TableReader:
                     ref = ref_cell.flat.rstrip(".")
             text = q_cell.flat
             if ref is None:
+                ref = next((_ref_from_label(self.reader.labels[p]) for p in q_cell.paras if p in self.reader.labels), None)
+            if ref is None:
                 m = _LEAD_REF.match(text)
                 if m:
                     ref = _ref_from_label(m.group(1))
@@ -1756,20 +1793,22 @@ class _TableReader:
             comment_at = None
             if roles["comment"] is not None:
                 cc = g.cell(r, roles["comment"])
-                if cc is not None and cc is not q_cell:
+                if cc is not None and cc is not q_cell and cc.row == r:
                     comment_at = self.loc(cc)
             if roles["options"]:
                 marks = []
                 checked = []
                 for col in roles["options"]:
                     cell = g.cell(r, col)
-                    if cell is None:
+                    if cell is None or cell.row != r or cell is q_cell:
                         continue
                     label = g.cell(roles["data_start"] - 1, col)
                     option = _clean(label.text) if label is not None else roles["headers"][col]
                     marks.append((option, self.loc(cell)))
                     if cell.mark or any(b.checked for b in cell.boxes):
                         checked.append(option)
+                if len(marks) < 2:
+                    continue
                 options = [m[0] for m in marks]
                 answer_at = Locator(table=self.t, row=marks[0][1].row, col=marks[0][1].col, marks=tuple(marks))
                 existing = "; ".join(checked) or None
@@ -1780,10 +1819,10 @@ class _TableReader:
                 continue
             a_col = roles["answer"]
             a_cell = g.cell(r, a_col) if a_col is not None else None
-            if a_cell is None or a_cell is q_cell:
-                continue
+            if a_cell is None or a_cell is q_cell or a_cell.row != r:
+                continue  # no answer cell of its own (merged from the row above)
             q = self._question(text, ref, None, cell=a_cell, section=row_section, comment_at=comment_at,
-                               header=roles["headers"].get(a_col, ""))
+                               header=roles["headers"].get(a_col, ""), source=q_cell)
             if comment_at is not None:
                 q.existing_comment = _written(g.cell(r, roles["comment"]))
             self.add(r, q_col, q)
@@ -1791,9 +1830,12 @@ class _TableReader:
 
     def _question(self, text: str, ref: str | None, locator: Locator | None, *, cell: _Cell | None = None,
                   existing: str | None = None, section: str | None = None, comment_at: Locator | None = None,
-                  header: str = "") -> Question:
-        """A question whose answer goes in `cell` (or at `locator` when the cell holds its own label)."""
+                  header: str = "", source: _Cell | None = None) -> Question:
+        """A question whose answer goes in `cell` (or at `locator` when the cell holds its own label);
+        `source` is the cell the question text comes from (its list number is the reference)."""
         kind, options = "text", None
+        if ref is None and source is not None:
+            ref = next((_ref_from_label(self.reader.labels[p]) for p in source.paras if p in self.reader.labels), None)
         if cell is not None:
             if cell.boxes:
                 loc = self.loc(cell)
@@ -1805,7 +1847,10 @@ class _TableReader:
             else:
                 locator = self.loc(cell)
                 hint = cell.hint_options
-                if hint:
+                if cell.dropdown:
+                    options = cell.dropdown
+                    kind = _kind_for(options)
+                elif hint:
                     options = hint
                     kind = _kind_for(hint)
                 elif _YES_NO_HINT.search(header or ""):
@@ -1863,7 +1908,7 @@ class _TableReader:
         prefix = self._prefix(labels, title)
         for h, e in zip(head, entry):
             text = f"{prefix}: {h.flat.rstrip(' :')}" if prefix else h.flat
-            q = self._question(text, None, None, cell=e)
+            q = self._question(text, None, None, cell=e, source=h)
             self.add(e.row, e.col, q)
         self.result.layout = "prompt above answer" if len(head) == 1 else "column form"
         return True
@@ -1912,7 +1957,7 @@ class _TableReader:
                 if below and (all(c.answer_slot for c in below) or answered) and (len(below) == 1 or len(below) <= len(cells)):
                     ref, text = self._ref_and_text(texty)
                     if text:
-                        q = self._question(text, ref, None, cell=below[0])
+                        q = self._question(text, ref, None, cell=below[0], source=texty[-1])
                         pending.append((below[0].row, below[0].col, q, False))
                         r += 2
                         continue
@@ -1980,7 +2025,7 @@ class _TableReader:
         comment_at = None
         if i + 2 < len(cells) and cells[i + 2].answerish and not cells[i + 2].boxes:
             comment_at = self.loc(cells[i + 2])
-        q = self._question(label.flat, ref, None, cell=answer, comment_at=comment_at)
+        q = self._question(label.flat, ref, None, cell=answer, comment_at=comment_at, source=label)
         if comment_at is not None:
             q.existing_comment = _written(cells[i + 2])
         return (answer.row, label.col, q, True)
@@ -1991,6 +2036,10 @@ class _TableReader:
         g = self.grid
         cells = list(g.all_cells())
         boxes = [c for c in cells if c.boxes]
+        # besides its boxes and empty cells, an answer area holds at most a label or instruction row
+        texts = [c for c in cells if c.texty and not c.boxes]
+        if len(texts) > 1 or any(not g.full_width(c.row) for c in texts):
+            return
         if boxes:
             marks: list[tuple[str, Locator]] = []
             checked: list[str] = []
@@ -2006,9 +2055,9 @@ class _TableReader:
             comment_at = None
             existing_comment = None
             for c in cells:
-                if c.boxes:
-                    continue
-                if g.full_width(c.row) and c.label:
+                if c.boxes or not g.full_width(c.row):
+                    continue  # the details place is a full-width row
+                if c.label:
                     comment_at = self.loc(c, insert_after=True)
                     existing_comment = c.label_and_answer()[1]
                     break
@@ -2161,22 +2210,24 @@ class _Writer:
         end.set(_w("id"), str(n))
         return start, end
 
-    def _fill_paragraph(self, p, text: str, rpr, marker: bool = True, keep_first: int = 0) -> None:
-        """Replace the paragraph's runs (after the first `keep_first` children) with `text`."""
+    def _fill_paragraph(self, p, text: str, rpr, marker: bool = True) -> None:
+        """Replace the paragraph's content with `text` (inside its text content control when it has
+        one), keeping bookmarks and comment ranges that are not ours."""
+        ours = self._marker_ids(p)
         sdt = _text_control(p)
         container = p
         if sdt is not None:
             container = sdt.find(_SDTCONTENT)
-            pr = sdt.find(_SDTPR)
+            _select_list_item(sdt.find(_SDTPR), text)
+        for control in [sdt, *p.iterancestors(_SDT)]:
+            pr = control.find(_SDTPR) if control is not None else None
             if pr is not None:
                 for ph in pr.findall(_w("showingPlcHdr")):
                     pr.remove(ph)
         for child in list(container):
             if child.tag == _PPR or child is sdt:
                 continue
-            if child.tag in _KEEP_IN_PARAGRAPH and not (child.get(_w("name")) or "").startswith(MARKER_PREFIX):
-                if child.tag == _BM_END and child.get(_w("id")) in self._marker_ids(p):
-                    container.remove(child)
+            if child.tag in _KEEP_IN_PARAGRAPH and child.get(_w("id")) not in ours:
                 continue
             container.remove(child)
         if not text:
@@ -2256,44 +2307,18 @@ class _Writer:
         self._fill_paragraph(new_p, text, _plain_rpr(_first(_first_run_rpr(p), _mark_rpr(p))))
 
     def _write_label_paragraph(self, p, text: str) -> None:
-        """A paragraph "Answer: ____": keep the label, replace what follows it."""
-        scan = _scan_paragraph(p)
-        m = _ANSWER_LABEL.match(scan.text)
-        if not m:
-            self._fill_paragraph(p, text, _first(_first_run_rpr(p), _mark_rpr(p)))
+        """A paragraph "Answer: ____": keep the label (in its own formatting), replace what follows it."""
+        m = _ANSWER_LABEL.match(_scan_paragraph(p).text)
+        label_rpr = _first_run_rpr(p)
+        if not m or _text_control(p) is not None:  # the answer goes into the control, the label stays
+            self._fill_paragraph(p, text, _first(label_rpr, _mark_rpr(p)))
             return
-        keep_len = m.start(2)
-        seen = 0
-        rpr = _first_run_rpr(p)
-        removing = False
-        for run in list(p.iterchildren(_R)):
-            if removing:
-                p.remove(run)
-                continue
-            for child in list(run):
-                if child.tag == _T:
-                    t = child.text or ""
-                    if seen + len(t) >= keep_len:
-                        child.text = t[: keep_len - seen]
-                        _preserve(child)
-                        removing = True
-                        seen = keep_len
-                        continue
-                    seen += len(t)
-                elif child.tag in (_TAB, _BR, _CR):
-                    if removing:
-                        run.remove(child)
-                    else:
-                        seen += 1
-                elif removing and child.tag != _RPR:
-                    run.remove(child)
-            if not removing:
-                continue
-        start, end = self._marker_pair()
-        p.append(start)
-        for r in _make_runs(text, _plain_rpr(rpr)):
-            p.append(r)
-        p.append(end)
+        label = m.group(0)[: m.start(2)].rstrip() + " "
+        label_rpr = copy.deepcopy(label_rpr) if label_rpr is not None else None
+        self._fill_paragraph(p, text, _plain_rpr(label_rpr))
+        marker = next(b for b in p.iter(_BM_START) if (b.get(_w("name")) or "").startswith(MARKER_PREFIX))
+        for run_ in _make_runs(label, label_rpr):
+            marker.addprevious(run_)
 
 
 def _name(q: Question) -> str:
@@ -2345,12 +2370,27 @@ def _set_box(box: _Box, on: bool) -> None:
 
 
 def _text_control(p):
-    """A plain or rich text content control inside the paragraph, if any (not a checkbox)."""
+    """A text, dropdown or combo box content control inside the paragraph, if any (not a checkbox)."""
     for sdt in p.iter(_SDT):
         pr = sdt.find(_SDTPR)
-        if pr is not None and pr.find(_W14_CHECKBOX) is None and pr.find(_w("dropDownList")) is None:
+        if pr is not None and pr.find(_W14_CHECKBOX) is None and sdt.find(_SDTCONTENT) is not None:
             return sdt
     return None
+
+
+def _select_list_item(pr, text: str) -> None:
+    """A dropdown keeps the value of its selected item in w:lastValue."""
+    if pr is None:
+        return
+    lst = pr.find(_w("dropDownList"))
+    if lst is None:
+        lst = pr.find(_w("comboBox"))
+    if lst is None:
+        return
+    for item in lst.iterchildren(_w("listItem")):
+        if (item.get(_w("displayText")) or item.get(_w("value")) or "").strip() == text:
+            lst.set(_w("lastValue"), item.get(_w("value")) or text)
+            return
 
 
 def _first(*elements):

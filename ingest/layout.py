@@ -33,7 +33,8 @@ from typing import Callable
 
 _REF = re.compile(
     r"""^(?:
-        [A-Z][A-Za-z0-9&]{0,11}(?:[-_.][A-Za-z0-9&]{1,8}){0,3}[-_. ]?\d{1,4}(?:[.\-]\d{1,4}){0,4}[a-z]?   # A&A-01.1, DOCU-01, RG-PS-01, Q12
+        [A-Z][A-Za-z0-9&]{0,11}(?:[-_.][A-Za-z0-9&]{1,8}){0,3}[-_. ]?\d{1,4}(?:[.\-]\d{1,4}){0,4}[a-z]?
+        (?:\(\w{1,3}\))?                                            # A&A-01.1, DOCU-01, RG-PS-01, Q12, AC-2(1)
       | \d{1,3}(?:\.\d{1,3}){1,5}\.?[a-z]?                       # 1.2.3
       | \d{1,4}[a-z]?[.)]?                                        # 12, 3a, 4)
       | [A-Z](?:\d{1,3}|\.\d{1,3})(?:\.\d{1,3}){0,4}[.)]?         # A1, A.1, B.2.3
@@ -81,7 +82,7 @@ _ROLE_PATTERNS: dict[str, list[str]] = {
     ],
     "ref": [
         r"\bid\b", r"\bids\b", r"\bref\b", r"\bref id\b", r"\breference\b", r"^#$", r"^no\.?$", r"^nr\.?$", r"^n[º°o]\.?$",
-        r"^num(ber)?\.?$", r"\bq ?#", r"^s\.? ?no\.?$", r"^item( no\.?| number| #)?$", r"\bnumero\b", r"\bnúmero\b",
+        r"^num(ber)?\.?$", r"\bq ?#", r"\bques(tion)? ?(num|no|nr)\b", r"^s\.? ?no\.?$", r"^item( no\.?| number| #)?$", r"\bnumero\b", r"\bnúmero\b",
         r"\bnuméro\b", r"\bcode\b", r"\bcódigo\b", r"\bidentifier\b", r"\bcontrol (id|number|no)\b",
     ],
     "question": [
@@ -172,7 +173,7 @@ def is_title(text: str) -> bool:
     t = text.strip()
     if not t or len(t) > 90 or "?" in t or "\n" in t.strip():
         return False
-    if t[0] in "{[(<*" or t.endswith((".", ";", ",")) or "; " in t:
+    if t[0] in "{[(<*" or t.endswith((".", ";", ",", ":")) or "; " in t or "__" in t:
         return False
     words = t.split()
     return 1 <= len(words) <= 12 and any(ch.isalpha() for ch in t)
@@ -259,9 +260,11 @@ class Roles:
     comment: int | None = None
     section: int | None = None
     answer_guessed: bool = False
+    marks: dict[int, str] | None = None  # Yes / No / N/A columns where a mark goes: col -> label
 
     def copy(self) -> "Roles":
-        return Roles(self.ref, self.question, self.answer, self.comment, self.section, self.answer_guessed)
+        return Roles(self.ref, self.question, self.answer, self.comment, self.section, self.answer_guessed,
+                     dict(self.marks) if self.marks else None)
 
 
 @dataclass
@@ -289,6 +292,7 @@ class FoundQuestion:
     options: list[str] | None
     hidden: bool
     notes: list[str] = field(default_factory=list)
+    marks: list[tuple[str, tuple[int, int]]] | None = None  # label -> cell, when the answer is a mark
 
 
 @dataclass
@@ -301,10 +305,23 @@ class SheetLayout:
     score: float
 
 
+def mark_columns(cells: dict[int, str]) -> dict[int, str]:
+    """Header cells "Yes" | "No" | "N/A" side by side: the answer is a mark in one of them."""
+    words = {w for ws in YES_NO_FAMILIES.values() for w in ws if len(w) > 1}
+    marks = {c: t.strip() for c, t in cells.items() if norm(t) in words}  # "No." is a number column
+    families = {short_answer_family(t) for t in marks.values()}
+    return marks if {"yes", "no"} <= families and len(families) == len(marks) else {}
+
+
 def header_roles(grid: Grid, r: int) -> dict[int, str]:
     """col -> role for a header row (merged header cells name every column they cover)."""
     out: dict[int, str] = {}
+    marks = mark_columns(grid.rows.get(r, {}))
+    for c in marks:
+        out[c] = "mark"
     for c, text in grid.rows.get(r, {}).items():
+        if c in marks:
+            continue
         role = header_role(text)
         if role:
             ar, ac = grid.anchor(r, c)
@@ -325,12 +342,14 @@ def find_header_rows(grid: Grid) -> dict[int, dict[int, str]]:
         # a header is short labels, not a question row with an answer that says "No"
         if any(question_score(t) >= 3 or len(t) > 100 for t in cells.values()):
             continue
+        if any(is_ref(t) and header_role(t) is None for t in cells.values()):
+            continue
         if sum(1 for t in cells.values() if len(t) <= 60) < 0.6 * len(cells):
             continue
         roles = header_roles(grid, r)
         named = {c: role for c, role in roles.items() if c in cells}  # cells, not merge-expanded columns
         distinct = set(named.values()) - {"exclude"}
-        strong = {"question", "answer", "comment"} & distinct
+        strong = {"question", "answer", "comment", "mark"} & distinct
         if len(distinct) >= 2 and strong or ("answer" in distinct and len(named) >= 2):
             found[r] = roles
     return found
@@ -419,8 +438,13 @@ def _choose_roles(grid: Grid, headers: dict[int, dict[int, str]], hints: ColumnH
     else:
         answer_votes = sorted((c for c in votes if voted(c, "answer") and c not in taken and not excluded(c)),
                               key=lambda c: (-voted(c, "answer"), c < q_col, c))
+        mark_rows = [mark_columns(grid.rows[r]) for r in sorted(headers) if "mark" in headers[r].values()]
+        mark_rows = [m for m in mark_rows if m and min(m) > q_col]
         if answer_votes:
             roles.answer = answer_votes[0]
+        elif mark_rows:
+            roles.marks = max(mark_rows, key=len)
+            taken |= set(roles.marks)
         else:
             dv: dict[int, int] = {}
             yn: dict[int, int] = {}
@@ -491,6 +515,11 @@ def _block_roles(base: Roles, grid: Grid, r: int, roles_here: dict[int, str], hi
         if cols:
             roles.answer = cols[0]
             roles.answer_guessed = False
+            roles.marks = None
+    elif "mark" in named and hints.answer is None:
+        marks = mark_columns(grid.rows.get(r, {}))
+        if marks and (roles.question is None or min(marks) > roles.question):
+            roles.marks, roles.answer, roles.answer_guessed = marks, None, False
     if "comment" in named and hints.comment is None:
         cols = [c for c in named["comment"] if c not in (roles.question, roles.answer) and grid.anchor(r, c)[1] == c]
         if cols:
@@ -505,9 +534,12 @@ def _block_roles(base: Roles, grid: Grid, r: int, roles_here: dict[int, str], hi
             # keep the sheet's question column unless this header clearly names another
             if len(grid.rows.get(r + 1, {})) and question_score(grid.text(r + 1, cols[0]) or "") >= 2:
                 roles.question = cols[0]
-    # the first unnamed text at or left of the question column is the section title
+    # the first unnamed text at or left of the question column is the section title,
+    # when the header does not label the question column itself (HECVAT: "Company Overview")
     title = None
-    for c, text in sorted(grid.rows.get(r, {}).items()):
+    labelled = roles.question is not None and grid.anchor(r, roles.question) == (r, roles.question) \
+        and grid.text(r, roles.question)
+    for c, text in sorted(grid.rows.get(r, {}).items()) if not labelled else []:
         if roles.question is not None and c > roles.question:
             break
         if c not in roles_here and is_title(text):
@@ -547,7 +579,7 @@ def detect_questions(grid: Grid, hints: ColumnHints | None = None) -> SheetLayou
     roles, warnings = _choose_roles(grid, headers, hints)
     if roles.question is None:
         return SheetLayout(grid.name, roles, [], warnings, sorted(headers), 0.0)
-    if roles.answer is None:
+    if roles.answer is None and not roles.marks:
         warnings.append(
             f"{grid.name}: no answer column found; give one with --answer-col"
         )
@@ -564,9 +596,9 @@ def detect_questions(grid: Grid, hints: ColumnHints | None = None) -> SheetLayou
     for r in sorted(grid.rows):
         cells = grid.rows[r]
         if r in headers:
-            block, title = _block_roles(roles, grid, r, headers[r], hints)
-            if title:
-                section = title
+            # a header row starts a block: its own title (HECVAT) or none yet; a
+            # title above the first header is the document's, not a section
+            block, section = _block_roles(roles, grid, r, headers[r], hints)
             continue
         q_col = block.question
         q_anchor = grid.anchor(r, q_col)
@@ -583,7 +615,13 @@ def detect_questions(grid: Grid, hints: ColumnHints | None = None) -> SheetLayou
             continue
         if " " not in q_text and "_" in q_text:  # an identifier (unique_choice), not a question
             continue
+        lines = [ln for ln in q_text.splitlines() if ln.strip()]
+        if len(lines) > 1 and all(short_answer_family(ln) for ln in lines):  # a list of options
+            continue
         answer_cell = grid.anchor(r, block.answer) if block.answer is not None else None
+        marks = [(label, grid.anchor(r, c)) for c, label in sorted(block.marks.items())] if block.marks else None
+        if marks and any(cell[1] <= q_col for _, cell in marks):
+            continue  # the question text spans the mark columns: a title or instruction row
         spans_answer = answer_cell is not None and answer_cell[1] <= q_col
         qs = question_score(q_text)
         if spans_answer:
@@ -591,7 +629,8 @@ def detect_questions(grid: Grid, hints: ColumnHints | None = None) -> SheetLayou
         elif has_ref:
             is_question = True
         else:
-            is_question = qs >= 3 or (qs >= 2 and block.ref is None and answer_cell is not None and not is_title(q_text))
+            is_question = qs >= 3 or (qs >= 2 and block.ref is None and (answer_cell or marks) is not None
+                                      and not is_title(q_text))
         if not is_question:
             if is_title(q_text) and not has_ref:
                 section = q_text
@@ -601,7 +640,8 @@ def detect_questions(grid: Grid, hints: ColumnHints | None = None) -> SheetLayou
             if sec and sec.strip():
                 section = sec.strip()
         comment_cell = grid.anchor(r, block.comment) if block.comment is not None else None
-        if comment_cell is not None and (comment_cell == answer_cell or comment_cell[1] <= q_col or comment_cell == (r, q_col)):
+        if comment_cell is not None and (comment_cell == answer_cell or comment_cell[1] <= q_col or comment_cell == (r, q_col)
+                                         or (marks and comment_cell in [cell for _, cell in marks])):
             comment_cell = None
         notes: list[str] = []
         if answer_cell is not None:
@@ -610,6 +650,11 @@ def detect_questions(grid: Grid, hints: ColumnHints | None = None) -> SheetLayou
             seen_anchor.setdefault(answer_cell, r)
         existing = grid.text(*answer_cell) if answer_cell else None
         existing = existing.strip() if existing and existing.strip() else None
+        if marks:
+            marked = [label for label, cell in marks if (grid.text(*cell) or "").strip()]
+            existing = marked[0] if len(marked) == 1 else None
+            if len(marked) > 1:
+                notes.append(f"several options are marked ({', '.join(marked)})")
         if existing and _placeholder(existing, q_text):
             notes.append(f"sample text in the answer cell: {existing[:60]!r}")
             existing = None
@@ -617,17 +662,19 @@ def detect_questions(grid: Grid, hints: ColumnHints | None = None) -> SheetLayou
         existing_comment = existing_comment.strip() if existing_comment and existing_comment.strip() else None
         if existing_comment and _placeholder(existing_comment, q_text):
             existing_comment = None
-        options = grid.options_at(*answer_cell) if answer_cell else None
+        options = grid.options_at(*answer_cell) if answer_cell else ([label for label, _ in marks] if marks else None)
         if existing and short_answer_family(existing):
             yn_values.append(existing)
         questions.append(FoundQuestion(
             row=r, text=q_text, ref=ref_text.strip() if has_ref else None, section=section,
             answer_cell=answer_cell, comment_cell=comment_cell, existing_answer=existing,
             existing_comment=existing_comment, options=options, hidden=r in grid.hidden_rows, notes=notes,
+            marks=marks,
         ))
     n = len(questions)
     with_dv = sum(1 for q in questions if q.options)
-    score = n * (1.0 + (0 if roles.answer_guessed or roles.answer is None else 1.0) + (with_dv / n if n else 0))
+    labelled = roles.marks or not (roles.answer_guessed or roles.answer is None)
+    score = n * (1.0 + (1.0 if labelled else 0) + (with_dv / n if n else 0))
     return SheetLayout(grid.name, roles, questions, warnings, sorted(headers), score)
 
 

@@ -716,6 +716,13 @@ def read_xlsx(data: bytes, hints: IngestHints | None = None, limits: Limits | No
     for info, layout, _, _ in layouts:
         definition_sheets |= _apply_answer_codes(pkg, layout, layout.questions, warnings)
     layouts = [t for t in layouts if t[0].name not in definition_sheets]
+    # Beside a sheet with a labelled answer column, a sheet with a couple of
+    # question-like rows and no answer column of its own is notes, not questions.
+    if any(not t[1].roles.answer_guessed and t[1].roles.answer is not None for t in layouts) and not hints.sheet:
+        weak = [t for t in layouts if t[1].roles.answer_guessed and len(t[1].questions) <= 2]
+        for t in weak:
+            warnings.append(f"Sheet '{t[0].name}' has {len(t[1].questions)} question-like row(s) but no answer column; it was not read.")
+        layouts = [t for t in layouts if t not in weak]
 
     questions: list[Question] = []
     seen: set[tuple[str | None, str]] = set()
@@ -737,6 +744,9 @@ def read_xlsx(data: bytes, hints: IngestHints | None = None, limits: Limits | No
             continue
         warnings.extend(layout.warnings)
         kind_default = _column_kind(kept)
+        if len(layouts) > 1:  # one sheet per domain: the sheet name is the section when the sheet has none
+            for fq in kept:
+                fq.section = fq.section or info.name
         for fq in kept:
             questions.append(_to_question(info, fq, kind_default, sheet))
         hidden_rows = [fq.row for fq in kept if fq.hidden]
@@ -819,7 +829,14 @@ def _to_question(info: SheetInfo, fq, kind_default: str, sheet: SheetData) -> Qu
     else:
         kind = kind_default
     notes = list(fq.notes)
-    answer_at = Locator(sheet=info.name, cell=cell_name(*fq.answer_cell)) if fq.answer_cell else Locator(sheet=info.name)
+    if fq.marks:
+        marks = tuple((label, Locator(sheet=info.name, cell=cell_name(*cell))) for label, cell in fq.marks)
+        answer_at = Locator(sheet=info.name, cell=marks[0][1].cell, marks=marks)
+        kind = "yes_no_na" if is_yes_no_options(options) else "choice"
+    elif fq.answer_cell:
+        answer_at = Locator(sheet=info.name, cell=cell_name(*fq.answer_cell))
+    else:
+        answer_at = Locator(sheet=info.name)
     comment_at = Locator(sheet=info.name, cell=cell_name(*fq.comment_cell)) if fq.comment_cell else None
     if fq.answer_cell and fq.answer_cell in sheet.formulas:
         notes.append("the answer cell holds a formula; writing an answer replaces it")
@@ -921,6 +938,7 @@ def write_xlsx(data: bytes, fills: list[AnswerFill], limits: Limits | None = Non
     writes: dict[str, dict[tuple[int, int], tuple[str, Question]]] = {}
     for fill in fills:
         planned, _ = plan_fill(fill)
+        planned = planned + _cleared_marks(pkg, fill.question, planned)
         for w in planned:
             loc = w.at
             if loc.sheet is None or loc.cell is None:
@@ -957,6 +975,26 @@ def write_xlsx(data: bytes, fills: list[AnswerFill], limits: Limits | None = Non
     out = _rezip(pkg.zf, replaced, drop)
     if pkg.has_macros:
         out = strip_macros(out)
+    return out
+
+
+def _cleared_marks(pkg: _Package, q: Question, planned) -> list:
+    """Marking one option clears a mark already in another option of the same question."""
+    from ingest.fill import PlannedWrite
+
+    chosen = {w.at for w in planned if w.role == "mark"}
+    if not chosen or not q.answer_at.marks:
+        return []
+    out = []
+    for _, loc in q.answer_at.marks:
+        if loc in chosen or loc.sheet is None or loc.cell is None:
+            continue
+        info = pkg.sheet_by_name(loc.sheet)
+        if info is None:
+            continue
+        r, c = split_cell(loc.cell)
+        if pkg.sheet_data(info).rows.get(r, {}).get(c):
+            out.append(PlannedWrite(loc, "", "clear"))
     return out
 
 
@@ -1051,6 +1089,7 @@ class _Elem:
     attrs: dict[str, str]
     end: int = -1  # index just past the element
     empty: bool = False
+    raw_end: int = -1  # where expat reported the end event
 
 
 @dataclass
@@ -1116,7 +1155,7 @@ def patch_sheet_xml(xml: bytes, values: dict[tuple[int, int], str], sheet: str =
         local = name.rpartition(":")[2]
         idx = parser.CurrentByteIndex
         if local == "c" and state["cell"] is not None:
-            _close(xml, state["cell"], idx)
+            state["cell"].raw_end = idx  # resolved by _close only for the cells that change
             state["cell"] = None
         elif local == "row" and state["row"] is not None:
             if state["row"].number in target_rows:
@@ -1143,6 +1182,7 @@ def patch_sheet_xml(xml: bytes, values: dict[tuple[int, int], str], sheet: str =
             continue
         cell = next((x for x in row.cells if x.col == c), None)
         if cell is not None:
+            _close(xml, cell, cell.raw_end)
             if cell.formula is not None:
                 if cell.formula.get("ref") and cell.formula.get("t") in ("shared", "array"):
                     raise ExportError(
@@ -1266,6 +1306,9 @@ def excel_text(text: str) -> str:
 
 def _cell_xml(prefix: str, attrs: dict[str, str], text: str) -> bytes:
     attrs = dict(attrs)
+    if text == "":  # a cleared cell keeps its style and holds nothing
+        head = " ".join(f'{k}="{_attr(v)}"' for k, v in attrs.items())
+        return f"<{prefix}c {head}/>".encode("utf-8")
     attrs["t"] = "inlineStr"
     head = " ".join(f'{k}="{_attr(v)}"' for k, v in attrs.items())
     body = excel_text(text)

@@ -99,17 +99,23 @@ def autofill(
         raise ValueError(f"min_tier must be high, medium or low, not {min_tier!r}")
     result = read_questionnaire(data, filename, hints)
     questions = result.questions
-    matches = matcher.match_many([q.text for q in questions], top_k=3) if questions else []
+    # Questions the file already answers are kept, so they are not matched at all.
+    todo = [q for q in questions if overwrite or not q.existing_answer]
+    found = matcher.match_many([q.text for q in todo], top_k=3) if todo else []
+    matches = dict(zip(map(id, todo), found))
     fills: list[AnswerFill] = []
     outcomes: list[QuestionOutcome] = []
-    for q, m in zip(questions, matches):
+    for q in questions:
+        m = matches.get(id(q))
+        if m is None:
+            outcome = QuestionOutcome(q, "none", 0.0, None, "kept",
+                                      notes=["the file already answers this question; kept (use overwrite to replace)"])
+            outcomes.append(outcome)
+            continue
         entry = m.answer
         suggested = entry or (m.candidates[0].entry if getattr(m, "candidates", None) else None)
         outcome = QuestionOutcome(q, m.tier, float(m.score), suggested.ext_id if suggested else None, "blank")
-        if q.existing_answer and not overwrite:
-            outcome.status = "kept"
-            outcome.notes.append("the file already answers this question; kept (use overwrite to replace)")
-        elif entry is None or TIER_RANK.get(m.tier, 0) < TIER_RANK[min_tier]:
+        if entry is None or TIER_RANK.get(m.tier, 0) < TIER_RANK[min_tier]:
             outcome.notes.extend(getattr(m, "reasons", []) or [])
         else:
             fill = AnswerFill(q, entry.short_answer, entry.answer)

@@ -278,6 +278,7 @@ def serve(ctx: click.Context, host: str, port: int, threads: int):
     from web import create_app
 
     app = create_app({"AIMSQ_DB": ctx.obj["db_path"]})
+    app.extensions["aimsq_matcher"].warm_in_background()
     password = ensure_first_admin(ctx.obj["db_path"])
     if password:
         click.echo("No users yet: created the first admin.")

@@ -122,7 +122,7 @@ def autofill_command(ctx, file, output, as_json, min_tier, overwrite, sheet, que
         )
     if dst.suffix.lower() != suffix:
         click.echo(f"warning: the filled copy is a {suffix} file but is named {dst.name}", err=True)
-    report = autofill(data, src.name, get_matcher(ctx), _hints(sheet, question_col, answer_col, comment_col),
+    report = autofill(data, src.name, _LazyMatcher(ctx), _hints(sheet, question_col, answer_col, comment_col),
                       min_tier=min_tier, overwrite=overwrite)
     _write_atomically(dst, report.output)
     if as_json:
@@ -142,6 +142,16 @@ def autofill_command(ctx, file, output, as_json, min_tier, overwrite, sheet, que
         f"Wrote {len(report.written)} of {total} answers (tier {min_tier} or better) to {dst}; "
         f"{len(report.unanswered)} left blank", err=True,
     )
+
+
+class _LazyMatcher:
+    """Opens the matcher (and loads the model) only when there is something to match."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+
+    def match_many(self, texts, top_k: int = 5):
+        return get_matcher(self.ctx).match_many(texts, top_k=top_k)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

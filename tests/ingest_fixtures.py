@@ -11,7 +11,12 @@ import io
 import struct
 import zipfile
 import zlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
+
+if TYPE_CHECKING:
+    from answer_bank.model import BankEntry
 
 CT_MAIN = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
 CT_MACRO = "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
@@ -283,3 +288,43 @@ def minimal_docx(body_xml: str, *, macro: bool = False) -> bytes:
                        "</Relationships>")
             z.writestr("word/vbaProject.bin", b"\xd0\xcf\x11\xe0macro")
     return out.getvalue()
+
+
+# ---- a FAKE matcher for unit tests ------------------------------------------------------------
+
+
+@dataclass
+class FakeCandidate:
+    entry: BankEntry
+    score: float
+
+
+@dataclass
+class FakeResult:
+    tier: str
+    answer: BankEntry | None
+    score: float
+    candidates: list = field(default_factory=list)
+    reasons: list = field(default_factory=list)
+
+
+class FakeMatcher:
+    """FAKE: the first keyword found in the question decides entry and tier."""
+
+    def __init__(self, rules: dict[str, tuple[str, BankEntry]]):
+        self.rules = rules
+        self.calls = 0
+
+    def match_many(self, texts, top_k=5):
+        self.calls += 1
+        out = []
+        for text in texts:
+            for word, (tier, entry) in self.rules.items():
+                if word in text.lower():
+                    answer = entry if tier in ("high", "medium") else None
+                    out.append(FakeResult(tier, answer, {"high": 0.9, "medium": 0.7, "low": 0.4}[tier],
+                                          [FakeCandidate(entry, 0.5)], [f"fake {tier}"]))
+                    break
+            else:
+                out.append(FakeResult("none", None, 0.0, [], ["no bank entry resembles this question"]))
+        return out

@@ -189,7 +189,11 @@ def test_xlsx_review_flow(page, server, tmp_path):
     row.locator("select[name=short_answer]").select_option("")
     row.locator("textarea[name=narrative]").fill("Edited in the browser test: yes, with human review.")
     row.locator("button.save").click()
-    pg.wait_for_selector("article.q.st-edited")
+    try:
+        pg.wait_for_selector("article.q.st-edited", timeout=20_000)
+    except Exception:
+        print("MSG", pg.locator("article.q .msg").all_inner_texts(), pg.console_errors)
+        raise
     edited_id = pg.locator("article.q.st-edited").first.get_attribute("data-id")
     # Keyboard: focus a pending row and leave it blank with "b".
     pending = pg.locator("article.q.st-pending")

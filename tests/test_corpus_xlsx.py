@@ -191,8 +191,6 @@ def test_round_trip(name):
         for ref, xml in old.items():
             if ref not in touched:
                 assert new[ref] == xml, ref
-        assert re.sub(rb"<sheetData>.*</sheetData>", b"", za.read(part), flags=re.S) == \
-               re.sub(rb"<sheetData>.*</sheetData>", b"", zb.read(part), flags=re.S).replace(b"", b"") or True
 
 
 def _letters(c: int) -> str:

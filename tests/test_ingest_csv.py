@@ -115,3 +115,12 @@ def test_empty_csv():
 def test_no_fills_returns_the_file_unchanged():
     data = b'ID,Question,Answer\r\nQ1,"Quoted, unnecessarily?",\r\n'
     assert write_answers(data, "q.csv", []) == data
+
+
+def test_yes_no_mark_columns():
+    data = b"No.,Question,Yes,No,Comments\n1,Do you encrypt laptops?,,X,\n2,Do you use SSO?,,,\n"
+    qs = read(data).questions
+    assert qs[0].existing_answer == "No" and qs[0].options == ["Yes", "No"]
+    assert qs[0].answer_at.to_json()["marks"]["Yes"] == {"row": 2, "column": "Yes"}
+    out = write_answers(data, "q.csv", [AnswerFill(qs[0], "Yes", "BitLocker."), AnswerFill(qs[1], "No", None)])
+    assert out == b"No.,Question,Yes,No,Comments\n1,Do you encrypt laptops?,X,,BitLocker.\n2,Do you use SSO?,,X,\n"

@@ -121,6 +121,13 @@ def assert_only_document_changed(before: bytes, after: bytes) -> None:
     assert changed in ([], ["word/document.xml"])
 
 
+def assert_bookmarks_paired(data: bytes) -> None:
+    xml = member_map(data)["word/document.xml"].decode()
+    starts = re.findall(r'<w:bookmarkStart w:id="(\d+)"', xml)
+    ends = re.findall(r'<w:bookmarkEnd w:id="(\d+)"', xml)
+    assert sorted(starts) == sorted(ends) and len(set(starts)) == len(starts)
+
+
 def table_shape(document) -> list:
     """Rows, grid columns, spans and merges of every table: the structure that must not change."""
     out = []
@@ -562,6 +569,11 @@ def test_write_checkboxes_and_details():
     assert [q.existing_answer for q in again.questions] == ["Planned to be Implemented", "Yes", "Yes", "No"]
     assert again.questions[0].existing_comment == "Background checks start in Q3."
     assert_only_document_changed(data, out)
+    # filling the filled copy again: the details paragraph is replaced, not added to
+    again_out = write_docx(out, [AnswerFill(read_docx(out).questions[0], "Implemented", "Done.")])
+    assert_bookmarks_paired(again_out)
+    details = reopen(again_out).tables[0].cell(1, 0)
+    assert [p.text for p in details.paragraphs][1:] == ["Done."]
 
 
 def test_write_inserted_paragraphs_and_fill_again_without_duplicates():
@@ -581,6 +593,8 @@ def test_write_inserted_paragraphs_and_fill_again_without_duplicates():
     assert [q.text for q in reread.questions] == [q.text for q in result.questions]
     # filling the filled copy again replaces the answers instead of adding more
     twice = write_docx(out, [AnswerFill(q, None, "Second") for q in reread.questions])
+    assert_bookmarks_paired(out)
+    assert_bookmarks_paired(twice)
     texts = [p.text for p in reopen(twice).paragraphs]
     assert len(texts) == len(after) and texts.count("Second") == 4
     xml = member_map(out)["word/document.xml"].decode()
@@ -703,3 +717,126 @@ def test_a_workbook_is_not_read_as_a_document():
     wb.save(buf)
     with pytest.raises(UnsupportedFormat, match="Excel"):
         read_docx(buf.getvalue())
+
+
+# ---- more layouts seen in the wild --------------------------------------------------------------------
+
+DROPDOWN = (
+    '<w:sdt><w:sdtPr><w:showingPlcHdr/><w:dropDownList>'
+    '<w:listItem w:value="" w:displayText="Choose an item."/><w:listItem w:displayText="Yes" w:value="Y"/>'
+    '<w:listItem w:displayText="No" w:value="N"/><w:listItem w:displayText="Not applicable" w:value="NA"/>'
+    '</w:dropDownList></w:sdtPr><w:sdtContent><w:r><w:t>Choose an item.</w:t></w:r></w:sdtContent></w:sdt>'
+)
+TEXT_CONTROL = (
+    '<w:sdt><w:sdtPr><w:showingPlcHdr/><w:text/></w:sdtPr><w:sdtContent><w:r><w:rPr>'
+    '<w:rStyle w:val="PlaceholderText"/></w:rPr><w:t>Click or tap here to enter text.</w:t></w:r></w:sdtContent></w:sdt>'
+)
+
+
+def test_dropdown_content_controls_give_options_and_take_the_option():
+    d = docx.Document()
+    add_numbering(d, 96, {96: None}, [("decimal", "%1.")])
+    t = d.add_table(rows=3, cols=2)
+    t.cell(0, 0).text, t.cell(0, 1).text = "Question", "Answer"
+    for r, text in ((1, "Do you have a CISO?"), (2, "Are backups encrypted?")):
+        p = t.cell(r, 0).paragraphs[0]
+        p.add_run(text)  # numbered by Word inside the cell: the reference is "1", "2"
+        p._p.get_or_add_pPr().append(parse_xml(
+            f'<w:numPr {nsdecls("w")}><w:ilvl w:val="0"/><w:numId w:val="96"/></w:numPr>'))
+        set_cell_xml(t.cell(r, 1), DROPDOWN)
+    data = to_bytes(d)
+    result = read_docx(data)
+    assert [(q.ref, q.answer_kind, q.options, q.existing_answer) for q in result.questions] == [
+        ("1", "yes_no_na", ["Yes", "No", "Not applicable"], None),
+        ("2", "yes_no_na", ["Yes", "No", "Not applicable"], None),
+    ]
+    out = write_docx(data, [AnswerFill(result.questions[0], "yes", None), AnswerFill(result.questions[1], "N/A", None)])
+    xml = member_map(out)["word/document.xml"].decode()
+    assert re.findall(r'w:lastValue="(\w+)"', xml) == ["Y", "NA"]
+    assert "showingPlcHdr" not in xml and xml.count("<w:dropDownList") == 2  # the controls stay
+    assert [q.existing_answer for q in read_docx(out).questions] == ["Yes", "Not applicable"]
+
+
+def test_text_content_controls_beside_labels_are_filled_in_place():
+    d = docx.Document()
+    t = d.add_table(rows=2, cols=2)
+    t.cell(0, 0).text, t.cell(1, 0).text = "Company name", "Primary contact"
+    for r in (0, 1):
+        set_cell_xml(t.cell(r, 1), TEXT_CONTROL)
+    data = to_bytes(d)
+    result = read_docx(data)
+    assert [q.answer_at for q in result.questions] == [Locator(table=0, row=0, col=1), Locator(table=0, row=1, col=1)]
+    out = write_docx(data, [AnswerFill(q, None, f"Value {i}") for i, q in enumerate(result.questions)])
+    xml = member_map(out)["word/document.xml"].decode()
+    assert xml.count("<w:sdt>") == 2 and "showingPlcHdr" not in xml and "PlaceholderText" not in xml
+    assert [q.existing_answer for q in read_docx(out).questions] == ["Value 0", "Value 1"]
+
+
+def test_header_table_with_section_rows_and_a_control_id_column():
+    d = docx.Document()
+    t = d.add_table(rows=5, cols=4)
+    for cell, text in zip(t.rows[0].cells, ["Control", "Description", "Compliant (Yes/No)", "Evidence"]):
+        cell.text = text
+    t.cell(1, 0).merge(t.cell(1, 3)).text = "Access Control"
+    t.cell(2, 0).text, t.cell(2, 1).text = "AC-1", "The organization develops an access control policy."
+    t.cell(3, 0).merge(t.cell(3, 3)).text = "Audit"
+    t.cell(4, 0).text, t.cell(4, 1).text = "AU-2", "The organization defines auditable events."
+    result = read_docx(to_bytes(d))
+    got = [(q.ref, q.section, q.text, q.answer_kind, q.answer_at, q.comment_at) for q in result.questions]
+    assert got == [
+        ("AC-1", "Access Control", "The organization develops an access control policy.", "yes_no_na",
+         Locator(table=0, row=2, col=2), Locator(table=0, row=2, col=3)),
+        ("AU-2", "Audit", "The organization defines auditable events.", "yes_no_na",
+         Locator(table=0, row=4, col=2), Locator(table=0, row=4, col=3)),
+    ]
+
+
+def test_answer_box_table_and_response_label_paragraph():
+    d = docx.Document()
+    d.add_paragraph("Provide details of your vulnerability disclosure programme.")
+    d.add_table(rows=1, cols=1)
+    d.add_heading("3.1 Data encryption", level=2)
+    d.add_paragraph("Explain how data is encrypted in transit.")
+    d.add_paragraph("Response:")
+    d.add_paragraph("Note: answers may be shared with our auditors.")
+    data = to_bytes(d)
+    box, label = read_docx(data).questions
+    assert box.answer_at == Locator(table=0, row=0, col=0)
+    assert (label.answer_at, label.section) == (Locator(paragraph=3), "3.1 Data encryption")
+    out = write_docx(data, [AnswerFill(box, None, "security.txt and a bounty"), AnswerFill(label, None, "TLS 1.3")])
+    document = reopen(out)
+    assert document.tables[0].cell(0, 0).text == "security.txt and a bounty"
+    assert [p.text for p in document.paragraphs] == [
+        "Provide details of your vulnerability disclosure programme.", "3.1 Data encryption",
+        "Explain how data is encrypted in transit.", "Response: TLS 1.3",
+        "Note: answers may be shared with our auditors."]
+    assert [q.existing_answer for q in read_docx(out).questions] == ["security.txt and a bounty", "TLS 1.3"]
+
+
+def test_yes_no_columns_with_checkbox_glyphs():
+    d = docx.Document()
+    t = d.add_table(rows=3, cols=4)
+    for cell, text in zip(t.rows[0].cells, ["Question", "Yes", "No", "N/A"]):
+        cell.text = text
+    for r, text in ((1, "Do you encrypt backups?"), (2, "Do you log admin actions?")):
+        t.cell(r, 0).text = text
+        for c in (1, 2, 3):
+            t.cell(r, c).text = "☐"
+    data = to_bytes(d)
+    result = read_docx(data)
+    out = write_docx(data, [AnswerFill(result.questions[0], "Yes", None), AnswerFill(result.questions[1], "n/a", None)])
+    rows = [[c.text for c in row.cells] for row in reopen(out).tables[0].rows]
+    assert rows[1:] == [["Do you encrypt backups?", "☒", "☐", "☐"], ["Do you log admin actions?", "☐", "☐", "☒"]]
+
+
+def test_numbered_question_rows_with_merged_answer_rows_in_one_table():
+    d = docx.Document()
+    t = d.add_table(rows=5, cols=2)
+    t.cell(0, 0).text, t.cell(0, 1).text = "No.", "Question"
+    for r, (ref, text) in ((1, ("1", "Describe how you onboard new suppliers and assess their risk.")),
+                           (3, ("2", "Describe how customer data is deleted at the end of the contract."))):
+        t.cell(r, 0).text, t.cell(r, 1).text = ref, text
+        t.cell(r + 1, 0).merge(t.cell(r + 1, 1))
+    result = read_docx(to_bytes(d))
+    assert [(q.ref, q.answer_at) for q in result.questions] == [
+        ("1", Locator(table=0, row=2, col=0)), ("2", Locator(table=0, row=4, col=0))]

@@ -320,3 +320,62 @@ def test_formula_replaced_drops_calc_chain_and_sets_full_calc():
     assert b"calcChain" not in z.read("[Content_Types].xml")
     assert b'fullCalcOnLoad="1"' in z.read("xl/workbook.xml")
     assert openpyxl.load_workbook(io.BytesIO(out))["Q"]["C2"].value == "Yes"
+
+
+def test_yes_no_mark_columns():
+    rows = {1: {1: "#", 2: "Question", 3: "Yes", 4: "No", 5: "N/A", 6: "Comments"},
+            2: {1: "1", 2: "Do you run background checks?", 4: "x"},
+            3: {1: "2", 2: "Do you have a CISO?"},
+            4: {1: "3", 2: "Do you test your DR plan yearly?"}}
+    data = xlsx_package([("Checklist", sheet_xml(rows))])
+    qs = read(data).questions
+    assert [q.ref for q in qs] == ["1", "2", "3"]
+    q = qs[0]
+    assert q.answer_kind == "yes_no_na" and q.options == ["Yes", "No", "N/A"]
+    assert q.answer_at.to_json()["marks"] == {"Yes": {"sheet": "Checklist", "cell": "C2"},
+                                              "No": {"sheet": "Checklist", "cell": "D2"},
+                                              "N/A": {"sheet": "Checklist", "cell": "E2"}}
+    assert q.existing_answer == "No" and q.comment_at.cell == "F2"
+    out = write_answers(data, "c.xlsx", [AnswerFill(qs[0], "Yes", "Every hire."), AnswerFill(qs[2], "N/A", None)])
+    ws = openpyxl.load_workbook(io.BytesIO(out))["Checklist"]
+    assert [ws[c].value for c in ("C2", "D2", "E2", "F2")] == ["X", None, None, "Every hire."]  # the old mark is cleared
+    assert [ws[c].value for c in ("C4", "D4", "E4")] == [None, None, "X"]
+    assert read(out).questions[0].existing_answer == "Yes"
+
+
+# ---- robustness: odd layouts and corrupted bytes never escape as anything but IngestError ----------------
+
+_VOCAB = ["ID", "Question", "Answer", "Comments", "Yes", "No", "N/A", "A-1", "1.2.3", "Do you log?", "Describe it.",
+          "Analyst Notes", "Section", "x", "", "=1+1", "Guidance", "No.", "Q1", "The vendor must comply.", "1", "2"]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_layouts_never_crash(seed):
+    import random
+
+    rnd = random.Random(seed)
+    rows = {r: {c: rnd.choice(_VOCAB) for c in range(1, rnd.randint(2, 7)) if rnd.random() < 0.7}
+            for r in range(1, rnd.randint(2, 40))}
+    rows = {r: {c: v for c, v in cells.items() if v} for r, cells in rows.items()}
+    merges = []
+    for _ in range(rnd.randint(0, 5)):
+        r, c = rnd.randint(1, 30), rnd.randint(1, 5)
+        merges.append(f"{col_letter(c)}{r}:{col_letter(c + rnd.randint(0, 2))}{r + rnd.randint(0, 2)}")
+    data = xlsx_package([("S", sheet_xml(rows, merges=merges, validations=[("C1:C40", '"Yes,No"')]))])
+    result = read(data)
+    fills = [AnswerFill(q, rnd.choice(["Yes", "No", None]), rnd.choice(["n", None, "=x"])) for q in result.questions]
+    write_answers(data, "q.xlsx", fills)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_corrupted_bytes_raise_only_ingest_errors(seed):
+    import random
+
+    rnd = random.Random(seed)
+    data = bytearray(simple_questionnaire(4))
+    for _ in range(rnd.randint(1, 8)):
+        data[rnd.randrange(len(data))] = rnd.randrange(256)
+    try:
+        read(bytes(data))
+    except IngestError:
+        pass

@@ -93,6 +93,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(questionnaires_bp)
     app.register_blueprint(bank_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(__import__("web.curation", fromlist=["bp"]).bp)  # issue 5: curation pages
 
     @app.get("/")
     @security.requires("read")

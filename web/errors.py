@@ -64,7 +64,10 @@ def handle_exception(e: Exception):
     if code >= 500:
         log.exception("unhandled error on %s %s", request.method, request.path)
     if request.headers.get("X-Requested-With") == "fetch":
-        return jsonify({"ok": False, "error": message}), code
+        payload = {"ok": False, "error": message}
+        if isinstance(e, ReviewConflict):
+            payload["version"] = e.current.version  # so the page (or a client) can act again knowingly
+        return jsonify(payload), code
     return render_template("error.html", code=code, title=TITLES.get(code, "Error"), message=message), code
 
 

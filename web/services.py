@@ -70,6 +70,22 @@ class MatchService:
             return self._matcher.match_many(list(texts), top_k=top_k)
 
 
+    def warm_in_background(self) -> threading.Thread:
+        """Load the model and build the bank's index now, not on the first
+        search: the first index of a new bank embeds every entry (a minute on
+        a small machine; cached in the database after that)."""
+
+        def warm():
+            try:
+                self.match_many(["warm-up"], top_k=1)
+            except Exception:  # noqa: BLE001 - a search will report the problem to a person
+                log.exception("warming the matcher failed")
+
+        thread = threading.Thread(target=warm, name="aimsq-warm-up", daemon=True)
+        thread.start()
+        return thread
+
+
 def matcher() -> MatchService:
     return current_app.extensions["aimsq_matcher"]
 

@@ -187,6 +187,17 @@ def progress_json(qn_id: str):
     })
 
 
+def row_context(qn_id: str) -> dict:
+    """What every question row needs, computed once per page instead of per row."""
+    from flask_wtf.csrf import generate_csrf
+
+    return {
+        "token": generate_csrf(),
+        "act_prefix": url_for("questionnaires.act", qn_id=qn_id, question_id=0)[:-1],
+        "entry_prefix": url_for("bank.entry", ext_id="x")[:-1],
+    }
+
+
 def _review_filters() -> dict:
     tier = request.values.get("tier") or ""
     status = request.values.get("status") or ""
@@ -215,6 +226,7 @@ def review(qn_id: str):
         "questionnaires/review.html", qn=qn, questions=questions, counts=store.counts(qn_id), filters=filters,
         page=page, pages=pages, per=per, shown=shown, here=here, button_form=ButtonForm(),
         editable=g.user.can("review"), export=store.latest_export(qn_id), tiers=TIERS, statuses=REVIEW_STATUSES,
+        **row_context(qn_id),
     )
 
 
@@ -239,7 +251,7 @@ def act(qn_id: str, question_id: int):
     if request.headers.get("X-Requested-With") == "fetch":
         counts = store.counts(qn_id)
         html = render_template("questionnaires/_question.html", q=updated, qn=qn, editable=True,
-                               next_url=request.form.get("next") or "")
+                               next_url=request.form.get("next") or "", **row_context(qn_id))
         return jsonify({"ok": True, "html": html, "version": updated.version, "status": updated.status,
                         "reviewed": counts["reviewed"], "total": counts["total"], "learned": learned})
     flash(f"Question {updated.label}: {updated.status.replace('_', ' ')}." + (f" ({learned})" if learned else ""), "info")

@@ -47,7 +47,8 @@
     if (submitter && submitter.name) data.set(submitter.name, submitter.value);
     var msg = $(".msg", row);
     $$("button", row).forEach(function (b) { b.disabled = true; });
-    fetch(form.action, { method: "POST", body: data, credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+    // Not form.action: the buttons are named "action" and would shadow it.
+    fetch(form.getAttribute("action"), { method: "POST", body: data, credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
       .then(function (r) { return r.json().then(function (j) { return { status: r.status, body: j }; }); })
       .then(function (res) {
         if (!res.body.ok) {

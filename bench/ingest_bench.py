@@ -1,0 +1,84 @@
+"""Ingest and autofill speed on the real questionnaires of ../shared/corpus.
+
+Prints numbers; asserts nothing. Targets (issue 3): ingest of the 15-sheet
+HECVAT in at most 3 s; `aimsq autofill` of the 261-question CAIQ in at most
+5 s, cold, whole process. Skips (with a line saying so) when ../shared is absent.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+CORPUS = REPO.parent / "shared" / "corpus" / "xlsx"
+HECVAT = CORPUS / "hecvat-full-v3.06.xlsx"
+CAIQ = CORPUS / "caiq-v4.0.3-completed.xlsx"
+
+
+def ingest_speed() -> None:
+    if not CORPUS.exists():
+        print(f"ingest: skipped ({CORPUS} is absent)")
+        return
+    start = time.perf_counter()
+    from ingest import read_questionnaire  # the first call pays for the imports
+
+    imported = time.perf_counter() - start
+    print(f"ingest: import {imported:.2f} s")
+    print(f"{'file':<34} {'questions':>9} {'first s':>8} {'median s':>9}")
+    for path in sorted(CORPUS.glob("*.xlsx")):
+        data = path.read_bytes()
+        times = []
+        count = 0
+        for _ in range(3):
+            t = time.perf_counter()
+            count = len(read_questionnaire(data, path.name).questions)
+            times.append(time.perf_counter() - t)
+        target = "  (target <= 3 s)" if path == HECVAT else ""
+        print(f"{path.name:<34} {count:>9} {times[0]:>8.2f} {statistics.median(times):>9.2f}{target}")
+
+
+def autofill_speed() -> None:
+    if not CAIQ.exists():
+        print(f"autofill: skipped ({CAIQ} is absent)")
+        return
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bench.db"
+        cli = [sys.executable, "-m", "questionnaire", "--db", str(db)]
+        init = subprocess.run(cli + ["init", "--demo"], capture_output=True, text=True, env=env, cwd=REPO)
+        if init.returncode != 0:
+            print(f"autofill: skipped (aimsq init --demo failed: {init.stderr.strip().splitlines()[-1:]})")
+            return
+        out = Path(tmp) / "caiq-filled.xlsx"
+        runs = [
+            ("aimsq ingest (whole process)", cli + ["ingest", "--json", str(CAIQ)]),
+            ("aimsq autofill --overwrite (cold, whole process)", cli + ["autofill", str(CAIQ), "-o", str(out), "--overwrite", "--json"]),
+            ("aimsq autofill (answers already in the file kept)", cli + ["autofill", str(CAIQ), "-o", str(out), "--json"]),
+        ]
+        for label, argv in runs:
+            t = time.perf_counter()
+            proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=REPO)
+            elapsed = time.perf_counter() - t
+            if proc.returncode != 0:
+                print(f"{label}: failed ({proc.stderr.strip().splitlines()[-1:]})")
+                continue
+            detail = ""
+            if "autofill" in argv:
+                import json
+
+                report = json.loads(proc.stdout)
+                detail = f"; {report['written']} of {len(report['questions'])} answers written"
+            target = "  (target <= 5 s)" if "--overwrite" in argv else ""
+            print(f"{label}: {elapsed:.2f} s{detail}{target}")
+
+
+if __name__ == "__main__":
+    ingest_speed()
+    autofill_speed()

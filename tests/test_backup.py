@@ -1,0 +1,180 @@
+"""answer_bank.backup, `aimsq backup` / `aimsq restore` (SECURITY.md 27: backups
+with SQLite's backup API, never a file copy of a live database)."""
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from answer_bank.backup import BackupError, backup, inspect_bank, restore
+from answer_bank.model import BankEntry
+from answer_bank.store import Bank
+from questionnaire.cli import main
+
+
+def entry(n: int, **kw) -> BankEntry:
+    return BankEntry(f"E-{n:05d}", f"Question {n}: do you do thing {n}?", f"Yes, thing {n}. " * 8,
+                     short_answer="Yes", status="approved", variants=[f"Thing {n}?"], tags=["load"], **kw)
+
+
+def counts(path) -> dict[str, int]:
+    conn = sqlite3.connect(path)
+    try:
+        out = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+               for t in ("entries", "entry_versions", "audit_log", "entry_variants", "entry_tags")}
+        out["revision"] = int(conn.execute("SELECT value FROM bank_meta WHERE key = 'revision'").fetchone()[0])
+        out["version_sum"] = conn.execute("SELECT coalesce(sum(version), 0) FROM entries").fetchone()[0]
+        return out
+    finally:
+        conn.close()
+
+
+def integrity(path) -> str:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_a_backup_taken_under_write_load_restores_whole_and_consistent(tmp_path):
+    """SECURITY.md 27: a thread keeps saving entries while the backup runs."""
+    live = tmp_path / "live.db"
+    bank = Bank.open(live)
+    bank.import_entries([entry(n) for n in range(3000)], user="seed")  # a few MB, so the copy takes time
+    stop, written, errors = threading.Event(), [], []
+
+    def writer():
+        own = Bank.open(live)  # its own connection, as another worker would have
+        n = 10_000
+        try:
+            while not stop.is_set():
+                own.save_entry(entry(n), user="writer")
+                written.append(n)
+                n += 1
+        except Exception as e:  # noqa: BLE001 - reported by the assertion below
+            errors.append(e)
+        finally:
+            own.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        while len(written) < 20:
+            time.sleep(0.01)
+        info = backup(live, tmp_path / "backup.db")
+        during = len(written)
+        time.sleep(0.1)
+    finally:
+        stop.set()
+        thread.join()
+    assert not errors
+    assert len(written) > during  # the writer kept going after the backup
+
+    snap = counts(tmp_path / "backup.db")
+    assert integrity(tmp_path / "backup.db") == "ok"
+    assert (info.entries, info.versions, info.audit_rows) == (snap["entries"], snap["entry_versions"], snap["audit_log"])
+    # One consistent moment: every saved entry arrived with its version, audit row and children.
+    assert 3000 + 20 <= snap["entries"] < counts(live)["entries"]
+    assert snap["entry_versions"] == snap["version_sum"] == snap["audit_log"] == snap["entries"]
+    assert snap["entry_variants"] == snap["entry_tags"] == snap["entries"]
+
+    target = tmp_path / "restored.db"
+    Bank.open(target).close()
+    restored, saved = restore(tmp_path / "backup.db", target)
+    assert saved is not None and saved.exists()
+    assert integrity(target) == "ok"
+    after = counts(target)
+    assert {k: after[k] for k in snap if k != "revision"} == {k: snap[k] for k in snap if k != "revision"}
+    assert restored.entries == snap["entries"]
+
+
+def test_restore_reaches_connections_that_stay_open(tmp_path):
+    """The app keeps its connections: after a restore they read the restored bank."""
+    live = tmp_path / "live.db"
+    app_bank = Bank.open(live)
+    app_bank.import_entries([entry(1)], user="seed")
+    backup(live, tmp_path / "one.db")
+    app_bank.import_entries([entry(2), entry(3)], user="seed")
+    revision_before = app_bank.revision()
+    restore(tmp_path / "one.db", live)
+    assert [e.ext_id for e in app_bank.list_entries()] == ["E-00001"]
+    # The revision moves forward, so caches keyed on it (the matcher) reload.
+    assert app_bank.revision() > revision_before
+    assert app_bank.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def _not_sqlite(path):
+    path.write_bytes(b"PK\x03\x04 this is a zip, not a database" * 100)
+
+
+def _other_sqlite(path):
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE customers (id INTEGER)")
+    conn.commit()
+    conn.close()
+
+
+def _damaged(path):
+    bank = Bank.open(path)
+    bank.import_entries([entry(n) for n in range(400)], user="seed")
+    bank.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    bank.db.execute("PRAGMA journal_mode = DELETE")
+    bank.close()
+    data = bytearray(path.read_bytes())
+    for offset in range(8192, len(data) - 4096, 4096):  # scribble over every page but the first two
+        data[offset + 100 : offset + 300] = b"\xff" * 200
+    path.write_bytes(bytes(data))
+
+
+def _newer(path):
+    Bank.open(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+                 "VALUES ('aimsq.answer_bank', 'm999_from_the_future', '2030-01-01')")
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize("make, message", [
+    (_not_sqlite, "not an SQLite database"),
+    (_other_sqlite, "not an aimsq bank"),
+    (_damaged, "damaged|not an SQLite database"),
+    (_newer, "newer aimsq"),
+    (None, "does not exist"),
+])
+def test_restore_refuses_what_is_not_a_usable_bank_and_changes_nothing(tmp_path, make, message):
+    live = tmp_path / "live.db"
+    Bank.open(live).import_entries([entry(1)], user="seed")
+    before = counts(live)
+    candidate = tmp_path / "candidate.db"
+    if make:
+        make(candidate)
+    with pytest.raises(BackupError, match=message):
+        restore(candidate, live)
+    assert counts(live) == before
+    assert not list(tmp_path.glob("live.db.before-restore-*"))
+    result = CliRunner().invoke(main, ["--db", str(live), "restore", str(candidate), "--yes"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+
+
+def test_cli_backup_and_restore(tmp_path):
+    live = tmp_path / "live.db"
+    Bank.open(live).import_entries([entry(n) for n in range(5)], user="seed")
+    runner = CliRunner()
+    target = tmp_path / "backups" / "bank-1.db"
+    result = runner.invoke(main, ["--db", str(live), "backup", str(target)])
+    assert result.exit_code == 0 and "5 entries" in result.output
+    assert inspect_bank(target).entries == 5
+    again = runner.invoke(main, ["--db", str(live), "backup", str(target)])
+    assert again.exit_code == 1 and "already exists" in again.output
+    assert runner.invoke(main, ["--db", str(live), "backup", str(target), "--force"]).exit_code == 0
+    Bank.open(live).import_entries([entry(99)], user="seed")
+    result = runner.invoke(main, ["--db", str(live), "restore", str(target), "--yes"])
+    assert result.exit_code == 0 and "Restored 5 entries" in result.output
+    assert counts(live)["entries"] == 5
+    missing = runner.invoke(main, ["--db", str(tmp_path / "nope.db"), "backup", str(tmp_path / "x.db")])
+    assert missing.exit_code == 1 and "no bank" in missing.output
