@@ -41,9 +41,15 @@ def default_model_path() -> Path:
 
 
 class SentenceTransformerEmbedder:
-    """A local sentence-transformers model, loaded on first use."""
+    """A local sentence-transformers model, loaded on first use.
 
-    def __init__(self, model_path: str | Path | None = None, batch_size: int = 64):
+    BERT models with mean pooling (the default all-MiniLM-L6-v2 among them)
+    run in NumPy (`answer_bank.bert_numpy`): the same vectors, to 1e-7,
+    without the 8-10 s import of torch and transformers. Anything else runs
+    through sentence-transformers itself.
+    """
+
+    def __init__(self, model_path: str | Path | None = None, batch_size: int = 32):
         if model_path is None:
             self.path = default_model_path()
             self.model_id = DEFAULT_MODEL_ID
@@ -56,6 +62,11 @@ class SentenceTransformerEmbedder:
         self._model = None
 
     def _load(self):
+        if self._model is None and os.environ.get("AIMSQ_ENCODER", "auto") != "torch":
+            from answer_bank import bert_numpy
+
+            if bert_numpy.supports(self.path):
+                self._model = bert_numpy.NumpyBertEncoder(self.path)
         if self._model is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -68,10 +79,14 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
-        vectors = self._load().encode(
-            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
-        )
+        from answer_bank.bert_numpy import NumpyBertEncoder
+
+        model = self._load()
+        if isinstance(model, NumpyBertEncoder):
+            vectors = model.encode(list(texts), batch_size=self.batch_size)
+        else:
+            vectors = model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                   convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
 
 

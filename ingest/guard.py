@@ -204,11 +204,12 @@ def check_ooxml(data: bytes, limits: Limits | None = None, filename: str | None 
             continue
         is_word_part = kind == "docx" and info.filename.startswith("word/") and _is_xml_name(info.filename)
         cap = limits.max_docx_part_bytes if is_word_part else limits.max_member_bytes
-        if _is_xml_name(info.filename):
+        if is_word_part:
             part = read_member(zf, info.filename, cap)
             _check_xml_part(part, info.filename, name)
-            if is_word_part:
-                _check_depth(part, info.filename, name, limits.max_docx_depth)
+            _check_depth(part, info.filename, name, limits.max_docx_depth)
+        elif _is_xml_name(info.filename):
+            _scan_xml_part(zf, info.filename, name, cap)  # streamed: a 40 MB sheet is never held whole
         else:
             for _ in iter_member(zf, info.filename, cap):
                 pass  # decompress to verify the CRC; the bytes are not kept
@@ -359,6 +360,23 @@ def _check_xml_part(part: bytes, member: str, name: str) -> None:
             f"{name}: the part {member} declares an XML document type or entities, which Office never "
             "writes (this is how 'billion laughs' and external-entity attacks work); it was not opened."
         )
+
+
+def _scan_xml_part(zf: zipfile.ZipFile, member: str, name: str, cap: int) -> None:
+    """_check_xml_part over a stream, in chunks that overlap by a few bytes."""
+    tail = b""
+    utf16 = None
+    for block in iter_member(zf, member, cap):
+        if utf16 is None:
+            utf16 = block[:2] in (b"\xff\xfe", b"\xfe\xff")
+        if utf16:  # rare: check it whole (the cap bounds it)
+            rest = b"".join(iter_member(zf, member, cap))
+            _check_xml_part(rest, member, name)
+            return
+        window = tail + block
+        if _DECLARATION.search(window):
+            _check_xml_part(window, member, name)
+        tail = window[-16:]
 
 
 def _check_depth(part: bytes, member: str, name: str, max_depth: int) -> None:

@@ -278,13 +278,13 @@ def serve(ctx: click.Context, host: str, port: int, threads: int):
     from web import create_app
 
     app = create_app({"AIMSQ_DB": ctx.obj["db_path"]})
-    app.extensions["aimsq_matcher"].warm_in_background()
     password = ensure_first_admin(ctx.obj["db_path"])
     if password:
         click.echo("No users yet: created the first admin.")
         click.echo(f"  Sign in at http://{host}:{port}/login as  admin  with password  {password}")
         click.echo("  (shown once; change it under your name at the top right, and add users with `aimsq user add NAME --role editor`)")
     click.echo(f"aimsq is serving on http://{host}:{port}/  (Ctrl+C to stop)")
+    app.extensions["aimsq_matcher"].warm_in_background()  # model + bank index, before the first search
     waitress_serve(app, host=host, port=port, threads=threads, ident="aimsq")
 
 
@@ -294,9 +294,6 @@ def _clip(text: str, width: int) -> str:
 
 
 # Sub-command modules register themselves on `main` / `bank`.
-try:  # TODO(lead): plain import once cli_ingest lands
-    from questionnaire import cli_ingest  # noqa: E402,F401
-except ImportError:
-    pass
+from questionnaire import cli_ingest  # noqa: E402,F401
 from questionnaire import cli_curate  # noqa: E402,F401
 from questionnaire import cli_web  # noqa: E402,F401

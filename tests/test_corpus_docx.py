@@ -229,3 +229,7 @@ def test_round_trip(name):
         expected = fill.short_answer if "mark" in written else written.get("answer")
         assert new.existing_answer == expected, old.text
         assert new.existing_comment == written.get("comment"), old.text
+    # filling the filled copy again replaces the answers: nothing is added twice
+    twice = write_docx(out, fills_for(again))
+    assert len(docx.Document(io.BytesIO(twice)).paragraphs) == len(texts_after)
+    assert shape(docx.Document(io.BytesIO(twice))) == shape(before)

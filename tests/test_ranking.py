@@ -1,0 +1,166 @@
+"""Ranking and calibration core (answer_bank.ranking), pure functions over texts.
+
+Every test here uses the FAKE embedder from conftest.py (a hashed bag of
+words, not a language model): it is deterministic and instant, and texts that
+share words get similar vectors. The real model is exercised by
+tests/test_matching.py and measured by bench/matching_experiments.py.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from answer_bank import ranking
+from answer_bank.ranking import ANSWER_TIERS, Ranker, tier_for, tokenize
+
+BANK = [
+    ["Do you encrypt customer data at rest?", "Is stored customer data encrypted?"],
+    ["Do you use customer data to train your AI models?", "Is client data used for model training?"],
+    ["Do you enforce multi-factor authentication for employees?"],
+    ["How long do you retain customer data after contract termination?"],
+    ["Do you have a documented incident response plan?"],
+    ["Is your organisation certified to ISO/IEC 42001?"],
+]
+
+
+@pytest.fixture
+def ranker(fake_embedder):
+    return Ranker(BANK, fake_embedder.embed)
+
+
+@pytest.mark.parametrize("question, entry", [
+    ("Do you encrypt customer data at rest?", 0),  # the canonical question itself
+    ("Is stored customer data encrypted?", 0),  # a variant
+    ("Is customer data encrypted at rest in your systems?", 0),  # a paraphrase
+    ("Will our data be used to train your AI models?", 1),
+    ("Is MFA required for employees?", 2),  # the acronym of the bank's wording
+    ("Do you have an incident response plan?", 4),
+])
+def test_a_known_or_paraphrased_question_ranks_its_entry_first(ranker, question, entry):
+    result = ranker.rank([question], sequential=False)[0]
+    assert result.candidates[0][0] == entry
+
+
+def test_an_exact_question_is_answered(ranker):
+    result = ranker.rank(["Do you encrypt customer data at rest?"])[0]
+    assert tier_for(result.confidence) in ANSWER_TIERS
+
+
+@pytest.mark.parametrize("question", [
+    "What is the capital city of Mongolia?",
+    "Please list your office opening hours on public holidays.",
+])
+def test_an_unrelated_question_gets_no_answer(ranker, question):
+    result = ranker.rank([question], sequential=False)[0]
+    assert tier_for(result.confidence) in ("low", "none")
+    assert tier_for(result.confidence) not in ANSWER_TIERS
+
+
+@pytest.mark.parametrize("top_k, expected", [(1, 1), (3, 3), (50, len(BANK))])
+def test_top_k_is_honoured(ranker, top_k, expected):
+    result = ranker.rank(["Do you encrypt customer data?"], top_k=top_k)[0]
+    assert len(result.candidates) == expected
+    assert len({e for e, _ in result.candidates}) == expected
+
+
+def test_scores_are_in_unit_range_sorted_and_the_first_is_the_confidence(ranker):
+    questions = ["Do you encrypt customer data?", "Who owns AI risk?", "Is MFA enforced?", "xyzzy"]
+    for result in ranker.rank(questions, top_k=len(BANK)):
+        scores = [s for _, s in result.candidates]
+        assert all(0.0 <= s <= 1.0 for s in scores)
+        assert scores == sorted(scores, reverse=True)
+        assert scores[0] == pytest.approx(result.confidence)
+        assert 0.0 <= result.confidence <= 1.0
+        assert {"p_top", "dense", "coverage"} <= set(result.features)
+
+
+def test_an_empty_bank_returns_nothing_and_tier_none(fake_embedder):
+    result = Ranker([], fake_embedder.embed).rank(["Do you encrypt customer data?"])[0]
+    assert result.candidates == []
+    assert tier_for(result.confidence) == "none"
+
+
+def test_no_queries_give_no_results(ranker):
+    assert ranker.rank([]) == []
+
+
+def test_tier_for_is_monotonic():
+    order = ["none", "low", "medium", "high"]
+    grid = np.linspace(0.0, 1.0, 201)
+    ranks = [order.index(tier_for(float(c))) for c in grid]
+    assert ranks == sorted(ranks)
+    assert tier_for(0.0) == "none" and tier_for(1.0) == "high"
+    assert set(ANSWER_TIERS) == {"high", "medium"}
+
+
+def test_the_bank_is_embedded_in_one_call(fake_embedder):
+    answers = ["We encrypt all customer data at rest with AES-256 keys held in a managed key service."] + [None] * 5
+    ranker = Ranker(BANK, fake_embedder.embed, extra_texts=answers)
+    assert fake_embedder.calls == 1
+    assert fake_embedder.texts_embedded == sum(len(e) for e in BANK) + 1  # texts and the one long answer
+    ranker.rank(["a", "b", "c"])
+    assert fake_embedder.calls == 2
+
+
+def test_short_or_placeholder_answers_change_nothing(fake_embedder):
+    question = ["Is customer data encrypted at rest in your systems?"]
+    plain = Ranker(BANK, fake_embedder.embed).rank(question, top_k=6)[0]
+    placeholders = [f"Approved answer for E-{i}." for i in range(len(BANK))]
+    with_answers = Ranker(BANK, fake_embedder.embed, extra_texts=placeholders).rank(question, top_k=6)[0]
+    assert with_answers.candidates == plain.candidates
+
+
+def test_a_substantial_answer_helps_find_its_entry(fake_embedder):
+    bank = [["Describe your data protection measures."], ["Describe your security programme."]]
+    answers = ["Customer documents are encrypted with AES-256 at rest and TLS 1.3 in transit; keys rotate yearly.",
+               "Our security programme follows ISO 27001 with an annual external audit and quarterly reviews."]
+    question = ["Which TLS version and key rotation do you use?"]
+    without = Ranker(bank, fake_embedder.embed).rank(question, sequential=False)[0]
+    with_answers = Ranker(bank, fake_embedder.embed, extra_texts=answers).rank(question, sequential=False)[0]
+    assert with_answers.candidates[0][0] == 0
+    assert with_answers.candidates[0][1] >= without.candidates[0][1] or without.candidates[0][0] != 0
+
+
+def test_excluded_entries_are_never_returned(ranker):
+    result = ranker.rank(["Do you encrypt customer data at rest?"], top_k=6, exclude=[[0]])[0]
+    assert 0 not in [e for e, _ in result.candidates]
+    assert tier_for(result.confidence) not in ANSWER_TIERS  # the question's own entry is gone
+
+
+def test_a_follow_up_question_takes_context_from_the_one_before(fake_embedder):
+    bank = [["Backup policy. Establish backup policies and procedures. Review and update them annually."],
+            ["Access policy. Establish access control policies and procedures. Review and update them annually."]]
+    ranker = Ranker(bank + BANK, fake_embedder.embed)
+    for first, expected in (("Are backup policies established?", 0), ("Are access control policies established?", 1)):
+        follow_up = ranker.rank([first, "Are the policies reviewed and updated annually?"])[1]
+        assert follow_up.candidates[0][0] == expected
+
+
+@pytest.mark.parametrize("a, b", [
+    ("Multi-Factor Authentication", "MFA"),
+    ("single sign-on", "SSO"),
+    ("penetration testing", "pen tests"),
+    ("sub-processors", "third parties"),
+    ("retained annually", "retain every year"),
+])
+def test_domain_phrases_and_stems_tokenize_alike(a, b):
+    assert tokenize(a) == tokenize(b)
+
+
+def test_stop_words_and_question_boilerplate_are_not_tokens():
+    assert tokenize("Do you have a policy?") == ["polici"]
+
+
+def test_the_two_stage_search_of_a_large_bank_agrees_with_the_exact_one(fake_embedder, monkeypatch):
+    rng = np.random.default_rng(3)
+    words = "access backup encryption incident model training data retention vendor audit policy risk".split()
+    bank = [[" ".join(rng.choice(words, 6)) + f" control {i}?"] for i in range(600)]
+    bank += [list(e) for e in BANK]
+    questions = [e[0] for e in BANK] + [bank[i][0] for i in range(0, 600, 97)]
+    exact = Ranker(bank, fake_embedder.embed).rank(questions, top_k=3, sequential=False)
+    monkeypatch.setattr(ranking, "EXACT_LIMIT", 100)
+    monkeypatch.setattr(ranking, "RESCORE", 50)
+    large = Ranker(bank, fake_embedder.embed)
+    assert large.coarse is not None
+    approx = large.rank(questions, top_k=3, sequential=False)
+    assert [r.candidates[0][0] for r in approx] == [r.candidates[0][0] for r in exact]
