@@ -6,6 +6,7 @@ measurements behind every constant below.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import re
@@ -279,6 +280,15 @@ class _LexicalIndex:
         return q @ self.bm25_t
 
 
+def _single_threaded():
+    """Limit BLAS threads where threadpoolctl is installed; otherwise do nothing."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
 def _group_max(m: np.ndarray, starts: np.ndarray, empty: float) -> np.ndarray:
     """Max over contiguous column groups; groups of size zero get `empty`."""
     nq, ngroups = m.shape[0], len(starts)
@@ -381,7 +391,8 @@ class Ranker:
         pick = rng.choice(len(canon), min(len(canon), 8_000), replace=False)
         sample = np.vstack([canon[pick], self.answer_vecs[: 2_000]]).astype(np.float64)
         centred = sample - sample.mean(axis=0)
-        _, eigvecs = np.linalg.eigh(centred.T @ centred)
+        with _single_threaded():  # a small LAPACK call: threads only contend (seconds on a busy machine)
+            _, eigvecs = np.linalg.eigh(centred.T @ centred)
         self.proj = np.ascontiguousarray(eigvecs[:, ::-1][:, :COARSE_DIM].astype(np.float32))
         self.mu = sample.mean(axis=0).astype(np.float32)
         shift = self.mu @ self.proj
