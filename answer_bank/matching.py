@@ -75,6 +75,8 @@ class Matcher:
                 ranker = Ranker(
                     [e.texts for e in entries], self.embedder.embed,
                     extra_texts=[e.answer for e in entries],
+                    # e.texts: canonical, curated variants (deduplicated), then learned wordings
+                    curated_counts=[len({t for t in (e.question, *e.variants) if t}) for e in entries],
                 )
                 ranker.embed = self.raw_embedder.embed
             self._entries, self._ranker, self._revision = entries, ranker, revision

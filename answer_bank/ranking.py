@@ -26,7 +26,8 @@ their they them we our us you your yours i me my he she his her do does did done
 shall should can could may might must not no nor so than then too very any all each both either such other some which
 who whom whose what when where why how if into onto over under about above below between through during before after
 up down out off again further once here also e g eg ie etc per via within without whether
-""".split())
+s t d ll m re ve don doesn didn isn aren wasn weren hasn haven hadn won wouldn shouldn couldn cannot
+""".split())  # the second line: pieces of contractions ("don't", "vendor's") split at the apostrophe
 
 # Domain phrases that mean the same thing in security / AI-risk questionnaires,
 # each mapped to one token (matched on lowercase words, so "multi-factor" is
@@ -45,7 +46,8 @@ _PHRASES: dict[str, tuple[str, ...]] = {
              "privacy impact assessment", "privacy impact assessments", "dpia", "dpias"),
     "vendor": tuple(f"{a} {b}" for a in ("solution", "service", "cloud", "technology") for b in ("provider", "providers"))
     + ("supplier", "suppliers"),
-    "consult": ("professional services", "consulting", "consultancy", "consultant", "consultants"),
+    "consult": ("professional services", "consulting services", "consultancy services", "consulting",
+                "consultancy", "consultant", "consultants"),
     "pentest": ("penetration test", "penetration tests", "penetration testing", "pen test", "pen tests",
                 "pen testing", "pentest", "pentests", "pentesting"),
     "thirdparty": ("sub processor", "sub processors", "subprocessor", "subprocessors", "sub contractor",
@@ -317,6 +319,17 @@ class RankedList:
 # scale makes softmax(fused) a probability. "answer" multiplies the centred cosine of
 # the question with the entry's answer text; fitted on the starter bank's variants.
 FUSION = {"dense": 1.35, "lexical": 0.71, "context": 0.24, "answer": 12.0}
+# A learned text (a customer wording accepted in review) counts in full for a
+# question whose cosine with it is at least LEARNED_MIN_COSINE (a repeat of that
+# wording, possibly with small edits). For any other question it counts with a
+# discount: its cosine minus LEARNED_DENSE_DISCOUNT, its BM25 times
+# LEARNED_LEXICAL_FACTOR, and not at all in the confidence's coverage. So a
+# sibling question is not pulled by a close learned wording of another control,
+# while wordings learned for a broad entry still help (docs/matching.md,
+# "Learning from review", measured with bench/matching_experiments.py section 5).
+LEARNED_MIN_COSINE = 0.9
+LEARNED_DENSE_DISCOUNT = 0.15
+LEARNED_LEXICAL_FACTOR = 0.75
 MIN_ANSWER_TOKENS = 10  # shorter answers ("Yes.", placeholders) are not used to match
 # Above this many texts the dense scan runs on PCA-reduced vectors and only the
 # best candidates are rescored exactly (a full float32 scan of 100k texts is
@@ -331,27 +344,44 @@ class Ranker:
 
     entries[i] holds the texts of bank entry i: the canonical question first,
     then its variants. extra_texts[i] is entry i's answer text, or None.
+    curated_counts[i], when given, is how many of entries[i]'s first texts are
+    curated (canonical + written variants); the texts after them are learned
+    (customer wordings recorded from accepted reviews). A learned text counts in
+    full only for a question that nearly repeats it (cosine >= LEARNED_MIN_COSINE)
+    and with a discount otherwise: the same wording matches again, a sibling
+    question is not pulled. Without curated_counts every text is curated.
     `embed` is called once here with every text and answer (the caller caches
     vectors) and once per `rank` call with the queries.
     """
 
     def __init__(self, entries: list[list[str]], embed: Callable[[list[str]], np.ndarray], *,
-                 extra_texts: list[str | None] | None = None, block_size: int = 32):
+                 extra_texts: list[str | None] | None = None, curated_counts: Sequence[int] | None = None,
+                 block_size: int = 32):
         self.embed = embed
         self.block_size = block_size
         self.n_entries = len(entries)
         texts: list[str] = []
         owner: list[int] = []
+        learned: list[bool] = []
         unit_texts: list[str] = []  # lexical units: sentences of long texts, else the text
         unit_owner: list[int] = []
+        unit_text: list[int] = []  # the text each unit comes from
         for i, entry in enumerate(entries):
-            cleaned = list(dict.fromkeys(" ".join(t.split()) for t in entry if t and t.strip()))
-            for t in cleaned or [""]:  # an entry without text keeps its place and never ranks high
-                texts.append(t)
-                owner.append(i)
+            n_curated = max(int(curated_counts[i]), 1) if curated_counts is not None else len(entry)
+            cleaned: dict[str, bool] = {}  # text -> learned; a wording both curated and learned is curated
+            for k, t in enumerate(entry):
+                if t and t.strip():
+                    cleaned.setdefault(" ".join(t.split()), k >= n_curated)
+            if cleaned and next(iter(cleaned.values())):
+                cleaned[next(iter(cleaned))] = False  # the first text is the canonical one
+            for t, is_learned in (cleaned or {"": False}).items():  # an entry without text keeps its place
                 chunks = sentence_chunks(t) or [t]
                 unit_texts.extend(chunks)
                 unit_owner.extend([i] * len(chunks))
+                unit_text.extend([len(texts)] * len(chunks))
+                texts.append(t)
+                owner.append(i)
+                learned.append(is_learned)
         units = tokenize_many(unit_texts)
         # Answers help only when they say something: a placeholder or a bare
         # "Yes." would add noise, so short answers are left out.
@@ -371,6 +401,14 @@ class Ranker:
         self.unit_starts = np.searchsorted(self.unit_owner, np.arange(self.n_entries))
         self.unit_ends = np.append(self.unit_starts[1:], len(units)).astype(np.int64)
         self.single_text = bool(len(texts) == self.n_entries)
+        self.learned = np.asarray(learned, bool)
+        self.learned_idx = np.flatnonzero(self.learned)
+        # Lexical units of learned texts, and the position of their text in learned_idx.
+        unit_text_arr = np.asarray(unit_text, np.int64)
+        self.learned_units = np.flatnonzero(self.learned[unit_text_arr]) if len(unit_text_arr) else np.zeros(0, np.int64)
+        self.learned_unit_pos = np.searchsorted(self.learned_idx, unit_text_arr[self.learned_units])
+        self.unit_learned_pos = np.full(len(unit_texts), -1, np.int64)
+        self.unit_learned_pos[self.learned_units] = self.learned_unit_pos
         everything = texts + answers
         vecs = np.asarray(embed(everything), dtype=np.float32) if everything else np.zeros((0, 1), np.float32)
         self.vecs = np.ascontiguousarray(vecs[: len(texts)])
@@ -416,15 +454,29 @@ class Ranker:
         """Entry-level signals (nq, n_entries) for one block of queries, with the
         mean and spread of the dense one. On a large bank the dense and answer
         signals are first-stage approximations until `_rescore`."""
+        gate = None  # (nq, n_learned): the question nearly repeats that learned text
         if self.coarse is None:
-            dense = self._entry_dense(qvecs @ self.vecs.T)
+            sims = qvecs @ self.vecs.T
+            if len(self.learned_idx):
+                lsims = sims[:, self.learned_idx]
+                gate = lsims >= LEARNED_MIN_COSINE
+                sims[:, self.learned_idx] = np.where(gate, lsims, lsims - LEARNED_DENSE_DISCOUNT)
+            dense = self._entry_dense(sims)
             mean, std = dense.mean(axis=1), dense.std(axis=1)
         else:
+            if len(self.learned_idx):
+                gate = (qvecs @ self.vecs[self.learned_idx].T) >= LEARNED_MIN_COSINE
             qc = qvecs @ self.proj
             dense = (qc @ self.coarse.T) + (qvecs @ self.mu)[:, None]
             mean = qvecs @ self.canon_mean
             std = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", qvecs, self.canon_second, qvecs) - mean ** 2, 1e-12))
         bm25 = self.lex.scores(qtokens)
+        if gate is not None and len(self.learned_units):
+            coo = bm25.tocoo()
+            pos = self.unit_learned_pos[coo.col]
+            off = (pos >= 0) & ~gate[coo.row, np.maximum(pos, 0)]
+            data = np.where(off, coo.data * np.float32(LEARNED_LEXICAL_FACTOR), coo.data)
+            bm25 = sp.csr_matrix((data, (coo.row, coo.col)), shape=bm25.shape)
         if len(self.units) == self.n_entries:
             lexical = bm25.toarray()
         elif bm25.nnz * 8 < bm25.shape[0] * bm25.shape[1]:
@@ -441,7 +493,7 @@ class Ranker:
             else:
                 a = (qc @ self.coarse_answers.T) + (qvecs @ self.mu)[:, None]
             answer[:, self.answer_owner] = a - (qvecs @ self.answer_mean)[:, None]
-        return {"dense": dense, "lexical": lexical, "answer": answer,
+        return {"dense": dense, "lexical": lexical, "answer": answer, "learned_gate": gate,
                 "dense_mean": mean.astype(np.float32), "dense_std": np.maximum(std, 1e-6).astype(np.float32)}
 
     def base_scores(self, sig: dict[str, np.ndarray]) -> np.ndarray:
@@ -463,6 +515,9 @@ class Ranker:
         sizes = hi - lo
         idx = np.repeat(lo - np.cumsum(np.append(0, sizes[:-1])), sizes) + np.arange(sizes.sum())
         sims = self.vecs[idx] @ qvec
+        if len(self.learned_idx):
+            sims = np.where(self.learned[idx] & (sims < LEARNED_MIN_COSINE),
+                            sims - np.float32(LEARNED_DENSE_DISCOUNT), sims)
         first = np.cumsum(np.append(0, sizes[:-1]))
         exact = 0.5 * (np.maximum.reduceat(sims, first) + sims[first])
         old = sig["dense"][r, cand]
@@ -537,24 +592,29 @@ class Ranker:
             "dense": float(sig["dense"][r, j]),
             "lexical": float(sig["lexical"][r, j]),
         }
-        feats.update(self._coverage(qtokens, j))
+        gate = sig.get("learned_gate")
+        feats.update(self._coverage(qtokens, j, None if gate is None else gate[r]))
         conf = confidence(feats)
         # Each candidate's score: the confidence scaled by its probability relative
         # to the top one, so scores are in [0, 1], sorted, and the first is the confidence.
         cands = [(int(e), float(conf * p[k] / p[0])) for k, e in enumerate(top[:top_k])]
         return RankedList(cands, conf, feats)
 
-    def _coverage(self, qtokens: list[str], entry: int) -> dict[str, float]:
+    def _coverage(self, qtokens: list[str], entry: int, gate: np.ndarray | None = None) -> dict[str, float]:
         """How much of the question's lexical weight (IDF) the entry's best unit
-        covers, and the weight of the most important question term it lacks."""
+        covers, and the weight of the most important question term it lacks.
+        Units of learned texts count only where `gate` (per learned text) is on."""
         qset = set(qtokens)
         if not qset:
             return {"coverage": 0.0, "missing_idf": 1.0}
         idf = {t: self.lex.idf_of(t) for t in qset}
         mass = sum(idf.values())
         best = (0.0, max(idf.values()))
-        for u in self.units[self.unit_starts[entry]:self.unit_ends[entry]]:
-            uset = set(u)
+        for k in range(self.unit_starts[entry], self.unit_ends[entry]):
+            pos = self.unit_learned_pos[k]
+            if pos >= 0 and (gate is None or not gate[pos]):
+                continue
+            uset = set(self.units[k])
             cov = sum(idf[t] for t in qset & uset) / mass
             if cov > best[0]:
                 best = (cov, max((idf[t] for t in qset - uset), default=0.0))

@@ -15,7 +15,13 @@ seconds), then prints:
 3. the confidence calibration: logistic regression on top-candidate features,
    leave-one-source-out (three bench sets + the starter bank's variants as
    self-supervised data), then on all sources (the shipped CALIBRATION);
-4. rank latency and build time on a synthetic bank of 100,000 entries.
+4. rank latency and build time on a synthetic bank of 100,000 entries;
+5. learning from review (the protocol of bench/web_bench.py, on the Ranker):
+   each set's questions split into half A (even rows) and half B (odd rows);
+   a simulated reviewer takes the right entry when it is among the top 4 of
+   half A and its wording becomes a learned variant of that entry; then half B
+   ("other questions") and half A again ("same wording") are scored before and
+   after, with learned texts weighed as shipped and as plain variants.
 
 Prints numbers; asserts nothing. See docs/matching.md for the method.
 """
@@ -85,8 +91,8 @@ class Task:
         self.name, self.entries, self.answers = name, entries, answers
         self.queries, self.gold, self.sequential = queries, gold, sequential
 
-    def ranker(self, embed):
-        return R.Ranker(self.entries, embed, extra_texts=self.answers)
+    def ranker(self, embed, **kw):
+        return R.Ranker(self.entries, embed, extra_texts=self.answers, **kw)
 
 
 def read_csv(path):
@@ -399,9 +405,75 @@ def report_speed(n_entries=100_000, n_queries=200, dim=384):
           f"index ~{mb:.0f} MB")
 
 
+# ---------------------------------------------------------------- 5. learning
+def learning_scores(rk, queries, gold):
+    res = rk.rank(queries, top_k=5)
+    m = ranking_measures(res, gold)
+    d = decisions([r.confidence for r in res], [r.candidates[0][0] for r in res], gold, answer_threshold())
+    return {**m, **d, "answered_share": d["answered"] / len(gold)}
+
+
+def learned_bank(task, embed):
+    """Half A reviewed: the right entry among the top 4 gets A's wording as a learned variant."""
+    qa, ga = task.queries[0::2], task.gold[0::2]
+    res = task.ranker(embed).rank(qa, top_k=4, sequential=task.sequential)
+    learned = [[] for _ in task.entries]
+    for q, r, g in zip(qa, res, ga):
+        pick = next((e for e, _ in r.candidates if g is not None and e in g), None)
+        if pick is not None and q not in task.entries[pick] and q not in learned[pick]:
+            learned[pick].append(q)
+    return learned
+
+
+def learning_run(task, embed, learned, weighed=True):
+    entries = [e + l for e, l in zip(task.entries, learned)]
+    counts = [len(e) for e in task.entries] if weighed else None
+    return R.Ranker(entries, embed, extra_texts=task.answers, curated_counts=counts)
+
+
+def _lfmt(s):
+    line = f"top-1 {s['top1']:.3f}"
+    if "accuracy" in s:
+        line += f"  accuracy {s['accuracy']:.3f}  answered {s['answered_share']:.2f}  wrong {s['wrong_share']:.3f}"
+    return line
+
+
+def report_learning(tasks, embed):
+    print("\n== 5. Learning from review (half A reviewed and fed back; half B = other questions, "
+          "half A again = same wording)")
+    for t in tasks:
+        learned = learned_bank(t, embed)
+        qa, ga, qb, gb = t.queries[0::2], t.gold[0::2], t.queries[1::2], t.gold[1::2]
+        before = t.ranker(embed)
+        plain, weighed = learning_run(t, embed, learned, False), learning_run(t, embed, learned, True)
+        print(f"  {t.name}: {sum(map(len, learned))} learned wordings from {len(qa)} questions")
+        for label, q, g in (("half B", qb, gb), ("half A", qa, ga)):
+            nones = any(x is None for x in g)
+            for name, rk in (("before", before), ("after, plain variants", plain), ("after, learned weighed", weighed)):
+                s = learning_scores(rk, q, g)
+                if not nones:
+                    s.pop("accuracy")
+                print(f"    {label} {name:<24} {_lfmt(s)}")
+    print("  half-B top-1 by discount of learned texts below the repeat cosine "
+          f"{R.LEARNED_MIN_COSINE} (dense: minus d; BM25: times l); shipped "
+          f"d {R.LEARNED_DENSE_DISCOUNT} l {R.LEARNED_LEXICAL_FACTOR}")
+    learned = {t.name: learned_bank(t, embed) for t in tasks}
+    shipped = (R.LEARNED_DENSE_DISCOUNT, R.LEARNED_LEXICAL_FACTOR)
+    try:
+        for d in (0.0, 0.06, 0.1, 0.15, 2.0):
+            for lf in (0.0, 0.5, 0.75, 1.0):
+                R.LEARNED_DENSE_DISCOUNT, R.LEARNED_LEXICAL_FACTOR = d, lf
+                cells = [f"{t.name} {learning_scores(learning_run(t, embed, learned[t.name]), t.queries[1::2], t.gold[1::2])['top1']:.3f}"
+                         for t in tasks]
+                print(f"    d {d:<4} l {lf:<4} " + "  ".join(cells))
+    finally:
+        R.LEARNED_DENSE_DISCOUNT, R.LEARNED_LEXICAL_FACTOR = shipped
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="skip the 100k-entry speed run")
+    ap.add_argument("--learning", action="store_true", help="only sections 1 and 5")
     args = ap.parse_args(argv)
     embed = CachedModel()
     bench = bench_tasks() if SETS_DIR.exists() else []
@@ -409,8 +481,12 @@ def main(argv=None):
     if not bench:
         print(f"no bench sets at {SETS_DIR}")
     report_quality(bench, embed)
+    if args.learning:
+        report_learning(bench, embed)
+        return
     report_fusion(bench, starter, embed)
     report_calibration(bench + starter, embed)
+    report_learning(bench, embed)
     if not args.quick:
         report_speed()
 

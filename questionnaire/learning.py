@@ -2,18 +2,36 @@
 
 - An accepted match records the customer's wording as a learned variant of
   that entry, so the next questionnaire asking it that way matches better.
+  A bulk accept records all of its wordings in ONE transaction.
+- When a question stops being accepted from an entry (undo, or another
+  decision replacing the accept), the wording it taught that entry is removed
+  again, unless another accepted review still relies on the same wording for
+  the same entry. A learned wording thus exists while some accepted review
+  vouches for it.
 - An edited answer becomes a draft bank entry (source: the questionnaire)
   that an approver can approve; it is never used to answer until then.
+
+The rows written are those of `Bank.add_learned_variant`: an `entry_variants`
+row with origin 'review', an `audit_log` row per entry ('learn_variant', or
+'unlearn_variant' for a removal, the wording as detail) and one bump of the
+bank revision per transaction, so running matchers re-index.
 """
 from __future__ import annotations
 
 import logging
+from typing import Iterable
 
+from answer_bank.curation_db import audit_event
+from answer_bank.db import transaction
 from answer_bank.model import BankEntry
-from answer_bank.store import Bank, BankError, EntryNotFound
+from answer_bank.store import Bank, BankError, EntryNotFound, utcnow
 from questionnaire.review import Questionnaire, ReviewQuestion
 
 log = logging.getLogger(__name__)
+
+LEARN_ACTION = "learn_variant"
+UNLEARN_ACTION = "unlearn_variant"
+_CHUNK = 500  # ids per IN (...) list
 
 
 def draft_entry_id(qn: Questionnaire, q: ReviewQuestion) -> str:
@@ -22,20 +40,154 @@ def draft_entry_id(qn: Questionnaire, q: ReviewQuestion) -> str:
     return f"draft-{qn.id[:8]}-{q.position}"
 
 
-def learn(bank: Bank, qn: Questionnaire, q: ReviewQuestion, *, user: str) -> str | None:
-    """Feed one reviewed question back to the bank. Returns what was learned
-    (for the flash message), or None. Bank errors are logged, not raised: the
-    review itself is already saved."""
+def wording(text: str | None) -> str:
+    """A customer's wording as the bank stores it (whitespace collapsed)."""
+    return " ".join((text or "").split())
+
+
+def _pairs(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    out: dict[tuple[str, str], None] = {}
+    for ext_id, text in pairs:
+        text = wording(text)
+        if ext_id and text:
+            out[(ext_id, text)] = None
+    return list(out)
+
+
+def _entries(bank: Bank, ext_ids: list[str]) -> dict[str, tuple[int, str]]:
+    """{ext_id: (row id, canonical question)} of the entries that exist."""
+    found: dict[str, tuple[int, str]] = {}
+    for start in range(0, len(ext_ids), _CHUNK):
+        chunk = ext_ids[start : start + _CHUNK]
+        for row_id, ext_id, question in bank.db.execute(
+            f"SELECT id, ext_id, question FROM entries WHERE ext_id IN ({','.join('?' * len(chunk))})", chunk
+        ):
+            found[ext_id] = (row_id, question)
+    return found
+
+
+def _bump_revision(bank: Bank) -> None:
+    bank.db.execute("UPDATE bank_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision'")
+
+
+def learn_variants(bank: Bank, pairs: Iterable[tuple[str, str]], *, user: str) -> list[tuple[str, str]]:
+    """Record accepted (entry ext id, customer wording) pairs as learned
+    variants in ONE transaction: an `entry_variants` row (origin 'review') and
+    an audit row per new wording, and one revision bump for the whole batch.
+    A wording the entry already knows (question, curated or learned variant)
+    and an entry that no longer exists are skipped. Returns what was added."""
+    pairs = _pairs(pairs)
+    if not pairs:
+        return []
+    added: list[tuple[str, str]] = []
+    with transaction(bank.db):
+        entries = _entries(bank, sorted({ext_id for ext_id, _ in pairs}))
+        known: dict[int, set[str]] = {row_id: {question} for row_id, question in entries.values()}
+        ids = list(known)
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            for row_id, text in bank.db.execute(
+                f"SELECT entry_id, text FROM entry_variants WHERE entry_id IN ({','.join('?' * len(chunk))})", chunk
+            ):
+                known[row_id].add(text)
+        now = utcnow()
+        for ext_id, text in pairs:
+            if ext_id not in entries:
+                log.warning("not learning %r: no bank entry %s", text, ext_id)
+                continue
+            row_id = entries[ext_id][0]
+            if text in known[row_id]:
+                continue
+            bank.db.execute(
+                "INSERT INTO entry_variants (entry_id, text, origin, created_at, created_by) "
+                "VALUES (?, ?, 'review', ?, ?)",
+                [row_id, text, now, user],
+            )
+            audit_event(bank, user, LEARN_ACTION, ext_id=ext_id, entry_id=row_id, detail=text)
+            known[row_id].add(text)
+            added.append((ext_id, text))
+        if added:
+            _bump_revision(bank)
+    return added
+
+
+def _still_relied_on(bank: Bank, ext_id: str, text: str) -> bool:
+    """Does an accepted review question answered from `ext_id` ask it in these words?"""
+    return any(
+        wording(t) == text
+        for (t,) in bank.db.execute(
+            "SELECT text FROM review_questions WHERE status = 'accepted' AND entry_ext_id = ?", [ext_id]
+        )
+    )
+
+
+def forget_variants(bank: Bank, pairs: Iterable[tuple[str, str]], *, user: str) -> list[tuple[str, str]]:
+    """Remove learned (entry ext id, wording) variants that no accepted review
+    relies on any more, in ONE transaction, with an audit row per removal and
+    one revision bump. Curated variants and the question are never touched.
+    Call after the review change that stopped the reliance was saved.
+    Returns what was removed."""
+    pairs = _pairs(pairs)
+    if not pairs:
+        return []
+    removed: list[tuple[str, str]] = []
+    with transaction(bank.db):
+        entries = _entries(bank, sorted({ext_id for ext_id, _ in pairs}))
+        for ext_id, text in pairs:
+            if ext_id not in entries or _still_relied_on(bank, ext_id, text):
+                continue
+            row_id = entries[ext_id][0]
+            cur = bank.db.execute(
+                "DELETE FROM entry_variants WHERE entry_id = ? AND origin = 'review' AND text = ?", [row_id, text]
+            )
+            if cur.rowcount:
+                audit_event(bank, user, UNLEARN_ACTION, ext_id=ext_id, entry_id=row_id, detail=text)
+                removed.append((ext_id, text))
+        if removed:
+            _bump_revision(bank)
+    return removed
+
+
+def _accepted_from(q: ReviewQuestion | None) -> str | None:
+    return q.entry_ext_id if q is not None and q.status == "accepted" and q.entry_ext_id else None
+
+
+def learn_accepted(bank: Bank, questions: Iterable[ReviewQuestion], *, user: str) -> int:
+    """Feed a batch of accepted questions (a bulk accept) back to the bank in
+    one transaction. Returns the number of new wordings. Bank errors are
+    logged, not raised: the reviews themselves are already saved."""
+    pairs = [(q.entry_ext_id, q.text) for q in questions if _accepted_from(q)]
     try:
-        if q.status == "accepted" and q.entry_ext_id:
-            if bank.add_learned_variant(q.entry_ext_id, q.text, user=user):
-                return f"the wording was added to {q.entry_ext_id}"
-            return None
-        if q.status == "edited" and q.draft_entry:
-            return _save_draft(bank, qn, q, user=user)
+        return len(learn_variants(bank, pairs, user=user))
+    except BankError as e:
+        log.warning("learning from %d accepted questions failed: %s", len(pairs), e)
+        return 0
+
+
+def learn(bank: Bank, qn: Questionnaire, q: ReviewQuestion, *, user: str,
+          before: ReviewQuestion | None = None) -> str | None:
+    """Feed one reviewed question back to the bank. `before` is the question
+    as it was before this review action: when it was accepted from an entry
+    and no longer is, the wording it taught that entry is removed (if no other
+    accepted review relies on it). Returns what was learned or removed (for
+    the flash message), or None. Bank errors are logged, not raised: the
+    review itself is already saved."""
+    messages = []
+    try:
+        was, now = _accepted_from(before), _accepted_from(q)
+        if was and was != now:
+            if forget_variants(bank, [(was, before.text)], user=user):
+                messages.append(f"the wording was removed from {was}")
+        if now:
+            if learn_variants(bank, [(now, q.text)], user=user):
+                messages.append(f"the wording was added to {now}")
+        elif q.status == "edited" and q.draft_entry:
+            saved = _save_draft(bank, qn, q, user=user)
+            if saved:
+                messages.append(saved)
     except BankError as e:
         log.warning("learning from question %s of %s failed: %s", q.id, qn.id, e)
-    return None
+    return "; ".join(messages) or None
 
 
 def _save_draft(bank: Bank, qn: Questionnaire, q: ReviewQuestion, *, user: str) -> str | None:

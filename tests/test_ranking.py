@@ -142,6 +142,9 @@ def test_a_follow_up_question_takes_context_from_the_one_before(fake_embedder):
     ("penetration testing", "pen tests"),
     ("sub-processors", "third parties"),
     ("retained annually", "retain every year"),
+    ("Are you providing consulting services?", "Do you provide professional services?"),
+    ("If you don't support SSO", "If you do not support SSO"),
+    ("the vendor's policy", "the vendor policy"),
 ])
 def test_domain_phrases_and_stems_tokenize_alike(a, b):
     assert tokenize(a) == tokenize(b)
@@ -164,3 +167,71 @@ def test_the_two_stage_search_of_a_large_bank_agrees_with_the_exact_one(fake_emb
     assert large.coarse is not None
     approx = large.rank(questions, top_k=3, sequential=False)
     assert [r.candidates[0][0] for r in approx] == [r.candidates[0][0] for r in exact]
+
+
+# Learned wordings (customer questions accepted in review) come after the curated
+# texts; curated_counts says where they start.
+SIBLINGS = [
+    ["Is the disaster response plan reviewed and updated?"],
+    ["Is the disaster response plan exercised regularly?"],
+    *BANK,
+]
+LEARNED = "Is the disaster response plan exercised and tested annually or after significant changes to the organisation?"
+SIBLING_QUESTION = "Is the disaster response plan updated annually or when significant changes occur?"
+
+
+def _with_learned(fake_embedder, weighed: bool):
+    entries = [list(e) for e in SIBLINGS]
+    entries[1].append(LEARNED)
+    counts = [len(e) for e in SIBLINGS] if weighed else None
+    return Ranker(entries, fake_embedder.embed, curated_counts=counts)
+
+
+def test_a_repeated_learned_wording_matches_its_entry(fake_embedder):
+    result = _with_learned(fake_embedder, weighed=True).rank([LEARNED], sequential=False)[0]
+    assert result.candidates[0][0] == 1
+    plain = _with_learned(fake_embedder, weighed=False).rank([LEARNED], sequential=False)[0]
+    assert result.features["dense"] == pytest.approx(plain.features["dense"])  # counted in full
+
+
+def test_a_learned_wording_does_not_pull_a_sibling_question(fake_embedder):
+    before = Ranker(SIBLINGS, fake_embedder.embed).rank([SIBLING_QUESTION], sequential=False)[0]
+    assert before.candidates[0][0] == 0
+    plain = _with_learned(fake_embedder, weighed=False).rank([SIBLING_QUESTION], sequential=False)[0]
+    assert plain.candidates[0][0] == 1  # as a plain variant, the learned wording pulls it
+    weighed = _with_learned(fake_embedder, weighed=True).rank([SIBLING_QUESTION], sequential=False)[0]
+    assert weighed.candidates[0][0] == 0
+
+
+def test_curated_counts_covering_every_text_change_nothing(fake_embedder):
+    questions = [LEARNED, SIBLING_QUESTION, "Do you encrypt customer data?"]
+    entries = [list(e) for e in SIBLINGS]
+    entries[1].append(LEARNED)
+    a = Ranker(entries, fake_embedder.embed).rank(questions, top_k=4)
+    b = Ranker(entries, fake_embedder.embed, curated_counts=[len(e) for e in entries]).rank(questions, top_k=4)
+    assert [r.candidates for r in a] == [r.candidates for r in b]
+
+
+def test_a_learned_wording_that_repeats_a_curated_one_stays_curated(fake_embedder):
+    entries = [list(e) for e in SIBLINGS]
+    entries[0].append("Is stored customer data encrypted?")  # learned, but also a curated variant of entry 2
+    entries[2].append("Is  stored customer data encrypted? ")  # learned copy of its own curated variant
+    rk = Ranker(entries, fake_embedder.embed, curated_counts=[len(e) for e in SIBLINGS])
+    assert rk.learned.sum() == 1
+    assert rk.owner[np.flatnonzero(rk.learned)[0]] == 0
+
+
+def test_learned_wordings_in_the_two_stage_search_of_a_large_bank(fake_embedder, monkeypatch):
+    rng = np.random.default_rng(5)
+    words = "access backup encryption incident model training data retention vendor audit policy risk".split()
+    bank = [[" ".join(rng.choice(words, 6)) + f" control {i}?"] for i in range(300)] + [list(e) for e in SIBLINGS]
+    counts = [len(e) for e in bank]
+    bank[301].append(LEARNED)
+    questions = [LEARNED, SIBLING_QUESTION]
+    exact = Ranker(bank, fake_embedder.embed, curated_counts=counts).rank(questions, top_k=3, sequential=False)
+    monkeypatch.setattr(ranking, "EXACT_LIMIT", 100)
+    monkeypatch.setattr(ranking, "RESCORE", 50)
+    large = Ranker(bank, fake_embedder.embed, curated_counts=counts)
+    assert large.coarse is not None
+    approx = large.rank(questions, top_k=3, sequential=False)
+    assert [r.candidates[0][0] for r in approx] == [r.candidates[0][0] for r in exact] == [301, 300]

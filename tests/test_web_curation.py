@@ -232,3 +232,105 @@ def test_figures_show_automatic_and_edited_shares_and_the_most_edited_entries(ap
     html = client_as(app, "viewer").get("/curation/figures").get_data(as_text=True)
     assert "Acme Bank" in html and "25%" in html  # 1 of 4 automatic, 1 of 4 edited
     assert questions[1].proposed in html.split("Most edited entries")[1]
+
+
+# ---- navigation and one approval rule everywhere (follow-ups) -------------------------
+
+
+@pytest.mark.parametrize("role", ["viewer", "editor", "approver", "admin"])
+def test_the_top_menu_links_the_curation_pages_for_every_role_that_reads_them(app, role):
+    c = client_as(app, role)
+    html = c.get("/q/").get_data(as_text=True)
+    menu = html.split('<nav>', 1)[1].split("</nav>", 1)[0]
+    assert '<a href="/curation/">Curation</a>' in menu
+    assert c.get("/curation/").status_code == 200
+
+
+def test_signed_out_pages_show_no_curation_link(app):
+    html = app.test_client().get("/login").get_data(as_text=True)
+    assert "/curation/" not in html
+
+
+def test_the_bank_entry_page_links_its_history_and_diff(app):
+    bank = bank_of(app)
+    entry = bank.get_entry("AIMS-GOV-003")
+    entry.answer += " Reviewed every quarter."
+    bank.save_entry(entry, user="eddie", expected_version=1)
+    c = client_as(app, "viewer")
+    html = c.get("/bank/entry/AIMS-GOV-003").get_data(as_text=True)
+    link = re.search(r'<a id="entry-history" href="([^"]+)">History &amp; diff</a>', html)
+    assert link and link.group(1) == "/curation/entry/AIMS-GOV-003"
+    history = c.get(link.group(1)).get_data(as_text=True)
+    assert "version 1 → 2" in history and "Reviewed every quarter." in history
+
+
+def _draft_edited_by_three(app, ext_id="NEW-4E"):
+    """eddie writes the draft, april tidies it, april2 tidies it again: neither
+    april nor april2 may approve it (both wrote a version since the last
+    approval), although neither created it or - in april's case - last changed it."""
+    bank = bank_of(app)
+    bank.save_entry(BankEntry(ext_id, "Do you run a bug bounty?", "Not yet."), user="eddie")
+    for n, user in enumerate(("april", "april2"), start=1):
+        e = bank.get_entry(ext_id)
+        e.answer = f"Not yet (edit {n})."
+        bank.save_entry(e, user=user, expected_version=e.version)
+    return bank.get_entry(ext_id)
+
+
+def test_the_same_approver_is_refused_through_every_approve_button(app):
+    entry = _draft_edited_by_three(app)
+    april = client_as(app, "approver")
+    # No approve button offered on either page ...
+    page = april.get(f"/bank/entry/{entry.ext_id}").get_data(as_text=True)
+    assert 'action="/bank/drafts/approve"' not in page and "another approver must approve it" in page
+    page = april.get("/bank/approvals").get_data(as_text=True)
+    card = page.split(f">{entry.ext_id}</a>", 1)[1].split("</article>", 1)[0]
+    assert "Your own change" in card and 'action="/bank/drafts/approve"' not in card
+    assert "another approver must approve it" in april.get(f"/curation/entry/{entry.ext_id}").get_data(as_text=True)
+    # ... and the requests themselves are refused, on every path.
+    r = post(april, "/bank/drafts/approve", {"ext_id": entry.ext_id, "base_version": str(entry.version)},
+             page="/bank/approvals")
+    assert r.status_code == 403 and "another approver must approve it" in r.get_data(as_text=True)
+    r = post(april, f"/curation/entry/{entry.ext_id}/approve", {"base_version": str(entry.version)})
+    assert r.status_code == 403
+    post(april, "/curation/drafts/approve", {"entry": entry.ext_id}, page="/curation/drafts")
+    assert bank_of(app).get_entry(entry.ext_id).status == "draft"
+    # A third approver (the admin) approves through the bank page, and the
+    # approval is the curation module's: it starts the next review cycle.
+    adam = client_as(app, "admin")
+    page = adam.get(f"/bank/entry/{entry.ext_id}").get_data(as_text=True)
+    assert 'action="/bank/drafts/approve"' in page and f'name="base_version" type="hidden" value="{entry.version}"' in page
+    r = post(adam, "/bank/drafts/approve", {"ext_id": entry.ext_id, "base_version": str(entry.version)},
+             page="/bank/approvals")
+    assert r.status_code == 302
+    approved = bank_of(app).get_entry(entry.ext_id)
+    assert (approved.status, approved.approved_by, approved.version) == ("approved", "adam", entry.version + 1)
+    assert approved.review_by
+
+
+def test_self_approval_is_refused_whatever_the_case_of_the_name(app):
+    """A version written as APRIL (say from the command line) is april's."""
+    bank_of(app).save_entry(BankEntry("NEW-CASE", "Do you run a bug bounty?", "Not yet."), user="APRIL")
+    april = client_as(app, "approver")
+    assert post(april, "/bank/drafts/approve", {"ext_id": "NEW-CASE"}, page="/bank/approvals").status_code == 403
+    assert post(april, "/curation/entry/NEW-CASE/approve").status_code == 403
+    assert bank_of(app).get_entry("NEW-CASE").status == "draft"
+    assert "Your own change" in april.get("/bank/approvals").get_data(as_text=True)
+
+
+def test_approving_from_a_stale_bank_page_is_a_conflict_that_shows_the_change(app):
+    bank = bank_of(app)
+    bank.save_entry(BankEntry("NEW-STALE", "Do you run a bug bounty?", "Not yet."), user="eddie")
+    adam = client_as(app, "admin")
+    page = adam.get("/bank/approvals").get_data(as_text=True)
+    assert 'name="ext_id" value="NEW-STALE"><input type="hidden" name="base_version" value="1">' in page
+    e = bank.get_entry("NEW-STALE")
+    e.answer = "Yes, since 2031."
+    bank.save_entry(e, user="eddie2", expected_version=1)
+    r = post(adam, "/bank/drafts/approve", {"ext_id": "NEW-STALE", "base_version": "1"}, page="/bank/approvals")
+    assert r.status_code == 302 and "/curation/entry/NEW-STALE" in r.headers["Location"]
+    assert bank_of(app).get_entry("NEW-STALE").status == "draft"
+    shown = adam.get(r.headers["Location"]).get_data(as_text=True)
+    assert "eddie2" in shown and "Yes, since 2031." in shown
+    r = post(adam, "/bank/drafts/approve", {"ext_id": "NEW-STALE", "base_version": "x1"}, page="/bank/approvals")
+    assert r.status_code == 400

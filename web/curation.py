@@ -180,11 +180,10 @@ def history(ext_id: str):
     except curation.VersionNotFound as e:
         flash(str(e), "error")
         diff = curation.diff_versions(bank, ext_id, max(latest - 1, 1), latest)
-    authors = curation.unapproved_authors(bank, entry) if entry.status == "draft" else {}
-    me = g.user.name
+    own_change = entry.status == "draft" and bool(curation.own_unapproved_versions(bank, entry, g.user.name))
     return render_template(
         "curation/history.html", entry=entry, versions=list(reversed(versions)), diff=diff, diff_html=diff_html,
-        audit=bank.audit(ext_id, limit=100), own_change=me in authors, form=VersionedForm(),
+        audit=bank.audit(ext_id, limit=100), own_change=own_change, form=VersionedForm(),
         restore_form=RestoreForm(), retire_form=RetireForm(),
     )
 
@@ -247,8 +246,7 @@ def retire(ext_id: str):
 def drafts():
     bank = get_bank()
     entries = bank.list_entries(status="draft")
-    me = g.user.name
-    own = {e.ext_id for e in entries if me in curation.unapproved_authors(bank, e)}
+    own = {e.ext_id for e in entries if curation.own_unapproved_versions(bank, e, g.user.name)}
     return render_template("curation/drafts.html", entries=entries, own=own, form=BulkApproveForm())
 
 

@@ -1,15 +1,20 @@
 """The answer bank: list and search it with the matcher, open an entry,
-propose changes (editors) and approve them (approvers, never their own)."""
+propose changes (editors) and approve them (approvers, never their own).
+
+Approving a draft goes through `answer_bank.curation.approve`, like the
+curation pages and `aimsq bank approve`: one four-eyes rule everywhere."""
 from __future__ import annotations
 
 import datetime as dt
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
+from answer_bank import curation
 from answer_bank.embeddings import ModelNotFound
 from answer_bank.model import STATUSES, BankEntry, Evidence
-from answer_bank.store import EntryNotFound
+from answer_bank.store import EntryNotFound, VersionConflict
 from web.bank.forms import DecisionForm, EntryForm
+from web.curation import _conflict as show_conflict
 from web.security import requires
 from web.services import get_bank, get_store, matcher
 
@@ -54,14 +59,16 @@ def entry(ext_id: str):
     e = bank.get_entry(ext_id)
     return render_template(
         "bank/entry.html", entry=e, versions=list(reversed(bank.versions(ext_id))), audit=bank.audit(ext_id, limit=50),
-        proposals=get_store().proposals(status=None, ext_id=ext_id), decision_form=DecisionForm(ext_id=ext_id),
-        own=_own_change(e),
+        proposals=get_store().proposals(status=None, ext_id=ext_id),
+        decision_form=DecisionForm(ext_id=ext_id, base_version=str(e.version)),
+        own=e.status == "draft" and _own_change(e),
     )
 
 
 def _own_change(e: BankEntry) -> bool:
-    names = {(e.created_by or "").lower(), (e.updated_by or "").lower()}
-    return g.user.name.lower() in names
+    """Did the signed-in person write a version of `e` since it was last
+    approved? Then they may not approve it (the curation module's rule)."""
+    return bool(curation.own_unapproved_versions(get_bank(), e, g.user.name))
 
 
 def _entry_from_form(form: EntryForm, ext_id: str, base: BankEntry | None) -> BankEntry:
@@ -153,11 +160,9 @@ def approvals():
             current[p.ext_id] = bank.get_entry(p.ext_id)
         except EntryNotFound:
             current[p.ext_id] = None
-    me = g.user.name.lower()
     return render_template(
         "bank/approvals.html", drafts=drafts, proposals=proposals, current=current, form=DecisionForm(),
-        own_draft={d.ext_id: me in {(d.created_by or "").lower(), (d.updated_by or "").lower()} for d in drafts},
-        me=me,
+        own_draft={d.ext_id: _own_change(d) for d in drafts}, me=g.user.name.lower(),
     )
 
 
@@ -167,15 +172,18 @@ def approve_draft():
     form = DecisionForm()
     if not form.validate_on_submit():
         abort(400)
-    bank = get_bank()
-    e = bank.get_entry(form.ext_id.data or "")
-    if e.status != "draft":
-        flash(f"{e.ext_id} is {e.status}, not a draft.", "error")
-    elif _own_change(e):
-        abort(403, "You wrote or last changed this entry; another approver must approve it.")
+    ext_id = form.ext_id.data or ""
+    seen = int(form.base_version.data) if (form.base_version.data or "").isdigit() else None
+    try:
+        e = curation.approve(get_bank(), ext_id, user=g.user.name, expected_version=seen)
+    except curation.SelfApproval as err:
+        abort(403, str(err))
+    except VersionConflict as err:
+        return show_conflict(err, ext_id, seen)
+    except curation.NotADraft as err:
+        flash(str(err), "error")
     else:
-        bank.set_status(e.ext_id, "approved", user=g.user.name)
-        flash(f"{e.ext_id} is approved and answers questionnaires from now on.", "info")
+        flash(f"{e.ext_id} is approved and answers questionnaires from now on; next review by {e.review_by}.", "info")
     return redirect(url_for("bank.approvals"))
 
 

@@ -27,3 +27,5 @@ class EntryForm(FlaskForm):
 class DecisionForm(FlaskForm):
     note = StringField("Note", validators=[Length(max=2000)])
     ext_id = HiddenField()
+    # The version the page showed: approving a draft that changed since is a conflict.
+    base_version = HiddenField(validators=[Optional(), Regexp(r"^\d{1,9}$", message="a version number")])

@@ -13,7 +13,7 @@ from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, r
 
 from ingest.errors import IngestError
 from ingest.model import IngestHints
-from questionnaire.learning import draft_entry_id, learn
+from questionnaire.learning import draft_entry_id, learn, learn_accepted
 from questionnaire.review import (REVIEW_STATUSES, TIERS, ReviewError, answer_fills, new_id,
                                   review_summary_csv)
 from web.questionnaires.forms import ButtonForm, LayoutForm, ReviewActionForm, UploadForm
@@ -242,12 +242,15 @@ def act(qn_id: str, question_id: int):
     action, _, candidate = form.action.data.partition(":")
     q = store.question(question_id, qn_id)
     draft = draft_entry_id(qn, q) if action == "edit" else None
+    # Without a version in the form, the one just read: `q` is then exactly
+    # the state this action replaces (learning needs it to undo an accept).
+    seen = form.version.data if form.version.data is not None else q.version
     updated = store.review(
-        question_id, action, user=g.user.name, expected_version=form.version.data, qn_id=qn_id,
+        question_id, action, user=g.user.name, expected_version=seen, qn_id=qn_id,
         candidate=candidate or None, short_answer=form.short_answer.data, narrative=form.narrative.data,
         note=form.note.data, draft_entry=draft,
     )
-    learned = learn(get_bank(), qn, updated, user=g.user.name)
+    learned = learn(get_bank(), qn, updated, user=g.user.name, before=q)
     if request.headers.get("X-Requested-With") == "fetch":
         counts = store.counts(qn_id)
         html = render_template("questionnaires/_question.html", q=updated, qn=qn, editable=True,
@@ -263,11 +266,10 @@ def act(qn_id: str, question_id: int):
 def bulk_accept(qn_id: str):
     if not ButtonForm().validate_on_submit():
         abort(400)
-    qn = _get_questionnaire(qn_id)
+    _get_questionnaire(qn_id)
     tier = request.form.get("tier") or "high"
     accepted = get_store().bulk_accept(qn_id, user=g.user.name, tier=tier)
-    bank = get_bank()
-    learned = sum(1 for q in accepted if learn(bank, qn, q, user=g.user.name))
+    learned = learn_accepted(get_bank(), accepted, user=g.user.name)  # one transaction for the batch
     flash(f"Accepted {len(accepted)} {tier}-tier answers; {learned} new wordings learned by the bank.", "info")
     return redirect_back(url_for("questionnaires.review", qn_id=qn_id))
 
