@@ -437,6 +437,9 @@ class Ranker:
         # First stage on canonical questions only; variants count in the rescoring.
         self.coarse = np.ascontiguousarray(canon @ self.proj - shift)
         self.coarse_answers = np.ascontiguousarray(self.answer_vecs @ self.proj - shift)
+        # Learned texts are gated on their PCA cosine in the first stage (an exact
+        # scan of many learned vectors is memory-bound too) and exactly when rescored.
+        self.coarse_learned = np.ascontiguousarray(self.vecs[self.learned_idx] @ self.proj - shift)
         # Mean and second moment of the canonical vectors give each query's mean
         # and spread of dense similarity over the bank without a full scan.
         self.canon_mean = canon.mean(axis=0)
@@ -464,19 +467,21 @@ class Ranker:
             dense = self._entry_dense(sims)
             mean, std = dense.mean(axis=1), dense.std(axis=1)
         else:
-            if len(self.learned_idx):
-                gate = (qvecs @ self.vecs[self.learned_idx].T) >= LEARNED_MIN_COSINE
             qc = qvecs @ self.proj
+            if len(self.learned_idx):
+                gate = (qc @ self.coarse_learned.T) + (qvecs @ self.mu)[:, None] >= LEARNED_MIN_COSINE
             dense = (qc @ self.coarse.T) + (qvecs @ self.mu)[:, None]
             mean = qvecs @ self.canon_mean
             std = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", qvecs, self.canon_second, qvecs) - mean ** 2, 1e-12))
         bm25 = self.lex.scores(qtokens)
         if gate is not None and len(self.learned_units):
-            coo = bm25.tocoo()
-            pos = self.unit_learned_pos[coo.col]
-            off = (pos >= 0) & ~gate[coo.row, np.maximum(pos, 0)]
-            data = np.where(off, coo.data * np.float32(LEARNED_LEXICAL_FACTOR), coo.data)
-            bm25 = sp.csr_matrix((data, (coo.row, coo.col)), shape=bm25.shape)
+            bm25 = bm25.tocsr()
+            pos = self.unit_learned_pos[bm25.indices]
+            hit = np.flatnonzero(pos >= 0)
+            if len(hit):  # scaled in place: no rebuild of the sparse matrix
+                rows = np.repeat(np.arange(bm25.shape[0]), np.diff(bm25.indptr))[hit]
+                off = hit[~gate[rows, pos[hit]]]
+                bm25.data[off] *= np.float32(LEARNED_LEXICAL_FACTOR)
         if len(self.units) == self.n_entries:
             lexical = bm25.toarray()
         elif bm25.nnz * 8 < bm25.shape[0] * bm25.shape[1]:
