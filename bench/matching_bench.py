@@ -127,14 +127,16 @@ def speed() -> None:
                            stdout=subprocess.DEVNULL, env=env)
             bare_path = Path(tmp) / "bare.py"
             bare_path.write_text(BARE_SCRIPT)
-            # Same texts on both sides: the 261 questions and the 197 bank entries.
-            bare = _timed([sys.executable, str(bare_path), str(ccm / "questions.csv"), str(ccm / "bank.csv")], env)
+            # `bank import` already embedded the bank (it indexes at import), so a
+            # cold `aimsq match` loads the model and encodes the 261 questions: the
+            # bare script does the same. A second bare run adds the bank's texts.
+            bare = _timed([sys.executable, str(bare_path), str(ccm / "questions.csv")], env)
+            bare_all = _timed([sys.executable, str(bare_path), str(ccm / "questions.csv"), str(ccm / "bank.csv")], env)
             cold = _timed([*AIMSQ, "match", str(ccm / "questions.csv"), "--json"], env)
-            warm_cache = _timed([*AIMSQ, "match", str(ccm / "questions.csv"), "--json"], env)
-        print(f"aimsq match, 261 CAIQ questions vs 197 CCM entries, whole process: {cold:.2f} s "
-              f"(bank vectors not yet cached); bare model script encoding the same texts: {bare:.2f} s; "
-              f"ratio {cold / bare:.2f} (target ≤ 1.5)")
-        print(f"aimsq match again, bank vectors cached in the database: {warm_cache:.2f} s")
+        print(f"aimsq match, 261 CAIQ questions vs 197 CCM entries, whole process (model loaded from disk, "
+              f"bank embedded at import): {cold:.2f} s; bare sentence-transformers script encoding the same "
+              f"261 questions: {bare:.2f} s; ratio {cold / bare:.2f} (target ≤ 1.5)")
+        print(f"bare script encoding the questions and the 197 bank texts: {bare_all:.2f} s")
         _warm_throughput(ccm)
     else:
         print(f"skipped CAIQ timing: {ccm} is absent")
