@@ -49,3 +49,11 @@ def test_other_architectures_are_left_to_sentence_transformers(tmp_path):
     (tmp_path / "1_Pooling").mkdir()
     (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_cls_token": True}))
     assert not bert_numpy.supports(tmp_path)  # CLS pooling is not what we reproduce
+
+
+def test_gelu_matches_the_exact_erf_form():
+    from scipy.special import erf
+
+    x = np.linspace(-9, 9, 200_004, dtype=np.float32).reshape(-1, 7)[:, :5]  # not contiguous, not a chunk multiple
+    exact = 0.5 * x.astype(np.float64) * (1 + erf(x.astype(np.float64) / np.sqrt(2)))
+    assert np.abs(bert_numpy._gelu(x) - exact).max() < 1e-6
