@@ -55,6 +55,9 @@ _PHRASES: dict[str, tuple[str, ...]] = {
     "redteam": ("red team", "red teams", "red teaming", "redteam", "redteaming", "adversarial test",
                 "adversarial tests", "adversarial testing"),
     "humanoversight": ("human in the loop", "human oversight", "human review"),
+    # A questionnaire is written by the customer: "our data" is customer data.
+    "customdata": tuple(f"{a} {b}" for a in ("customer", "customers", "client", "clients", "tenant", "our")
+                        for b in ("data", "content", "information")),
     "annual": ("every year", "each year", "once a year", "yearly", "annually", "annual"),
 }
 # Single words (after stemming) with the same meaning here.
