@@ -5,10 +5,8 @@ CSV imported and approved, `Matcher.match_many` with the real model.
 """
 from __future__ import annotations
 
-import io
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile

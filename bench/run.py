@@ -5,16 +5,12 @@ when present and skipped (with a line saying so) when not.
 """
 from __future__ import annotations
 
-import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-
-from common import SHARED, reference_scores  # noqa: E402
 
 
 def main() -> int:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 import zipfile
 from pathlib import Path
 
@@ -91,13 +90,6 @@ def test_hecvat_full():
     assert q["COMP-01"].answer_kind == "text" and q["COMP-01"].comment_at is None
     assert q["PCID-12"].answer_at.cell == "C284" and q["HIPA-01"].section == "HIPAA"
     assert any("'Questions'" in w for w in result.warnings)  # the hidden lookup sheet is reported, not read
-
-
-def test_hecvat_full_ingest_is_fast():
-    data = load("hecvat-full-v3.06.xlsx")
-    start = time.perf_counter()
-    read_questionnaire(io.BytesIO(data), "hecvat.xlsx")
-    assert time.perf_counter() - start < 3.0
 
 
 # ---- HECVAT Triage 2.10 -------------------------------------------------------------------------
