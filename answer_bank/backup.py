@@ -13,10 +13,11 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from answer_bank.db import BUSY_TIMEOUT_MS, connect, migrations as bank_migrations
+from answer_bank.db import BUSY_TIMEOUT_MS, connect, migrations as bank_migrations, transaction
 from answer_bank.store import BankError
 
 REQUIRED_TABLES = ("entries", "entry_versions", "audit_log", "bank_meta", "_sqlite_migrations")
@@ -101,12 +102,21 @@ def inspect_bank(path: str | Path) -> BackupInfo:
         if applied - known:
             raise BackupError(f"{path} was made by a newer aimsq (migrations {', '.join(sorted(applied - known))}); "
                               "upgrade aimsq before restoring it")
-        count = lambda table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: E731
-        revision = conn.execute("SELECT value FROM bank_meta WHERE key = 'revision'").fetchone()
-        return BackupInfo(str(path), count("entries"), count("entry_versions"), count("audit_log"),
-                          int(revision[0]) if revision else 0, path.stat().st_size)
+        return _info(conn, path)
     finally:
         conn.close()
+
+
+def _info(conn: sqlite3.Connection, path: Path) -> BackupInfo:
+    """What the bank open on `conn` (the file at `path`) holds."""
+    count = lambda table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: E731
+    return BackupInfo(str(path), count("entries"), count("entry_versions"), count("audit_log"),
+                      _revision(conn), path.stat().st_size)
+
+
+def _revision(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM bank_meta WHERE key = 'revision'").fetchone()
+    return int(row[0]) if row else 0
 
 
 def restore(backup_path: str | Path, db_path: str | Path, *, keep_current: bool = True) -> tuple[BackupInfo, Path | None]:
@@ -127,10 +137,8 @@ def restore(backup_path: str | Path, db_path: str | Path, *, keep_current: bool 
     before_revision = 0
     if db_path.exists():
         try:
-            probe = _open(db_path)
-            row = probe.execute("SELECT value FROM bank_meta WHERE key = 'revision'").fetchone()
-            before_revision = int(row[0]) if row else 0
-            probe.close()
+            with closing(_open(db_path)) as probe:
+                before_revision = _revision(probe)
         except sqlite3.Error:
             before_revision = 0
     src = sqlite3.connect(f"file:{Path(backup_path).resolve()}?mode=ro", uri=True)
@@ -149,25 +157,14 @@ def restore(backup_path: str | Path, db_path: str | Path, *, keep_current: bool 
     # one running processes last saw, so their caches (the matcher's index) reload.
     db = connect(db_path)
     try:
-        db.execute("BEGIN IMMEDIATE")
-        db.execute("UPDATE bank_meta SET value = CAST(? AS TEXT) WHERE key = 'revision'",
-                   [max(before_revision, info.revision) + 1])
-        db.execute("COMMIT")
+        with transaction(db):
+            db.execute("UPDATE bank_meta SET value = CAST(? AS TEXT) WHERE key = 'revision'",
+                       [max(before_revision, info.revision) + 1])
     finally:
         db.conn.close()
-    return inspect_bank_live(db_path, info), saved
-
-
-def inspect_bank_live(db_path: Path, restored: BackupInfo) -> BackupInfo:
-    """Counts of the restored bank (read through a normal connection)."""
-    conn = _open(db_path)
-    try:
-        count = lambda table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: E731
-        revision = int(conn.execute("SELECT value FROM bank_meta WHERE key = 'revision'").fetchone()[0])
-        return BackupInfo(str(db_path), count("entries"), count("entry_versions"), count("audit_log"),
-                          revision, db_path.stat().st_size)
-    finally:
-        conn.close()
+    # Counts of the restored bank, through a fresh connection once ours is closed.
+    with closing(_open(db_path)) as conn:
+        return _info(conn, db_path), saved
 
 
 def _open(path: Path) -> sqlite3.Connection:

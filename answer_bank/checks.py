@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from answer_bank.curation_db import audit_event, ensure_schema
+from answer_bank.curation_db import audit_event, ensure_schema, entry_for_update
 from answer_bank.db import transaction
 from answer_bank.embeddings import CachedEmbedder, Embedder
 from answer_bank.model import BankEntry
-from answer_bank.store import Bank, BankError, EntryNotFound, VersionConflict, utcnow
+from answer_bank.store import Bank, BankError, utcnow
 
 KINDS = ("duplicate", "conflict")
 # Cosine similarity of the closest pair of question texts of two entries.
@@ -110,7 +110,7 @@ class Lexicon:
     def __init__(self, texts_per_entry: list[list[str]]):
         df: dict[str, int] = {}
         for texts in texts_per_entry:
-            for w in frozenset().union(*(content_words(t) for t in texts)) if texts else ():
+            for w in frozenset().union(*(content_words(t) for t in texts)):
                 df[w] = df.get(w, 0) + 1
         self.n = len(texts_per_entry)
         self.df = df
@@ -124,11 +124,6 @@ class Lexicon:
         if not wa or not wb:
             return 0.0
         return sum(self.weight(w) for w in wa & wb) / sum(self.weight(w) for w in wa | wb)
-
-
-def word_overlap(a: str, b: str) -> float:
-    """Plain Jaccard overlap of content words (no bank at hand)."""
-    return Lexicon([]).overlap(a, b)
 
 
 _NUMBER_WORDS = {
@@ -279,7 +274,7 @@ def dismiss(bank: Bank, kind: str, ext_a: str, ext_b: str, *, user: str, note: s
     key = pair_key(kind, ext_a, ext_b)
     with transaction(bank.db):
         for ext_id in key[1:]:
-            bank._row_id(ext_id)  # raises EntryNotFound
+            entry_for_update(bank, ext_id)  # raises EntryNotFound
         bank.db.execute(
             "INSERT OR REPLACE INTO check_dismissals (kind, ext_a, ext_b, note, dismissed_by, dismissed_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -300,15 +295,13 @@ def merge(bank: Bank, keep: str, merge_away: str, *, user: str,
     expected_versions = expected_versions or {}
     ensure_schema(bank.db)
     with transaction(bank.db):
-        survivor, other = bank._find(keep), bank._find(merge_away)
-        for ext_id, current in ((keep, survivor), (merge_away, other)):
-            if current is None:
-                raise EntryNotFound(ext_id)
-            want = expected_versions.get(ext_id)
-            if want is not None and current.version != want:
-                raise VersionConflict(current, want)
+        live = []
+        for ext_id in (keep, merge_away):
+            current = entry_for_update(bank, ext_id, expected_versions.get(ext_id))
             if current.status == "retired":
                 raise CheckError(f"{ext_id} is retired ({current.retired_reason}); merge only live entries")
+            live.append(current)
+        survivor, other = live
         merged = copy.deepcopy(survivor)
         for text in [other.question, *other.variants, *other.learned_variants]:
             if text not in merged.texts and text not in merged.variants:

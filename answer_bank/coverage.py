@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Any
 from xml.sax.saxutils import escape
@@ -70,18 +70,15 @@ class Framework:
             return None
         wanted = _norm_id(rest)
         # Longest id first, so A.6.2.4 wins over a shorter id it starts with.
-        for norm, control in self._ids():
+        for norm, control in self._ids:
             if wanted == norm or (wanted.startswith(norm) and wanted[len(norm)] in " (.-/"):
                 return control
         return None
 
+    @cached_property
     def _ids(self) -> list[tuple[str, Control]]:
-        return _sorted_ids(self)
-
-
-@lru_cache(maxsize=None)
-def _sorted_ids(framework: Framework) -> list[tuple[str, Control]]:
-    return sorted(((_norm_id(c.id), c) for c in framework.controls), key=lambda p: -len(p[0]))
+        """(normalised id, control), longest id first; worked out once per framework."""
+        return sorted(((_norm_id(c.id), c) for c in self.controls), key=lambda p: -len(p[0]))
 
 
 def _norm_id(value: str) -> str:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import copy
 import difflib
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from answer_bank.curation_db import audit_event, ensure_schema
+from answer_bank.curation_db import audit_event, ensure_schema, entry_for_update
 from answer_bank.db import transaction
 from answer_bank.model import CONTENT_FIELDS, BankEntry, Evidence
-from answer_bank.store import Bank, BankError, EntryNotFound, VersionConflict, utcnow
+from answer_bank.review_cycle import default_days, review_by_on_approval, review_rules
+from answer_bank.store import Bank, BankError, utcnow
 
 LIST_FIELDS = ("variants", "evidence", "frameworks", "tags")
 TEXT_FIELDS = ("question", "answer")
@@ -182,13 +182,11 @@ def restore_version(bank: Bank, ext_id: str, version: int, *, user: str,
     Raises EntryNotFound, VersionNotFound, VersionConflict, CurationError."""
     ensure_schema(bank.db)
     with transaction(bank.db):
-        existing = _load(bank, ext_id, expected_version)
-        row = bank.db.execute(
-            "SELECT snapshot FROM entry_versions WHERE entry_id = ? AND version = ?", [existing.id, version]
-        ).fetchone()
-        if row is None:
+        existing = entry_for_update(bank, ext_id, expected_version)
+        snapshots = {v["version"]: v["content"] for v in bank.versions(ext_id)}
+        if version not in snapshots:
             raise VersionNotFound(ext_id, version)
-        restored = entry_with_content(existing, json.loads(row[0]))
+        restored = entry_with_content(existing, snapshots[version])
         if restored.content() == existing.content():
             raise CurationError(f"version {version} of {ext_id} is the same as the current version {existing.version}")
         bank._update(existing, restored, user, utcnow(), note=f"restored version {version}")
@@ -201,16 +199,12 @@ def restore_version(bank: Bank, ext_id: str, version: int, *, user: str,
 def unapproved_authors(bank: Bank, entry: BankEntry) -> dict[str, list[int]]:
     """Who wrote the versions since the entry was last approved: {user: [versions]}.
     None of them may approve it (four eyes)."""
-    rows = bank.db.execute(
-        "SELECT version, snapshot, created_by FROM entry_versions WHERE entry_id = ? ORDER BY version",
-        [entry.id],
-    ).fetchall()
     authors: dict[str, list[int]] = {}
-    for version, snapshot, by in rows:
-        if json.loads(snapshot).get("status") == "approved":
+    for v in bank.versions(entry.ext_id):
+        if v["content"].get("status") == "approved":
             authors = {}
         else:
-            authors.setdefault(by, []).append(version)
+            authors.setdefault(v["created_by"], []).append(v["version"])
     return authors
 
 
@@ -238,8 +232,6 @@ def approve_many(bank: Bank, ext_ids: Iterable[str], *, user: str,
     """Approve several drafts in ONE transaction: all of them or none.
     Raises BulkApprovalRefused naming every entry that cannot be approved
     (or, for a single entry, that entry's own error)."""
-    from answer_bank.review_cycle import next_review_by
-
     ext_ids = list(dict.fromkeys(ext_ids))
     if not ext_ids:
         raise CurationError("no entries to approve")
@@ -250,7 +242,7 @@ def approve_many(bank: Bank, ext_ids: Iterable[str], *, user: str,
         ready: list[BankEntry] = []
         for ext_id in ext_ids:
             try:
-                existing = _load(bank, ext_id, expected_versions.get(ext_id))
+                existing = entry_for_update(bank, ext_id, expected_versions.get(ext_id))
                 if existing.status != "draft":
                     raise NotADraft(existing)
                 authored = own_unapproved_versions(bank, existing, user)
@@ -264,11 +256,12 @@ def approve_many(bank: Bank, ext_ids: Iterable[str], *, user: str,
                 raise problems[0]
             raise BulkApprovalRefused(problems)
         now = utcnow()
+        rules, fallback_days = review_rules(bank), default_days(bank)
         for existing in ready:
             entry = copy.deepcopy(existing)
             entry.status = "approved"
             entry.retired_reason = None
-            entry.review_by = next_review_by(bank, entry)
+            entry.review_by = review_by_on_approval(entry, rules, fallback_days)
             bank._update(existing, entry, user, now, note="approved")
         bank._bump_revision()
     return [bank.get_entry(e.ext_id) for e in ready]
@@ -282,7 +275,7 @@ def retire(bank: Bank, ext_id: str, reason: str, *, user: str, expected_version:
         raise CurationError(f"give a reason for retiring {ext_id}")
     ensure_schema(bank.db)
     with transaction(bank.db):
-        existing = _load(bank, ext_id, expected_version)
+        existing = entry_for_update(bank, ext_id, expected_version)
         if existing.status == "retired":
             raise CurationError(f"{ext_id} is already retired ({existing.retired_reason})")
         entry = copy.deepcopy(existing)
@@ -290,16 +283,6 @@ def retire(bank: Bank, ext_id: str, reason: str, *, user: str, expected_version:
         bank._update(existing, entry, user, utcnow(), note=f"retired: {reason}")
         bank._bump_revision()
     return bank.get_entry(ext_id)
-
-
-def _load(bank: Bank, ext_id: str, expected_version: int | None) -> BankEntry:
-    """The current entry, inside a transaction. Raises EntryNotFound, VersionConflict."""
-    existing = bank._find(ext_id)
-    if existing is None:
-        raise EntryNotFound(ext_id)
-    if expected_version is not None and existing.version != expected_version:
-        raise VersionConflict(existing, expected_version)
-    return existing
 
 
 def _list_items(name: str, value: Any) -> list[str]:

@@ -11,7 +11,8 @@ import sqlite_utils
 from sqlite_utils import Migrations
 
 from answer_bank.db import transaction
-from answer_bank.store import Bank, BankError, utcnow
+from answer_bank.model import BankEntry
+from answer_bank.store import Bank, BankError, EntryNotFound, VersionConflict, utcnow
 
 migrations = Migrations("aimsq.curation")
 
@@ -106,3 +107,15 @@ def audit_event(bank: Bank, user: str, action: str, *, ext_id: str | None = None
         "VALUES (?, ?, ?, ?, ?, NULL, NULL, ?)",
         [utcnow(), user, action, entry_id, ext_id, detail],
     )
+
+
+def entry_for_update(bank: Bank, ext_id: str, expected_version: int | None = None) -> BankEntry:
+    """The current entry, read inside the caller's transaction; with
+    `expected_version`, the version the change started from.
+    Raises EntryNotFound, VersionConflict."""
+    existing = bank._find(ext_id)
+    if existing is None:
+        raise EntryNotFound(ext_id)
+    if expected_version is not None and existing.version != expected_version:
+        raise VersionConflict(existing, expected_version)
+    return existing

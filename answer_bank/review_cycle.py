@@ -15,10 +15,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from answer_bank.curation_db import DEFAULT_REVIEW_DAYS, audit_event, ensure_schema, get_setting
+from answer_bank.curation_db import DEFAULT_REVIEW_DAYS, audit_event, ensure_schema, entry_for_update, get_setting
 from answer_bank.db import transaction
 from answer_bank.model import BankEntry
-from answer_bank.store import Bank, BankError, EntryNotFound, VersionConflict, utcnow
+from answer_bank.store import Bank, BankError, utcnow
 
 SCOPES = ("tag", "owner")
 DUE_WITHIN_DAYS = 30
@@ -117,11 +117,17 @@ def period_for(entry: BankEntry, rules: list[ReviewRule], fallback_days: int) ->
 def next_review_by(bank: Bank, entry: BankEntry, today: dt.date | None = None) -> str:
     """The review-by date an approval gives `entry`: a future date it already
     has is kept; otherwise today plus its period."""
+    return review_by_on_approval(entry, review_rules(bank), default_days(bank), today)
+
+
+def review_by_on_approval(entry: BankEntry, rules: list[ReviewRule], fallback_days: int,
+                          today: dt.date | None = None) -> str:
+    """`next_review_by` with the rules already read (one read for many entries)."""
     today = today or today_utc()
     current = _parse(entry.review_by)
     if current and current > today:
         return current.isoformat()
-    days, _ = period_for(entry, review_rules(bank), default_days(bank))
+    days, _ = period_for(entry, rules, fallback_days)
     return (today + dt.timedelta(days=days)).isoformat()
 
 
@@ -185,11 +191,7 @@ def mark_reviewed(bank: Bank, ext_id: str, *, user: str, expected_version: int |
     today = today or today_utc()
     ensure_schema(bank.db)
     with transaction(bank.db):
-        existing = bank._find(ext_id)
-        if existing is None:
-            raise EntryNotFound(ext_id)
-        if expected_version is not None and existing.version != expected_version:
-            raise VersionConflict(existing, expected_version)
+        existing = entry_for_update(bank, ext_id, expected_version)
         if existing.status != "approved":
             raise ReviewRuleError(f"{ext_id} is {existing.status}; only approved entries have review cycles")
         days, why = period_for(existing, review_rules(bank), default_days(bank))
@@ -206,9 +208,10 @@ def schedule_reviews(bank: Bank, *, user: str) -> list[str]:
     """Write the rule-derived review-by date into every approved entry that has
     none, in one transaction, so the matcher sees it. Returns the entries changed."""
     ensure_schema(bank.db)
-    rules, fallback = review_rules(bank), default_days(bank)
     changed = []
     with transaction(bank.db):
+        # Read inside the write transaction: the dates come from the rules as committed.
+        rules, fallback = review_rules(bank), default_days(bank)
         now = utcnow()
         for existing in bank.list_entries(status="approved"):
             if existing.review_by:

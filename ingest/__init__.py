@@ -14,11 +14,12 @@ from __future__ import annotations
 import struct
 import zipfile
 import zlib
-from typing import IO
+from contextlib import contextmanager
+from typing import IO, Iterator
 from xml.parsers.expat import ExpatError
 
 from ingest.errors import DamagedFile, IngestError
-from ingest.guard import DAMAGED_MESSAGE, Limits, check_upload, strip_macros
+from ingest.guard import DAMAGED_MESSAGE, Limits, check_upload
 from ingest.model import AnswerFill, IngestHints, IngestResult
 
 __all__ = ["read_questionnaire", "write_answers", "detect_format"]
@@ -46,7 +47,7 @@ def read_questionnaire(fp: IO[bytes] | bytes, filename: str | None = None, hints
     limits = Limits.from_env()
     data = _read_all(fp, limits)
     info = check_upload(data, filename, limits)
-    try:
+    with _damaged_on_parser_errors():
         if info.format == "xlsx":
             from ingest.xlsx_format import read_xlsx
 
@@ -57,21 +58,7 @@ def read_questionnaire(fp: IO[bytes] | bytes, filename: str | None = None, hints
             return read_csv(data, hints, limits)
         from ingest.docx_format import read_docx
 
-        warnings = []
-        if info.macro_enabled:
-            data = strip_macros(data)
-            warnings.append("The document contains macros; they were not run, and the filled copy is saved without them (.docx).")
-        result = read_docx(data, hints)
-        result.warnings[:0] = warnings
-        return result
-    except IngestError:
-        raise
-    except _LOW_LEVEL as e:
-        raise DamagedFile(DAMAGED_MESSAGE) from e
-    except Exception as e:  # lxml's XMLSyntaxError, python-docx's PackageNotFoundError, ...
-        if type(e).__module__.split(".")[0] in ("lxml", "docx", "openpyxl"):
-            raise DamagedFile(DAMAGED_MESSAGE) from e
-        raise
+        return read_docx(data, hints, checked=info.ooxml)
 
 
 def write_answers(data: bytes, filename: str | None, fills: list[AnswerFill]) -> bytes:
@@ -83,7 +70,7 @@ def write_answers(data: bytes, filename: str | None, fills: list[AnswerFill]) ->
     """
     limits = Limits.from_env()
     info = check_upload(data, filename, limits)
-    try:
+    with _damaged_on_parser_errors():
         if info.format == "xlsx":
             from ingest.xlsx_format import write_xlsx
 
@@ -94,19 +81,28 @@ def write_answers(data: bytes, filename: str | None, fills: list[AnswerFill]) ->
             return write_csv(data, fills, limits)
         from ingest.docx_format import write_docx
 
-        if info.macro_enabled:
-            data = strip_macros(data)
-        return write_docx(data, fills)
+        return write_docx(data, fills, checked=info.ooxml)
+
+
+@contextmanager
+def _damaged_on_parser_errors() -> Iterator[None]:
+    """What a damaged file makes a parser raise becomes DamagedFile; IngestError passes."""
+    try:
+        yield
     except IngestError:
         raise
     except _LOW_LEVEL as e:
         raise DamagedFile(DAMAGED_MESSAGE) from e
+    except Exception as e:  # lxml's XMLSyntaxError, python-docx's PackageNotFoundError, ...
+        if type(e).__module__.split(".")[0] in ("lxml", "docx", "openpyxl"):
+            raise DamagedFile(DAMAGED_MESSAGE) from e
+        raise
 
 
 def output_suffix(data: bytes, filename: str | None = None) -> str:
     """The extension a filled copy of `data` must carry: ".xlsx", ".docx" or ".csv"
     (an .xlsm/.docm comes back without macros, so as .xlsx/.docx)."""
-    return "." + check_upload(data, filename).format
+    return "." + detect_format(data, filename)
 
 
 def _read_all(fp: IO[bytes] | bytes, limits: Limits) -> bytes:

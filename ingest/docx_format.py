@@ -118,7 +118,7 @@ from typing import Any, Iterable
 
 from ingest.errors import DamagedFile, ExportError, IngestError, UnsupportedFormat
 from ingest.fill import match_option, plan_fill
-from ingest.guard import check_ooxml, copy_zipinfo, open_zip, strip_macros
+from ingest.guard import OoxmlInfo, check_ooxml, copy_zipinfo, open_zip, strip_macros
 from ingest.model import AnswerFill, IngestHints, IngestResult, Locator, Question
 
 # ---- names -----------------------------------------------------------------
@@ -226,14 +226,16 @@ _HEADING_NAME = re.compile(r"^heading\s*([1-9])$", re.I)
 # ---- public API ----------------------------------------------------------------
 
 
-def read_docx(data: bytes, hints: IngestHints | None = None) -> IngestResult:
+def read_docx(data: bytes, hints: IngestHints | None = None, checked: OoxmlInfo | None = None) -> IngestResult:
     """Read the questions of a Word questionnaire and where each answer goes.
 
-    `data` is the whole file. Raises DamagedFile, UnsafeFile, FileTooLarge,
-    EncryptedFile or UnsupportedFormat (from the upload guard or when the
-    package is not a Word document), each with a message a person can act on.
+    `data` is the whole file; `checked` is what the upload guard already
+    found in exactly these bytes (else the guard runs here). Raises
+    DamagedFile, UnsafeFile, FileTooLarge, EncryptedFile or UnsupportedFormat
+    (from the upload guard or when the package is not a Word document), each
+    with a message a person can act on.
     """
-    data, warnings = _checked_package(data)
+    data, warnings = _checked_package(data, checked)
     doc = _open_document(data)
     reader = _Reader(doc, hints or IngestHints())
     result = reader.read()
@@ -241,7 +243,7 @@ def read_docx(data: bytes, hints: IngestHints | None = None) -> IngestResult:
     return result
 
 
-def write_docx(data: bytes, fills: list[AnswerFill]) -> bytes:
+def write_docx(data: bytes, fills: list[AnswerFill], checked: OoxmlInfo | None = None) -> bytes:
     """A copy of the document with each fill written where its question says.
 
     Only word/document.xml changes; every other member is copied unchanged. A
@@ -249,9 +251,10 @@ def write_docx(data: bytes, fills: list[AnswerFill]) -> bytes:
     Raises ExportError when an answer cannot be written (a short answer that
     is not one of a checkbox / mark question's options, control characters
     Word cannot store, a locator that does not exist in this file), and the
-    guard's errors when the file itself is unsafe or damaged.
+    guard's errors when the file itself is unsafe or damaged. `checked` is as
+    for read_docx.
     """
-    data, _ = _checked_package(data)
+    data, _ = _checked_package(data, checked)
     doc = _open_document(data)
     writer = _Writer(doc)
     if not writer.apply(fills):
@@ -264,20 +267,17 @@ def write_docx(data: bytes, fills: list[AnswerFill]) -> bytes:
 # ---- opening -----------------------------------------------------------------------
 
 
-def _checked_package(data: bytes) -> tuple[bytes, list[str]]:
-    """Run the upload guard over the package (part sizes and nesting depth are
-    capped before python-docx, which parses with huge_tree=True, sees it);
-    strip the macros from a .docm."""
+def _checked_package(data: bytes, checked: OoxmlInfo | None = None) -> tuple[bytes, list[str]]:
+    """Run the upload guard over the package unless `checked` says it already
+    ran (part sizes and nesting depth are capped before python-docx, which
+    parses with huge_tree=True, sees it); strip the macros from a .docm."""
     warnings: list[str] = []
-    info = check_ooxml(data)
+    info = checked or check_ooxml(data)
     if info.kind != "docx":
         raise UnsupportedFormat("This file is an Excel workbook, not a Word document; read it as .xlsx.")
     if info.macro_enabled:
         data = strip_macros(data)
-        warnings.append(
-            "This is a macro-enabled Word file (.docm): its macros were ignored and are never kept; "
-            "the filled copy is a plain .docx."
-        )
+        warnings.append("The document contains macros; they were not run, and the filled copy is saved without them (.docx).")
     return data, warnings
 
 

@@ -99,7 +99,7 @@ class Limits:
         if value:
             try:
                 return cls(max_upload_bytes=int(float(value) * 1024 * 1024))
-            except ValueError:
+            except (ValueError, OverflowError):  # "abc", "nan", "inf": the default, as when unset
                 pass
         return cls()
 

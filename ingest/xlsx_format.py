@@ -336,6 +336,18 @@ def _parse(parser, data: bytes) -> None:
         raise DamagedFile(DAMAGED_MESSAGE) from e
 
 
+def _parse_member(parser, zf: zipfile.ZipFile, part: str, limits: Limits) -> None:
+    """_parse over a member streamed in chunks (a big sheet is never held whole)."""
+    try:
+        for block in iter_member(zf, part, limits.max_member_bytes):
+            parser.Parse(block, False)
+        parser.Parse(b"", True)
+    except IngestError:
+        raise
+    except Exception as e:
+        raise DamagedFile(DAMAGED_MESSAGE) from e
+
+
 def _read_shared_strings(zf: zipfile.ZipFile, part: str, limits: Limits) -> list[str]:
     strings: list[str] = []
     buf: list[str] = []
@@ -369,14 +381,7 @@ def _read_shared_strings(zf: zipfile.ZipFile, part: str, limits: Limits) -> list
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.CharacterDataHandler = chars
-    try:
-        for block in iter_member(zf, part, limits.max_member_bytes):
-            parser.Parse(block, False)
-        parser.Parse(b"", True)
-    except IngestError:
-        raise
-    except Exception as e:
-        raise DamagedFile(DAMAGED_MESSAGE) from e
+    _parse_member(parser, zf, part, limits)
     return strings
 
 
@@ -414,14 +419,7 @@ class _SheetParser:
         parser.StartElementHandler = self.start
         parser.EndElementHandler = self.end
         parser.CharacterDataHandler = self.chars
-        try:
-            for block in iter_member(self.pkg.zf, self.info.part, self.pkg.limits.max_member_bytes):
-                parser.Parse(block, False)
-            parser.Parse(b"", True)
-        except IngestError:
-            raise
-        except Exception as e:
-            raise DamagedFile(DAMAGED_MESSAGE) from e
+        _parse_member(parser, self.pkg.zf, self.info.part, self.pkg.limits)
         return self.out
 
     def start(self, name, attrs):

@@ -73,7 +73,7 @@ def bank_restore_version(ctx: click.Context, entry_id: str, version: int):
 def bank_approve(ctx: click.Context, entry_ids: tuple[str, ...], all_drafts: bool):
     """Approve draft entries, all in one transaction. You cannot approve an
     entry you changed since its last approval."""
-    from answer_bank.curation import approve, approve_many
+    from answer_bank.curation import approve_many
 
     b = get_bank(ctx)
     ids = list(dict.fromkeys(entry_ids))
@@ -81,7 +81,8 @@ def bank_approve(ctx: click.Context, entry_ids: tuple[str, ...], all_drafts: boo
         ids += [e.ext_id for e in b.list_entries(status="draft") if e.ext_id not in ids]
     if not ids:
         raise click.UsageError("name the entries to approve, or pass --all-drafts")
-    approved = [approve(b, ids[0], user=cli_user())] if len(ids) == 1 else approve_many(b, ids, user=cli_user())
+    # One entry: its own error (not a draft, your own change), not the bulk summary.
+    approved = approve_many(b, ids, user=cli_user(), single=len(ids) == 1)
     for e in approved:
         click.echo(f"{e.ext_id}: approved as version {e.version}, review by {e.review_by}")
     click.echo(f"{len(approved)} approved", err=True)

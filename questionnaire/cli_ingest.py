@@ -14,13 +14,7 @@ from pathlib import Path
 
 import click
 
-from questionnaire.cli import bank, get_bank, get_matcher, main
-
-try:
-    from questionnaire.cli import cli_user
-except ImportError:  # pragma: no cover - older cli.py
-    def cli_user() -> str:
-        return os.environ.get("AIMSQ_USER") or os.environ.get("USER") or "cli"
+from questionnaire.cli import bank, cli_user, get_bank, get_matcher, main
 
 
 def _hint_options(func):
@@ -179,12 +173,13 @@ def import_questionnaire_command(ctx, file, approve, sheet, question_col, answer
 
     name = Path(file).name
     result = read_questionnaire(_read(file), name, _hints(sheet, question_col, answer_col, comment_col))
-    rows, skipped = questionnaire_entries(result, name)
+    rows = questionnaire_entries(result, name)
     if not rows:
         raise click.ClickException(f"{name} has no answered questions; nothing was imported")
     from answer_bank.io import entry_from_mapping
 
     entries = []
+    skipped: list[str] = []
     for row in rows:
         try:
             entries.append(entry_from_mapping(row))
@@ -196,15 +191,14 @@ def import_questionnaire_command(ctx, file, approve, sheet, question_col, answer
     click.echo(f"Imported {len(entries)} answered questions from {name} as {state} entries: {report.summary()}")
 
 
-def questionnaire_entries(result, source: str) -> tuple[list[dict], list[str]]:
+def questionnaire_entries(result, source: str) -> list[dict]:
     """Bank rows (id, question, answer, short_answer, tags, source) for the
-    answered questions of an IngestResult, and notes on what was skipped."""
+    answered questions of an IngestResult."""
     from ingest.fill import CANONICAL
     from ingest.layout import short_answer_family
 
     stem = re.sub(r"[^A-Za-z0-9]+", "-", Path(source).stem).strip("-").lower()[:60] or "questionnaire"
     rows: list[dict] = []
-    skipped: list[str] = []
     used: set[str] = set()
     for n, q in enumerate(result.questions, start=1):
         answer, comment = q.existing_answer, q.existing_comment
@@ -225,4 +219,4 @@ def questionnaire_entries(result, source: str) -> tuple[list[dict], list[str]]:
             "tags": [q.section] if q.section else [],
             "source": source,
         })
-    return rows, skipped
+    return rows

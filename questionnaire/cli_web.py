@@ -39,6 +39,13 @@ def _user_errors(fn):
     return wrapper
 
 
+def _named_user(users, name: str):
+    u = users.by_name(name)
+    if u is None:
+        raise click.ClickException(f"no user named {name!r}")
+    return u
+
+
 def _new_password(generate: bool) -> tuple[str, bool]:
     from questionnaire.users import MIN_PASSWORD_LENGTH, generate_password
 
@@ -87,9 +94,7 @@ def user_list(ctx: click.Context):
 def user_set_role(ctx: click.Context, name: str, role: str):
     """Change a user's role."""
     users = _users(ctx)
-    u = users.by_name(name)
-    if u is None:
-        raise click.ClickException(f"no user named {name!r}")
+    u = _named_user(users, name)
     u = users.set_role(u.id, role)
     click.echo(f"{u.name} is now {u.role}.")
 
@@ -102,9 +107,7 @@ def user_set_role(ctx: click.Context, name: str, role: str):
 def user_password(ctx: click.Context, name: str, generate: bool):
     """Set a new password for a user (ends their sessions)."""
     users = _users(ctx)
-    u = users.by_name(name)
-    if u is None:
-        raise click.ClickException(f"no user named {name!r}")
+    u = _named_user(users, name)
     password, generated = _new_password(generate)
     users.set_password(u.id, password)
     click.echo(f"Password of {u.name} changed; their sessions ended.")
@@ -119,9 +122,7 @@ def user_password(ctx: click.Context, name: str, generate: bool):
 def user_deactivate(ctx: click.Context, name: str):
     """Stop a user from signing in (ends their sessions)."""
     users = _users(ctx)
-    u = users.by_name(name)
-    if u is None:
-        raise click.ClickException(f"no user named {name!r}")
+    u = _named_user(users, name)
     users.set_active(u.id, False)
     click.echo(f"{u.name} can no longer sign in.")
 

@@ -66,10 +66,6 @@ def _entries(bank: Bank, ext_ids: list[str]) -> dict[str, tuple[int, str]]:
     return found
 
 
-def _bump_revision(bank: Bank) -> None:
-    bank.db.execute("UPDATE bank_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision'")
-
-
 def learn_variants(bank: Bank, pairs: Iterable[tuple[str, str]], *, user: str) -> list[tuple[str, str]]:
     """Record accepted (entry ext id, customer wording) pairs as learned
     variants in ONE transaction: an `entry_variants` row (origin 'review') and
@@ -107,7 +103,7 @@ def learn_variants(bank: Bank, pairs: Iterable[tuple[str, str]], *, user: str) -
             known[row_id].add(text)
             added.append((ext_id, text))
         if added:
-            _bump_revision(bank)
+            bank._bump_revision()
     return added
 
 
@@ -144,7 +140,7 @@ def forget_variants(bank: Bank, pairs: Iterable[tuple[str, str]], *, user: str) 
                 audit_event(bank, user, UNLEARN_ACTION, ext_id=ext_id, entry_id=row_id, detail=text)
                 removed.append((ext_id, text))
         if removed:
-            _bump_revision(bank)
+            bank._bump_revision()
     return removed
 
 

@@ -67,6 +67,11 @@ def generate_password() -> str:
     return secrets.token_urlsafe(12)
 
 
+def _failure_key(name: str | None) -> str:
+    """The login_failures key of a user name (as typed: case and spaces ignored)."""
+    return f"name:{(name or '').strip().lower()}"
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
 
@@ -199,7 +204,7 @@ class Users:
         now = time.time() if now is None else now
         since = now - LOGIN_WINDOW_SECONDS
         waits = [0]
-        for key, limit in ((f"name:{(name or '').strip().lower()}", MAX_FAILURES_PER_NAME),
+        for key, limit in ((_failure_key(name), MAX_FAILURES_PER_NAME),
                            (f"addr:{address}", MAX_FAILURES_PER_ADDRESS)):
             rows = self.db.execute(
                 "SELECT at FROM login_failures WHERE key = ? AND at > ? ORDER BY at DESC LIMIT ?",
@@ -215,13 +220,13 @@ class Users:
         with transaction(self.db):
             self.db.conn.executemany(
                 "INSERT INTO login_failures (key, at) VALUES (?, ?)",
-                [(f"name:{(name or '').strip().lower()}", now), (f"addr:{address}", now)],
+                [(_failure_key(name), now), (f"addr:{address}", now)],
             )
             self.db.execute("DELETE FROM login_failures WHERE at < ?", [now - LOGIN_WINDOW_SECONDS])
 
     def clear_login_failures(self, name: str) -> None:
         with transaction(self.db):
-            self.db.execute("DELETE FROM login_failures WHERE key = ?", [f"name:{(name or '').strip().lower()}"])
+            self.db.execute("DELETE FROM login_failures WHERE key = ?", [_failure_key(name)])
 
     # ---- sessions ------------------------------------------------------
 

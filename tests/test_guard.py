@@ -47,6 +47,12 @@ def test_upload_size_limit(monkeypatch):
         read_questionnaire(io.BytesIO(simple_questionnaire(50)), "big.xlsx")
 
 
+@pytest.mark.parametrize("value", ["abc", "nan", "inf"])
+def test_unreadable_upload_limit_means_the_default(monkeypatch, value):
+    monkeypatch.setenv("AIMSQ_MAX_UPLOAD_MB", value)
+    assert Limits.from_env() == Limits()
+
+
 def test_empty_file_is_reported():
     with pytest.raises(DamagedFile, match="empty"):
         read_questionnaire(io.BytesIO(b""), "empty.xlsx")

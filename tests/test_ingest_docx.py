@@ -672,6 +672,29 @@ def test_docm_is_read_without_macros_and_written_as_docx():
     assert reopen(out).tables[0].cell(1, 0).text == "Answer 0"
 
 
+def test_docm_through_the_dispatcher_is_guarded_once_and_warned_once(monkeypatch):
+    import ingest.docx_format
+    import ingest.guard
+    from ingest import read_questionnaire, write_answers
+
+    calls = []
+    real = ingest.guard.check_ooxml
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest.guard, "check_ooxml", counted)
+    monkeypatch.setattr(ingest.docx_format, "check_ooxml", counted)
+    data = as_docm(below_doc())
+    result = read_questionnaire(data, "form.docm")
+    assert len(calls) == 1
+    assert len([w for w in result.warnings if "macro" in w]) == 1
+    out = write_answers(data, "form.docm", fill_all(result))
+    assert len(calls) == 2
+    assert "word/vbaProject.bin" not in member_map(out)
+
+
 def package_with_document(document_xml: bytes) -> bytes:
     members = member_map(below_doc())
     members["word/document.xml"] = document_xml

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request,
+from flask import (Blueprint, Response, abort, flash, g, redirect, render_template, request,
                    url_for)
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -28,7 +28,7 @@ from answer_bank.pack import PackError, build_pack
 from answer_bank.store import BankError, VersionConflict
 from questionnaire.figures import most_edited_entries, questionnaire_figures, totals
 from web.security import requires
-from web.services import get_bank, get_db
+from web.services import get_bank, get_db, matcher
 
 bp = Blueprint("curation", __name__, url_prefix="/curation")
 
@@ -103,19 +103,6 @@ class PackForm(FlaskForm):
 # ---- helpers ------------------------------------------------------------------
 
 
-def _embedder():
-    """The app's embedder: the injected one (tests), else the bundled model, loaded once."""
-    injected = current_app.config.get("AIMSQ_EMBEDDER")
-    if injected is not None:
-        return injected
-    cached = current_app.extensions.get("aimsq_curation_embedder")
-    if cached is None:
-        from answer_bank.embeddings import embedder_from_env
-
-        cached = current_app.extensions["aimsq_curation_embedder"] = embedder_from_env()
-    return cached
-
-
 def _framework_arg() -> str:
     framework = request.args.get("framework") or "iso42001"
     if framework not in FRAMEWORKS:
@@ -135,7 +122,7 @@ def _valid_or_400(form: FlaskForm) -> None:
         abort(400, _form_error(form))
 
 
-def _conflict(e: VersionConflict, ext_id: str, seen: int | None):
+def show_conflict(e: VersionConflict, ext_id: str, seen: int | None):
     """Tell the person someone else saved first, and show them that change."""
     flash(f"{e} Their change is shown below.", "error")
     return redirect(url_for("curation.history", ext_id=ext_id, **{"from": seen or e.expected_version,
@@ -197,11 +184,11 @@ def restore(ext_id: str):
         entry = curation.restore_version(get_bank(), ext_id, form.version.data, user=g.user.name,
                                          expected_version=form.base_version.data)
     except VersionConflict as e:
-        return _conflict(e, ext_id, form.base_version.data)
+        return show_conflict(e, ext_id, form.base_version.data)
     except curation.CurationError as e:
         flash(str(e), "error")
-        return redirect(url_for("curation.history", ext_id=ext_id))
-    flash(f"Version {form.version.data} of {ext_id} restored as version {entry.version} ({entry.status}).", "info")
+    else:
+        flash(f"Version {form.version.data} of {ext_id} restored as version {entry.version} ({entry.status}).", "info")
     return redirect(url_for("curation.history", ext_id=ext_id))
 
 
@@ -215,11 +202,11 @@ def approve(ext_id: str):
     except curation.SelfApproval as e:
         abort(403, str(e))
     except VersionConflict as e:
-        return _conflict(e, ext_id, form.base_version.data)
+        return show_conflict(e, ext_id, form.base_version.data)
     except curation.NotADraft as e:
         flash(str(e), "error")
-        return redirect(url_for("curation.history", ext_id=ext_id))
-    flash(f"{ext_id} is approved (version {entry.version}); next review by {entry.review_by}.", "info")
+    else:
+        flash(f"{ext_id} is approved (version {entry.version}); next review by {entry.review_by}.", "info")
     return redirect(url_for("curation.history", ext_id=ext_id))
 
 
@@ -233,11 +220,11 @@ def retire(ext_id: str):
     try:
         curation.retire(get_bank(), ext_id, form.reason.data, user=g.user.name, expected_version=form.base_version.data)
     except VersionConflict as e:
-        return _conflict(e, ext_id, form.base_version.data)
+        return show_conflict(e, ext_id, form.base_version.data)
     except curation.CurationError as e:
         flash(str(e), "error")
-        return redirect(url_for("curation.history", ext_id=ext_id))
-    flash(f"{ext_id} is retired; it no longer answers questionnaires.", "info")
+    else:
+        flash(f"{ext_id} is retired; it no longer answers questionnaires.", "info")
     return redirect(url_for("curation.history", ext_id=ext_id))
 
 
@@ -263,11 +250,10 @@ def approve_drafts():
         approved = curation.approve_many(get_bank(), chosen, user=g.user.name)
     except curation.BulkApprovalRefused as e:
         flash(str(e), "error")
-        return redirect(url_for("curation.drafts"))
     except BankError as e:  # an entry that vanished meanwhile
         flash(f"Nothing approved: {e}", "error")
-        return redirect(url_for("curation.drafts"))
-    flash(f"{len(approved)} entries approved in one step.", "info")
+    else:
+        flash(f"{len(approved)} entries approved in one step.", "info")
     return redirect(url_for("curation.drafts"))
 
 
@@ -296,11 +282,11 @@ def reviewed(ext_id: str):
         entry = review_cycle.mark_reviewed(get_bank(), ext_id, user=g.user.name,
                                            expected_version=form.base_version.data)
     except VersionConflict as e:
-        return _conflict(e, ext_id, form.base_version.data)
+        return show_conflict(e, ext_id, form.base_version.data)
     except review_cycle.ReviewRuleError as e:
         flash(str(e), "error")
-        return redirect(url_for("curation.due"))
-    flash(f"{ext_id} confirmed; next review by {entry.review_by}.", "info")
+    else:
+        flash(f"{ext_id} confirmed; next review by {entry.review_by}.", "info")
     return redirect(url_for("curation.due"))
 
 
@@ -310,7 +296,7 @@ def reviewed(ext_id: str):
 @bp.get("/checks")
 @requires("read")
 def findings():
-    found = checks.find_findings(get_bank(), _embedder())
+    found = checks.find_findings(get_bank(), matcher().embedder())
     return render_template("curation/checks.html", findings=found, merge_form=MergeForm(),
                            dismiss_form=DismissForm())
 
@@ -325,12 +311,12 @@ def merge():
     try:
         entry = checks.merge(get_bank(), form.keep.data, form.away.data, user=g.user.name, expected_versions=expected)
     except VersionConflict as e:
-        return _conflict(e, e.current.ext_id, expected.get(e.current.ext_id))
+        return show_conflict(e, e.current.ext_id, expected.get(e.current.ext_id))
     except BankError as e:
         flash(str(e), "error")
-        return redirect(url_for("curation.findings"))
-    flash(f"{form.away.data} merged into {form.keep.data} (now version {entry.version}); "
-          f"{form.away.data} is retired and both histories are kept.", "info")
+    else:
+        flash(f"{form.away.data} merged into {form.keep.data} (now version {entry.version}); "
+              f"{form.away.data} is retired and both histories are kept.", "info")
     return redirect(url_for("curation.findings"))
 
 
@@ -356,11 +342,12 @@ def dismiss():
 @requires("read")
 def coverage_page():
     framework = _framework_arg()
-    report = coverage(get_bank(), framework)
+    bank = get_bank()
+    report = coverage(bank, framework)
     return render_template(
         "curation/coverage.html", report=report, framework=framework, frameworks=FRAMEWORKS,
         svg=Markup(coverage_svg(framework, report=report)),  # built from escaped text only
-        pack_form=PackForm(framework=framework, org=get_setting(get_bank(), "organisation") or ""),
+        pack_form=PackForm(framework=framework, org=get_setting(bank, "organisation") or ""),
     )
 
 
@@ -375,10 +362,10 @@ def coverage_chart():
 @requires("read")
 def pack():
     bank = get_bank()
-    form = PackForm(request.args, org=get_setting(bank, "organisation") or "")
+    organisation = get_setting(bank, "organisation") or ""
+    form = PackForm(request.args, org=organisation)
     if "framework" not in request.args:
-        return render_template("curation/pack.html", form=form, org_form=OrganisationForm(
-            organisation=get_setting(bank, "organisation") or ""))
+        return render_template("curation/pack.html", form=form, org_form=OrganisationForm(organisation=organisation))
     if not form.validate():
         abort(400, _form_error(form))
     try:

@@ -56,17 +56,28 @@ class MatchService:
 
     def __init__(self, db_path: str, embedder=None):
         self.db_path = db_path
-        self.embedder = embedder
+        self._embedder = embedder
         self._lock = threading.Lock()
+        self._embedder_lock = threading.Lock()
         self._matcher = None
         self.running: set[str] = set()  # questionnaires being autofilled in this process
+
+    def embedder(self):
+        """The app's embedder: the injected one (tests), else the bundled model,
+        loaded once per process and shared by the matcher and the curation checks."""
+        with self._embedder_lock:
+            if self._embedder is None:
+                from answer_bank.embeddings import embedder_from_env
+
+                self._embedder = embedder_from_env()
+            return self._embedder
 
     def match_many(self, texts: list[str], top_k: int = 5):
         with self._lock:
             if self._matcher is None:
                 from answer_bank.matching import Matcher
 
-                self._matcher = Matcher(Bank.open(self.db_path), self.embedder)
+                self._matcher = Matcher(Bank.open(self.db_path), self.embedder())
             return self._matcher.match_many(list(texts), top_k=top_k)
 
 

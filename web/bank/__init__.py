@@ -14,7 +14,7 @@ from answer_bank.embeddings import ModelNotFound
 from answer_bank.model import STATUSES, BankEntry, Evidence
 from answer_bank.store import EntryNotFound, VersionConflict
 from web.bank.forms import DecisionForm, EntryForm
-from web.curation import _conflict as show_conflict
+from web.curation import show_conflict
 from web.security import requires
 from web.services import get_bank, get_store, matcher
 
