@@ -179,12 +179,13 @@ class Bank:
             existing = self._find(entry.ext_id)
             if existing is None:
                 self._insert(entry, user, now, note=note or "created")
+                self._bump_revision()
             else:
                 if expected_version is not None and existing.version != expected_version:
                     raise VersionConflict(existing, expected_version)
                 if existing.content() != entry.content():
                     self._update(existing, entry, user, now, note=note or "edited")
-            self._bump_revision()
+                    self._bump_revision()
         return self.get_entry(entry.ext_id)
 
     def set_status(self, ext_id: str, status: str, *, user: str, reason: str | None = None) -> BankEntry:
@@ -205,12 +206,15 @@ class Bank:
                 raise EntryNotFound(ext_id)
             if text in entry.texts:
                 return False
+            now = utcnow()
             self.db.execute(
                 "INSERT INTO entry_variants (entry_id, text, origin, created_at, created_by) "
                 "VALUES (?, ?, 'review', ?, ?)",
-                [entry.id, text, utcnow(), user],
+                [entry.id, text, now, user],
             )
-            self._audit(user, "learn_variant", entry, None, None, detail=text)
+            # A learned wording is not curated content: it gets an audit row,
+            # not a new version of the entry.
+            self._audit(user, "learn_variant", entry, None, None, detail=text, now=now)
             self._bump_revision()
         return True
 
@@ -312,7 +316,7 @@ class Bank:
         entry.version = 1
         self._write_children(entry, user, now)
         self._snapshot(entry, user, now, note)
-        self._audit(user, "create", entry, None, entry.content())
+        self._audit(user, "create", entry, None, entry.content(), now=now)
 
     def _update(self, existing: BankEntry, entry: BankEntry, user: str, now: str, note: str) -> None:
         entry.id = existing.id
@@ -333,7 +337,7 @@ class Bank:
         self._write_children(entry, user, now)
         self._snapshot(entry, user, now, note)
         action = "approve" if approving else ("retire" if entry.status == "retired" != existing.status else "update")
-        self._audit(user, action, entry, existing.content(), entry.content())
+        self._audit(user, action, entry, existing.content(), entry.content(), now=now)
 
     def _write_children(self, entry: BankEntry, user: str, now: str) -> None:
         conn = self.db.conn
@@ -362,11 +366,11 @@ class Bank:
             [entry.id, entry.version, json.dumps(entry.content(), ensure_ascii=False), now, user, note],
         )
 
-    def _audit(self, user, action, entry, before, after, detail: str | None = None) -> None:
+    def _audit(self, user, action, entry, before, after, detail: str | None = None, now: str | None = None) -> None:
         self.db.execute(
             "INSERT INTO audit_log (at, user, action, entry_id, ext_id, before, after, detail) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [utcnow(), user, action, entry.id, entry.ext_id,
+            [now or utcnow(), user, action, entry.id, entry.ext_id,
              json.dumps(before, ensure_ascii=False) if before is not None else None,
              json.dumps(after, ensure_ascii=False) if after is not None else None, detail],
         )
