@@ -274,7 +274,7 @@ def write_csv(data: bytes, fills: list[AnswerFill], limits: Limits | None = None
     Raises ExportError for an answer over 32,767 characters or one the file's
     encoding cannot hold.
     """
-    from ingest.fill import plan_fill
+    from ingest.fill import cleared_marks, plan_fill
 
     limits = limits or Limits.from_env()
     if not fills:
@@ -285,16 +285,15 @@ def write_csv(data: bytes, fills: list[AnswerFill], limits: Limits | None = None
     names = _column_names(header, max((len(r) for r in records), default=0))
     for fill in fills:
         planned, _ = plan_fill(fill)
-        chosen = {w.at for w in planned if w.role == "mark"}
-        if chosen and fill.question.answer_at.marks:  # marking one option clears the others
-            from ingest.fill import PlannedWrite
 
-            for _, loc in fill.question.answer_at.marks:
-                if loc not in chosen and loc.row is not None and loc.row <= len(records):
-                    rec = records[loc.row - 1]
-                    col = _write_column(loc, names)
-                    if col < len(rec) and rec[col].strip():
-                        planned.append(PlannedWrite(loc, "", "clear"))
+        def is_marked(loc: Locator) -> bool:
+            if loc.row is None or loc.row > len(records):
+                return False
+            rec = records[loc.row - 1]
+            col = _write_column(loc, names)
+            return col < len(rec) and bool(rec[col].strip())
+
+        planned += cleared_marks(fill.question, planned, is_marked)
         for w in planned:
             loc = w.at
             if loc.row is None:

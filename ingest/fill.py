@@ -21,9 +21,10 @@ strings, CSV prefixes a quote), not this module's.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from ingest.layout import norm, short_answer_family
-from ingest.model import AnswerFill, Locator
+from ingest.model import AnswerFill, Locator, Question
 
 CANONICAL = {"yes": "Yes", "no": "No", "n/a": "N/A", "partial": "Partial"}
 
@@ -32,7 +33,7 @@ CANONICAL = {"yes": "Yes", "no": "No", "n/a": "N/A", "partial": "Partial"}
 class PlannedWrite:
     at: Locator
     value: str
-    role: str  # "answer" | "comment" | "mark"
+    role: str  # "answer" | "comment" | "mark" | "clear"
 
     def to_json(self) -> dict:
         return {"at": self.at.to_json(), "value": self.value, "role": self.role}
@@ -58,6 +59,15 @@ def match_option(short_answer: str | None, options: list[str] | None) -> str | N
     if not same:
         return None
     return min(same, key=lambda o: (len(norm(o)), options.index(o)))
+
+
+def cleared_marks(q: Question, planned: list[PlannedWrite], is_marked: Callable[[Locator], bool]) -> list[PlannedWrite]:
+    """Marking one option clears a mark already in another place of the same
+    question; `is_marked` says whether the file holds a mark at a place."""
+    chosen = {w.at for w in planned if w.role == "mark"}
+    if not chosen or not q.answer_at.marks:
+        return []
+    return [PlannedWrite(loc, "", "clear") for _, loc in q.answer_at.marks if loc not in chosen and is_marked(loc)]
 
 
 def combine(short: str | None, narrative: str | None) -> str | None:

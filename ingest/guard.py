@@ -289,11 +289,9 @@ def strip_macros(data: bytes) -> bytes:
     A package without macros is returned as it is.
     """
     zf = open_zip(data)
-    names = [i.filename for i in zf.infolist()]
-    vba = {n for n in names if _is_vba_part(n)}
-    ct_raw = zf.read("[Content_Types].xml") if "[Content_Types].xml" in names else b""
-    if not vba and b"macroEnabled" not in ct_raw:
+    if not has_macros(zf):
         return data
+    vba = {n for n in zf.namelist() if _is_vba_part(n)}
     vba_targets = {n.rsplit("/", 1)[-1] for n in vba}
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
@@ -307,6 +305,15 @@ def strip_macros(data: bytes) -> bytes:
                 body = _strip_vba_relationships(body, vba_targets)
             zout.writestr(_copy_info(info), body)
     return out.getvalue()
+
+
+def has_macros(zf: zipfile.ZipFile) -> bool:
+    """Whether the package holds a VBA part or a macro-enabled content type:
+    what `strip_macros` removes (Excel keeps the .xlsm type with no macros left)."""
+    names = zf.namelist()
+    if any(_is_vba_part(n) for n in names):
+        return True
+    return "[Content_Types].xml" in names and b"macroEnabled" in zf.read("[Content_Types].xml")
 
 
 def _copy_info(info: zipfile.ZipInfo) -> zipfile.ZipInfo:

@@ -40,7 +40,7 @@ from __future__ import annotations
 import re
 import zipfile
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from io import BytesIO
 from typing import Iterable
 
@@ -49,6 +49,7 @@ from ingest.guard import (
     DAMAGED_MESSAGE,
     Limits,
     copy_zipinfo,
+    has_macros,
     iter_member,
     open_zip,
     read_member,
@@ -275,9 +276,9 @@ class _Package:
         parser.CharacterDataHandler = chars
         _parse(parser, self.read(self.workbook_part))
 
-    @property
+    @cached_property
     def has_macros(self) -> bool:
-        return any(n.rsplit("/", 1)[-1].lower().startswith("vbaproject") for n in self.names)
+        return has_macros(self.zf)
 
     # -- contents
     def shared_strings(self) -> list[str]:
@@ -977,23 +978,18 @@ def write_xlsx(data: bytes, fills: list[AnswerFill], limits: Limits | None = Non
 
 
 def _cleared_marks(pkg: _Package, q: Question, planned) -> list:
-    """Marking one option clears a mark already in another option of the same question."""
-    from ingest.fill import PlannedWrite
+    from ingest.fill import cleared_marks
 
-    chosen = {w.at for w in planned if w.role == "mark"}
-    if not chosen or not q.answer_at.marks:
-        return []
-    out = []
-    for _, loc in q.answer_at.marks:
-        if loc in chosen or loc.sheet is None or loc.cell is None:
-            continue
+    def is_marked(loc: Locator) -> bool:
+        if loc.sheet is None or loc.cell is None:
+            return False
         info = pkg.sheet_by_name(loc.sheet)
         if info is None:
-            continue
+            return False
         r, c = split_cell(loc.cell)
-        if pkg.sheet_data(info).rows.get(r, {}).get(c):
-            out.append(PlannedWrite(loc, "", "clear"))
-    return out
+        return bool(pkg.sheet_data(info).rows.get(r, {}).get(c))
+
+    return cleared_marks(q, planned, is_marked)
 
 
 def _qname(q: Question) -> str:

@@ -231,6 +231,23 @@ def test_xlsm_read_without_macros_and_written_back_as_xlsx():
     assert openpyxl.load_workbook(io.BytesIO(out))["Q"]["C2"].value == "Yes"
 
 
+def test_xlsm_type_without_a_vba_part_is_written_back_as_xlsx():
+    # Excel keeps the macro-enabled type when the macros are deleted; the copy must still open as .xlsx.
+    rows = {1: {1: "ID", 2: "Question", 3: "Answer"}, 2: {1: "Q-1", 2: "Do you use MFA?"}}
+    package = zipfile.ZipFile(io.BytesIO(xlsx_package([("Q", sheet_xml(rows))], macro=True)))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zout:
+        for name in package.namelist():
+            if "vba" not in name.lower():
+                zout.writestr(name, package.read(name))
+    data = buffer.getvalue()
+    assert check_upload(data, "form.xlsm").label == "xlsm"
+    result = read_questionnaire(io.BytesIO(data), "form.xlsm")
+    out = write_answers(data, "form.xlsm", [AnswerFill(result.questions[0], "Yes", None)])
+    assert b"macroEnabled" not in zipfile.ZipFile(io.BytesIO(out)).read("[Content_Types].xml")
+    assert check_upload(out, "filled.xlsx").label == "xlsx"
+
+
 def test_docm_macros_stripped():
     data = minimal_docx("<w:p><w:r><w:t>Do you use MFA?</w:t></w:r></w:p>", macro=True)
     assert check_upload(data, "form.docm").label == "docm"

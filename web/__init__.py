@@ -87,13 +87,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     from web.admin import bp as admin_bp
     from web.auth import bp as auth_bp
     from web.bank import bp as bank_bp
+    from web.curation import bp as curation_bp
     from web.questionnaires import bp as questionnaires_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(questionnaires_bp)
     app.register_blueprint(bank_bp)
     app.register_blueprint(admin_bp)
-    app.register_blueprint(__import__("web.curation", fromlist=["bp"]).bp)  # issue 5: curation pages
+    app.register_blueprint(curation_bp)
 
     @app.get("/")
     @security.requires("read")

@@ -49,7 +49,8 @@ class SessionInterface(SecureCookieSessionInterface):
 
 
 def load_user() -> None:
-    g.user = get_users().session_user(session.get("sid"))
+    # Static files need no user: no database connection for them.
+    g.user = None if request.endpoint in PUBLIC_ENDPOINTS else get_users().session_user(session.get("sid"))
 
 
 def check_access():
