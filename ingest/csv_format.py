@@ -136,22 +136,21 @@ def _sniff_delimiter(text: str) -> str:
 def parse(decoded: Decoded, limits: Limits) -> tuple[list[list[str]], list[str]]:
     """All records, and warnings about oversize fields."""
     warnings: list[str] = []
-    old = csv.field_size_limit()
-    csv.field_size_limit(max(old, len(decoded.text) + 1))
+    # The limit is process-wide: raise it, never lower it back, so two files
+    # parsed at once in the web app cannot cut each other off. Oversize
+    # fields are reported below, by this module's own check.
+    csv.field_size_limit(max(csv.field_size_limit(), len(decoded.text) + 1))
+    reader = csv.reader(io.StringIO(decoded.text, newline=""), delimiter=decoded.delimiter)
+    records: list[list[str]] = []
     try:
-        reader = csv.reader(io.StringIO(decoded.text, newline=""), delimiter=decoded.delimiter)
-        records: list[list[str]] = []
-        try:
-            for rec in reader:
-                records.append(rec)
-                if len(records) > limits.max_csv_rows:
-                    raise FileTooLarge(
-                        f"The CSV has more than {limits.max_csv_rows:,} rows — too many rows for a questionnaire."
-                    )
-        except csv.Error as e:
-            raise IngestError(f"The CSV cannot be read near row {len(records) + 1}: {e}.") from None
-    finally:
-        csv.field_size_limit(old)
+        for rec in reader:
+            records.append(rec)
+            if len(records) > limits.max_csv_rows:
+                raise FileTooLarge(
+                    f"The CSV has more than {limits.max_csv_rows:,} rows — too many rows for a questionnaire."
+                )
+    except csv.Error as e:
+        raise IngestError(f"The CSV cannot be read near row {len(records) + 1}: {e}.") from None
     for i, rec in enumerate(records, start=1):
         for j, value in enumerate(rec):
             if len(value) > CSV_MODULE_LIMIT:
