@@ -174,19 +174,28 @@ class Bank:
     ) -> BankEntry:
         """Create or update one entry. With `expected_version`, raise VersionConflict
         when someone else saved a newer version first (nothing is written)."""
-        now = utcnow()
         with transaction(self.db):
-            existing = self._find(entry.ext_id)
-            if existing is None:
-                self._insert(entry, user, now, note=note or "created")
-                self._bump_revision()
-            else:
-                if expected_version is not None and existing.version != expected_version:
-                    raise VersionConflict(existing, expected_version)
-                if existing.content() != entry.content():
-                    self._update(existing, entry, user, now, note=note or "edited")
-                    self._bump_revision()
+            self.write_entry(entry, user=user, expected_version=expected_version, note=note)
         return self.get_entry(entry.ext_id)
+
+    def write_entry(
+        self, entry: BankEntry, *, user: str, expected_version: int | None = None, note: str | None = None
+    ) -> bool:
+        """`save_entry`'s work inside the caller's `transaction(bank.db)`, so a
+        change and the record of its decision commit together. Returns whether
+        anything changed. Raises VersionConflict."""
+        now = utcnow()
+        existing = self._find(entry.ext_id)
+        if existing is None:
+            self._insert(entry, user, now, note=note or "created")
+        else:
+            if expected_version is not None and existing.version != expected_version:
+                raise VersionConflict(existing, expected_version)
+            if existing.content() == entry.content():
+                return False
+            self._update(existing, entry, user, now, note=note or "edited")
+        self._bump_revision()
+        return True
 
     def set_status(self, ext_id: str, status: str, *, user: str, reason: str | None = None) -> BankEntry:
         entry = self.get_entry(ext_id)

@@ -585,9 +585,15 @@ class ReviewStore:
             raise ProposalNotFound(f"no proposed change {proposal_id}")
         return found[0]
 
-    def decide_proposal(self, proposal_id: int, *, approved: bool, user: str, note: str | None = None) -> None:
-        """Record an approver's decision. Raises ReviewError when already decided
-        or when the approver proposed it."""
+    def decide_proposal(
+        self, proposal_id: int, *, approved: bool, user: str, note: str | None = None,
+        apply: Callable[[], object] | None = None,
+    ) -> None:
+        """Record an approver's decision. `apply` (for an approval: writing the
+        change into the bank with `Bank.write_entry`) runs in the same
+        transaction, so a change is never applied without its decision or the
+        other way round. Raises ReviewError when already decided or when the
+        approver proposed it; whatever `apply` raises rolls everything back."""
         with transaction(self.db):
             row = self.db.execute("SELECT status, proposed_by FROM bank_proposals WHERE id = ?", [proposal_id]).fetchone()
             if row is None:
@@ -596,6 +602,8 @@ class ReviewStore:
                 raise ReviewError(f"this change was already {row[0]}")
             if approved and row[1].lower() == user.lower():
                 raise ReviewError("you proposed this change; another approver must approve it")
+            if approved and apply is not None:
+                apply()
             self.db.execute(
                 "UPDATE bank_proposals SET status = ?, decided_by = ?, decided_at = ?, decision_note = ? WHERE id = ?",
                 ["approved" if approved else "rejected", user, utcnow(), note, proposal_id],

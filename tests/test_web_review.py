@@ -305,3 +305,26 @@ def test_progress_endpoint(app):
     qn_id = uploaded_and_matched(app, c, make_xlsx(starter_questions(3)), "q.xlsx")
     r = c.get(f"/q/{qn_id}/progress.json")
     assert r.json["status"] == "review" and r.json["done"] == r.json["total"] == 3
+
+
+def test_a_stale_proposal_is_refused_whole(app):
+    """The change and the decision commit together: when the entry moved on
+    since the proposal, the approval is a conflict and nothing is written."""
+    from answer_bank.store import Bank
+
+    bank = Bank(store_of(app).db)
+    entry = bank.list_entries(status="approved")[0]
+    store = store_of(app)
+    changed = entry.content() | {"answer": entry.answer + " (proposed)"}
+    proposal_id = store.propose(entry.ext_id, base_version=entry.version, content=changed, note="n",
+                                user="editor")
+    moved = bank.get_entry(entry.ext_id)
+    moved.answer = entry.answer + " (edited meanwhile)"
+    bank.save_entry(moved, user="april2")
+    before = (bank.get_entry(entry.ext_id).version, bank.revision())
+    other = client_as(app, "april2")
+    token = csrf_token(other, "/bank/approvals")
+    assert other.post(f"/bank/proposals/{proposal_id}/approve", data={"csrf_token": token}).status_code == 409
+    assert store.proposal(proposal_id).status == "pending"
+    assert (bank.get_entry(entry.ext_id).version, bank.revision()) == before
+    assert bank.get_entry(entry.ext_id).answer.endswith("(edited meanwhile)")

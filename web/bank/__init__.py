@@ -224,10 +224,13 @@ def approve_proposal(proposal_id: int):
         status=c.get("status") or "approved", review_by=c.get("review_by"), source=c.get("source"),
         retired_reason=c.get("retired_reason"),
     )
-    # Raises VersionConflict (409) when the entry moved on since the proposal.
-    bank.save_entry(entry, user=g.user.name, expected_version=p.base_version,
-                    note=f"proposed by {p.proposed_by}" + (f": {p.note}" if p.note else ""))
-    store.decide_proposal(proposal_id, approved=True, user=g.user.name, note=form.note.data or None)
+    # One transaction: the change and the decision. VersionConflict (409) when
+    # the entry moved on since the proposal; nothing is written then.
+    store.decide_proposal(
+        proposal_id, approved=True, user=g.user.name, note=form.note.data or None,
+        apply=lambda: bank.write_entry(entry, user=g.user.name, expected_version=p.base_version,
+                                       note=f"proposed by {p.proposed_by}" + (f": {p.note}" if p.note else "")),
+    )
     flash(f"The change to {p.ext_id} is approved.", "info")
     return redirect(url_for("bank.approvals"))
 
