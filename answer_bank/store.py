@@ -330,7 +330,9 @@ class Bank:
     def _update(self, existing: BankEntry, entry: BankEntry, user: str, now: str, note: str) -> None:
         entry.id = existing.id
         entry.version = existing.version + 1
-        approving = entry.status == "approved" and existing.status != "approved"
+        # Whoever writes approved content approves it: an approved proposal or a
+        # restore records its approver, not only a draft → approved step.
+        approving = entry.status == "approved"
         self.db.execute(
             "UPDATE entries SET question = ?, answer = ?, short_answer = ?, owner = ?, status = ?, "
             "review_by = ?, version = ?, source = ?, retired_reason = ?, updated_at = ?, updated_by = ?, "
@@ -345,7 +347,12 @@ class Bank:
         self.db.execute("DELETE FROM entry_variants WHERE entry_id = ? AND origin = 'curated'", [entry.id])
         self._write_children(entry, user, now)
         self._snapshot(entry, user, now, note)
-        action = "approve" if approving else ("retire" if entry.status == "retired" != existing.status else "update")
+        if approving and existing.status != "approved":
+            action = "approve"
+        elif entry.status == "retired" != existing.status:
+            action = "retire"
+        else:
+            action = "update"
         self._audit(user, action, entry, existing.content(), entry.content(), now=now)
 
     def _write_children(self, entry: BankEntry, user: str, now: str) -> None:

@@ -104,3 +104,13 @@ def test_vectors_are_computed_once_per_model_and_text(tmp_path, fake_embedder):
     other = OtherModel()
     CachedEmbedder(other, bank).embed(["gamma"])
     assert other.texts_embedded == 1  # a model change is detected
+
+
+def test_changing_approved_content_records_who_approved_it(bank):
+    bank.save_entry(entry(), user="ana")
+    changed = bank.get_entry("E-1")
+    changed.answer = "Yes, with AES-256-GCM."
+    bank.save_entry(changed, user="tess", expected_version=1)
+    got = bank.get_entry("E-1")
+    assert got.approved_by == "tess" and got.approved_at == got.updated_at
+    assert bank.audit("E-1")[0]["action"] == "update"
