@@ -9,7 +9,7 @@ passed), then the given mapping. Settings:
 | AIMSQ_DB | $AIMSQ_DB, else instance/aimsq.db | the bank (and review) database |
 | AIMSQ_FILES_DIR | `files/` beside the database | uploaded and exported files, under generated names |
 | SECRET_KEY | $AIMSQ_SECRET_KEY, else a key kept in `secret_key` beside the database | signs the session cookie |
-| MAX_CONTENT_LENGTH | $AIMSQ_MAX_UPLOAD_MB (20) MB | the largest upload; larger ones get a 413 page |
+| MAX_CONTENT_LENGTH | $AIMSQ_MAX_UPLOAD_MB (50) MB | the largest upload; larger ones get a 413 page |
 | AIMSQ_REVIEW_PAGE_SIZE | 100 | questions per review page |
 | AIMSQ_PROXY_COUNT | $AIMSQ_PROXY_COUNT (0) | reverse proxies in front whose X-Forwarded-* headers are trusted (for TLS detection) |
 | AIMSQ_EMBEDDER | None (the bundled model) | an embedder object (tests inject a fake) |
@@ -25,6 +25,8 @@ from pathlib import Path
 
 from flask import Flask, redirect, url_for
 from flask_wtf.csrf import CSRFProtect
+
+from ingest.guard import Limits
 
 csrf = CSRFProtect()
 
@@ -50,7 +52,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(
         AIMSQ_DB=os.environ.get("AIMSQ_DB") or os.path.join(app.instance_path, "aimsq.db"),
         AIMSQ_FILES_DIR=None,
-        MAX_CONTENT_LENGTH=int(os.environ.get("AIMSQ_MAX_UPLOAD_MB", "20")) * 1024 * 1024,
+        # One setting for the CLI and the app (ingest.guard reads and checks it).
+        MAX_CONTENT_LENGTH=Limits.from_env().max_upload_bytes,
         AIMSQ_REVIEW_PAGE_SIZE=100,
         AIMSQ_PROXY_COUNT=int(os.environ.get("AIMSQ_PROXY_COUNT", "0")),
         AIMSQ_EMBEDDER=None,
