@@ -14,7 +14,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from common import REPO, SETS, read_csv, reference_scores
+from common import REPO, SETS, read_csv, reference_scores, score_results
 
 AIMSQ = [sys.executable, "-m", "questionnaire"]
 
@@ -29,43 +29,7 @@ def score_set(set_dir: Path, matcher_factory) -> dict:
         matcher = matcher_factory(bank)
         questions = read_csv(set_dir / "questions.csv")
         results = matcher.match_many([" ".join(q["question"].split()) for q in questions], top_k=10)
-    n_ans = top1 = top3 = 0
-    mrr = 0.0
-    right = wrong = given = abstain_ok = 0
-    has_none = False
-    for q, r in zip(questions, results):
-        expected = set(q["expected"].split("|"))
-        ranked = [c.entry.ext_id for c in r.candidates]
-        if expected == {"NONE"}:
-            has_none = True
-            if r.answer is None:
-                abstain_ok += 1
-            else:
-                given += 1
-                wrong += 1
-            continue
-        n_ans += 1
-        top1 += ranked[:1] and ranked[0] in expected
-        top3 += any(x in expected for x in ranked[:3])
-        for rank, x in enumerate(ranked, start=1):
-            if x in expected:
-                mrr += 1 / rank
-                break
-        if r.answer is not None:
-            given += 1
-            if r.answer.ext_id in expected:
-                right += 1
-            else:
-                wrong += 1
-    out = {"questions": len(questions), "top1": top1 / n_ans, "top3": top3 / n_ans, "mrr": mrr / n_ans,
-           "answered": given / len(questions),
-           "accuracy": (right + abstain_ok) / len(questions),
-           "wrong_share": wrong / given if given else 0.0, "has_none": has_none}
-    tiers = {}
-    for r in results:
-        tiers[r.tier] = tiers.get(r.tier, 0) + 1
-    out["tiers"] = tiers
-    return out
+    return score_results(questions, results)
 
 
 def quality() -> None:

@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from common import SETS, read_csv  # noqa: E402
+from common import SETS, read_csv, score_results  # noqa: E402
 
 PASSWORD = "bench-password-123"
 
@@ -162,27 +162,8 @@ def speed() -> None:
 
 def _score(matcher, rows: list[dict]) -> dict[str, float]:
     results = matcher.match_many([r["question"] for r in rows], top_k=5)
-    answerable = top1 = answered = right_answers = wrong_answers = abstain_right = 0
-    for row, res in zip(rows, results):
-        expected = set(row["expected"].split("|"))
-        top = res.candidates[0].entry.ext_id if res.candidates else None
-        if "NONE" not in expected:
-            answerable += 1
-            top1 += top in expected
-        if res.answer is not None:
-            answered += 1
-            if res.answer.ext_id in expected:
-                right_answers += 1
-            else:
-                wrong_answers += 1
-        elif "NONE" in expected:
-            abstain_right += 1
-    return {
-        "top1": top1 / answerable if answerable else 0.0,
-        "accuracy": (right_answers + abstain_right) / len(rows),
-        "answered": answered / len(rows),
-        "wrong": wrong_answers / answered if answered else 0.0,
-    }
+    s = score_results(rows, results)
+    return {"top1": s["top1"], "accuracy": s["accuracy"], "answered": s["answered"], "wrong": s["wrong_share"]}
 
 
 def _fmt(s: dict[str, float]) -> str:
@@ -242,7 +223,7 @@ def learning() -> None:
             print(f"  next questionnaire, other questions (half B, {len(half_b)}):")
             print(f"    before  {_fmt(before_b)}")
             print(f"    after   {_fmt(after_b)}")
-            print(f"  next questionnaire, same wording (half A again):")
+            print("  next questionnaire, same wording (half A again):")
             print(f"    before  {_fmt(before_a)}")
             print(f"    after   {_fmt(after_a)}")
             bank.db.conn.close()
