@@ -77,8 +77,8 @@ class Matcher:
                     extra_texts=[e.answer for e in entries],
                     # e.texts: canonical, curated variants (deduplicated), then learned wordings
                     curated_counts=[len({t for t in (e.question, *e.variants) if t}) for e in entries],
+                    query_embed=self.raw_embedder.embed,
                 )
-                ranker.embed = self.raw_embedder.embed
             self._entries, self._ranker, self._revision = entries, ranker, revision
         return self._entries, self._ranker
 

@@ -359,8 +359,11 @@ class Ranker:
 
     def __init__(self, entries: list[list[str]], embed: Callable[[list[str]], np.ndarray], *,
                  extra_texts: list[str | None] | None = None, curated_counts: Sequence[int] | None = None,
-                 block_size: int = 32):
+                 query_embed: Callable[[list[str]], np.ndarray] | None = None, block_size: int = 32):
+        # `embed` is for the bank's texts (the caller may cache them);
+        # `query_embed`, when given, for the questions (default: `embed`).
         self.embed = embed
+        self.query_embed = query_embed or embed
         self.block_size = block_size
         self.n_entries = len(entries)
         texts: list[str] = []
@@ -557,7 +560,7 @@ class Ranker:
             return []
         if self.n_entries == 0 or top_k <= 0:
             return [RankedList([], 0.0, {}) for _ in queries]
-        qvecs = np.asarray(self.embed(queries), dtype=np.float32)
+        qvecs = np.asarray(self.query_embed(queries), dtype=np.float32)
         qtokens = tokenize_many(queries)
         out: list[RankedList] = []
         prev = np.zeros(self.n_entries, np.float32)
