@@ -232,8 +232,8 @@ def tokenize_many(texts: list[str]) -> list[list[str]]:
     return out
 
 
-_SENTENCE_SPLIT = re.compile(r"(?<=[.?!])\s+(?=[A-Z(\"'])")
-_SENTENCE_END = re.compile(r"[.?!]\s+[A-Z(\"']")
+_SENTENCE_SPLIT = re.compile(r"(?<=[.?!])\s+(?=[A-Z\"'])")
+_SENTENCE_END = re.compile(r"[.?!]\s+[A-Z\"']")
 
 
 def sentence_chunks(text: str, min_sentences: int = 2) -> list[str]:
@@ -321,7 +321,7 @@ class RankedList:
 # together; each leave-one-set-out fold gave the same top-1 (docs/matching.md). Their
 # scale makes softmax(fused) a probability. "answer" multiplies the centred cosine of
 # the question with the entry's answer text; fitted on the starter bank's variants.
-FUSION = {"dense": 1.35, "lexical": 0.71, "context": 0.24, "answer": 12.0}
+FUSION = {"dense": 1.26, "lexical": 0.68, "context": 0.23, "next": 0.18, "answer": 12.4}
 # A learned text (a customer wording accepted in review) counts in full for a
 # question whose cosine with it is at least LEARNED_MIN_COSINE (a repeat of that
 # wording, possibly with small edits). For any other question it counts with a
@@ -563,17 +563,30 @@ class Ranker:
         qvecs = np.asarray(self.query_embed(queries), dtype=np.float32)
         qtokens = tokenize_many(queries)
         out: list[RankedList] = []
+        n = len(queries)
         prev = np.zeros(self.n_entries, np.float32)
-        for lo in range(0, len(queries), self.block_size):
-            hi = min(lo + self.block_size, len(queries))
-            sig = self.signals(qvecs[lo:hi], qtokens[lo:hi])
+        for lo in range(0, n, self.block_size):
+            hi = min(lo + self.block_size, n)
+            # In sequence, one question past the block is scored too: its base
+            # row is the next-question context of the block's last question.
+            ext = min(hi + 1, n) if sequential else hi
+            sig = self.signals(qvecs[lo:ext], qtokens[lo:ext])
             base = self.base_scores(sig)
+
+            def fused_row(r: int) -> np.ndarray:
+                if not sequential:
+                    return base[r]
+                row = base[r] + FUSION["context"] * prev
+                if lo + r + 1 < n:
+                    row = row + FUSION["next"] * base[r + 1]
+                return row
+
             for r in range(hi - lo):
-                row = base[r] + FUSION["context"] * prev if sequential else base[r]
+                row = fused_row(r)
                 pool = None
                 if self.coarse is not None:
                     pool = self._rescore(sig, base, r, qvecs[lo + r], row)
-                    row = base[r] + FUSION["context"] * prev if sequential else base[r]
+                    row = fused_row(r)
                 if sequential:
                     prev = base[r]
                 if exclude is not None and len(exclude[lo + r]):
@@ -645,7 +658,7 @@ def _zscore(m: np.ndarray) -> np.ndarray:
 # is the top candidate right) and the same questions with their right entries
 # removed from the bank (label 0: a question the bank does not cover).
 # Leave-one-source-out results are in docs/matching.md.
-CALIBRATION = {"bias": -4.56, "p_top": 3.10, "dense": 1.53, "coverage": 2.28}
+CALIBRATION = {"bias": -4.46, "p_top": 3.15, "dense": 1.41, "coverage": 2.25}
 
 
 def confidence(features: dict[str, float]) -> float:

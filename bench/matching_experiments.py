@@ -192,10 +192,13 @@ def fusion_blocks(task, embed):
 
 
 def fused(b, w):
+    """w = dense, lexical, context (previous question), answer, next question."""
     base = w[0] * b["dense"] + w[1] * b["lexical"] + w[3] * b["answer"]
     if b["sequential"]:
-        ctx = np.vstack([np.zeros((1, base.shape[1])), base[:-1]])
-        return base + w[2] * ctx
+        zero = np.zeros((1, base.shape[1]))
+        prev = np.vstack([zero, base[:-1]])
+        nxt = np.vstack([base[1:], zero])
+        return base + w[2] * prev + w[4] * nxt
     return base
 
 
@@ -213,7 +216,7 @@ def clogit_nll(w, blocks):
     return tot / n
 
 
-def fit_fusion(blocks, free=(0, 1, 2), start=(1.0, 0.5, 0.2, 0.0)):
+def fit_fusion(blocks, free=(0, 1, 2, 4), start=(1.0, 0.5, 0.2, 0.0, 0.1)):
     start = np.asarray(start, float)
 
     def f(p):
@@ -236,21 +239,21 @@ def top1(b, w):
 def report_fusion(bench, starter, embed):
     print("\n== 2. Fusion weights (conditional logit: softmax over the bank, likelihood of the right entry)")
     blocks = {t.name: fusion_blocks(t, embed) for t in bench}
-    shipped = np.array([R.FUSION["dense"], R.FUSION["lexical"], R.FUSION["context"], R.FUSION["answer"]])
+    shipped = np.array([R.FUSION["dense"], R.FUSION["lexical"], R.FUSION["context"], R.FUSION["answer"], R.FUSION["next"]])
     print("leave-one-set-out: weights fitted on the other two sets, top-1 on the held-out set")
     for name in blocks:
         w = fit_fusion([b for k, b in blocks.items() if k != name])
-        print(f"  {name:<22} dense {w[0]:.2f} lexical {w[1]:.2f} context {w[2]:.2f}  "
+        print(f"  {name:<22} dense {w[0]:.2f} lexical {w[1]:.2f} context {w[2]:.2f} next {w[4]:.2f}  "
               f"top-1 {top1(blocks[name], w):.3f} (shipped weights: {top1(blocks[name], shipped):.3f}, "
-              f"dense only: {top1(blocks[name], np.array([1, 0, 0, 0.0])):.3f})")
+              f"dense only: {top1(blocks[name], np.array([1, 0, 0, 0, 0.0])):.3f})")
     w = fit_fusion(list(blocks.values()))
-    print(f"  fitted on all three: dense {w[0]:.3f} lexical {w[1]:.3f} context {w[2]:.3f}")
+    print(f"  fitted on all three: dense {w[0]:.3f} lexical {w[1]:.3f} context {w[2]:.3f} next {w[4]:.3f}")
     if starter:
         sb = [fusion_blocks(t, embed) for t in starter]
-        wa = fit_fusion(sb, free=(3,), start=(shipped[0], shipped[1], 0.0, 0.0))
+        wa = fit_fusion(sb, free=(3,), start=(shipped[0], shipped[1], 0.0, 0.0, 0.0))
         print(f"  answer-text weight fitted on the starter bank's variants (others fixed): {wa[3]:.2f}; "
               f"variant top-1 {np.mean([top1(b, wa) for b in sb]):.3f} vs without answers "
-              f"{np.mean([top1(b, np.array([shipped[0], shipped[1], 0, 0])) for b in sb]):.3f}")
+              f"{np.mean([top1(b, np.array([shipped[0], shipped[1], 0, 0, 0])) for b in sb]):.3f}")
         print("  the answer term on the bench sets (placeholder answers are below MIN_ANSWER_TOKENS):",
               " ".join(f"{k} {top1(b, shipped):.3f}" for k, b in blocks.items()))
 

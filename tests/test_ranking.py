@@ -136,6 +136,38 @@ def test_a_follow_up_question_takes_context_from_the_one_before(fake_embedder):
         assert follow_up.candidates[0][0] == expected
 
 
+def test_a_lead_in_question_takes_context_from_the_one_after(fake_embedder):
+    # "Are the policies reviewed and updated annually?" asked *before* the
+    # question that names the topic: the next question decides between the two.
+    bank = [["Backup policy. Establish backup policies and procedures. Review and update them annually."],
+            ["Access policy. Establish access control policies and procedures. Review and update them annually."]]
+    ranker = Ranker(bank + BANK, fake_embedder.embed)
+    for then, expected in (("Are backup policies established?", 0), ("Are access control policies established?", 1)):
+        lead_in = ranker.rank(["Are the policies reviewed and updated annually?", then])[0]
+        assert lead_in.candidates[0][0] == expected
+        alone = ranker.rank(["Are the policies reviewed and updated annually?", then], sequential=False)[0]
+        assert alone.features == ranker.rank(["Are the policies reviewed and updated annually?"],
+                                             sequential=False)[0].features
+
+
+def test_next_question_context_crosses_block_boundaries(fake_embedder):
+    bank = [["Backup policy. Establish backup policies and procedures. Review and update them annually."],
+            ["Access policy. Establish access control policies and procedures. Review and update them annually."]]
+    questions = ["Do you encrypt customer data at rest?"] * 3 + [
+        "Are the policies reviewed and updated annually?", "Are access control policies established?"]
+    small_blocks = Ranker(bank + BANK, fake_embedder.embed, block_size=4).rank(questions, top_k=3)
+    one_block = Ranker(bank + BANK, fake_embedder.embed, block_size=64).rank(questions, top_k=3)
+    assert [r.candidates for r in small_blocks] == [r.candidates for r in one_block]
+    assert small_blocks[3].candidates[0][0] == 1
+
+
+def test_examples_in_brackets_stay_with_their_sentence():
+    text = "Do you support MFA? (e.g., Duo, Google Authenticator, OTP)"
+    assert ranking.sentence_chunks(text) == []  # one question with its examples, not two units
+    spec = "Backup policy. Establish backup policies. Review them annually."
+    assert len(ranking.sentence_chunks(spec)) == 3
+
+
 @pytest.mark.parametrize("a, b", [
     ("Multi-Factor Authentication", "MFA"),
     ("single sign-on", "SSO"),
