@@ -6,7 +6,8 @@ copies one consistent snapshot while other connections keep reading and
 writing. A restore first proves the file is an aimsq bank (it opens, passes
 `PRAGMA integrity_check`, carries the bank's migration set and tables, and
 was not made by a newer aimsq), then copies it into the configured database
-the same way, after saving the current bank beside it.
+the same way, after saving the current bank beside it, and records in the
+restored bank's audit trail who restored which backup and when.
 """
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from answer_bank.db import BUSY_TIMEOUT_MS, connect, migrations as bank_migrations, transaction
-from answer_bank.store import BankError
+from answer_bank.store import Bank, BankError
 
 REQUIRED_TABLES = ("entries", "entry_versions", "audit_log", "bank_meta", "_sqlite_migrations")
+# The audit action of a restore from a backup (not "restore": that is a version restore).
+RESTORE_ACTION = "restore_backup"
 
 
 class BackupError(BankError):
@@ -119,14 +122,20 @@ def _revision(conn: sqlite3.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-def restore(backup_path: str | Path, db_path: str | Path, *, keep_current: bool = True) -> tuple[BackupInfo, Path | None]:
+def restore(backup_path: str | Path, db_path: str | Path, *, keep_current: bool = True,
+            user: str = "cli") -> tuple[BackupInfo, Path | None]:
     """Replace the bank at `db_path` with the backup at `backup_path`, through the
     backup API so connections other processes hold stay valid. The current bank
     is first saved beside it (`<db>.before-restore-<UTC time>`), unless it does
-    not exist or keep_current is False. Returns what was restored and where the
-    previous bank went. Raises BackupError (nothing changed)."""
+    not exist or keep_current is False. The restored bank then gets an audit row
+    ("restore_backup", by `user`) naming the backup file, its time and where the
+    previous bank went. Returns what was restored and where the previous bank
+    went. Raises BackupError (nothing changed)."""
     info = inspect_bank(backup_path)
+    backup_file = Path(backup_path).resolve()
+    written = dt.datetime.fromtimestamp(backup_file.stat().st_mtime, dt.timezone.utc).isoformat(timespec="seconds")
     db_path = Path(db_path)
+    had_bank = db_path.exists()
     if db_path.exists() and Path(backup_path).resolve() == db_path.resolve():
         raise BackupError("that file is the bank itself")
     saved = None
@@ -153,13 +162,27 @@ def restore(backup_path: str | Path, db_path: str | Path, *, keep_current: bool 
         raise BackupError(f"restore failed, the bank is unchanged: {e}") from None
     finally:
         src.close()
-    # Bring an older backup's schema up to date, and move the revision past the
-    # one running processes last saw, so their caches (the matcher's index) reload.
+    if saved is not None:
+        previous = f"the bank before the restore is saved as {saved.resolve()}"
+    elif had_bank:
+        previous = "the bank before the restore was not kept"
+    else:
+        previous = "there was no bank before"
+    # Bring an older backup's schema up to date, move the revision past the one
+    # running processes last saw, so their caches (the matcher's index) reload,
+    # and put the rollback itself on record (audit rows accept INSERT only).
     db = connect(db_path)
     try:
         with transaction(db):
             db.execute("UPDATE bank_meta SET value = CAST(? AS TEXT) WHERE key = 'revision'",
                        [max(before_revision, info.revision) + 1])
+            last_change = db.execute("SELECT max(at) FROM audit_log").fetchone()[0]
+            Bank(db, str(db_path)).record_event(
+                user, RESTORE_ACTION,
+                detail=(f"restored backup {backup_file.name} ({backup_file}; file written {written}; "
+                        f"last change in it {last_change or 'none'}; {info.entries} entries, "
+                        f"bank revision {info.revision}); {previous}"),
+            )
     finally:
         db.conn.close()
     # Counts of the restored bank, through a fresh connection once ours is closed.

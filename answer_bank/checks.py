@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from answer_bank.curation_db import audit_event, ensure_schema, entry_for_update
+from answer_bank.curation_db import ensure_schema
 from answer_bank.db import transaction
 from answer_bank.embeddings import CachedEmbedder, Embedder
 from answer_bank.model import BankEntry
@@ -274,13 +274,14 @@ def dismiss(bank: Bank, kind: str, ext_a: str, ext_b: str, *, user: str, note: s
     key = pair_key(kind, ext_a, ext_b)
     with transaction(bank.db):
         for ext_id in key[1:]:
-            entry_for_update(bank, ext_id)  # raises EntryNotFound
+            bank.entry_for_update(ext_id)  # raises EntryNotFound
         bank.db.execute(
             "INSERT OR REPLACE INTO check_dismissals (kind, ext_a, ext_b, note, dismissed_by, dismissed_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             [*key, (note or "").strip() or None, user, utcnow()],
         )
-        audit_event(bank, user, "dismiss_finding", detail=f"{kind}: {key[1]} / {key[2]}" + (f" ({note})" if note else ""))
+        bank.record_event(user, "dismiss_finding",
+                          detail=f"{kind}: {key[1]} / {key[2]}" + (f" ({note})" if note else ""))
 
 
 def merge(bank: Bank, keep: str, merge_away: str, *, user: str,
@@ -297,7 +298,7 @@ def merge(bank: Bank, keep: str, merge_away: str, *, user: str,
     with transaction(bank.db):
         live = []
         for ext_id in (keep, merge_away):
-            current = entry_for_update(bank, ext_id, expected_versions.get(ext_id))
+            current = bank.entry_for_update(ext_id, expected_versions.get(ext_id))
             if current.status == "retired":
                 raise CheckError(f"{ext_id} is retired ({current.retired_reason}); merge only live entries")
             live.append(current)
@@ -310,11 +311,12 @@ def merge(bank: Bank, keep: str, merge_away: str, *, user: str,
         merged.frameworks += [r for r in other.frameworks if r not in merged.frameworks]
         merged.tags += [t for t in other.tags if t not in merged.tags]
         now = utcnow()
-        bank._update(survivor, merged, user, now, note=f"merged {merge_away} into it")
+        bank.write_version(survivor, merged, user, now, note=f"merged {merge_away} into it")
         retired = copy.deepcopy(other)
         retired.status, retired.retired_reason = "retired", f"merged into {keep}"
-        bank._update(other, retired, user, now, note=f"merged into {keep}")
-        audit_event(bank, user, "merge", ext_id=keep, entry_id=survivor.id,
-                    detail=f"{merge_away} (version {other.version}) merged into {keep} (now version {merged.version})")
-        bank._bump_revision()
+        bank.write_version(other, retired, user, now, note=f"merged into {keep}")
+        bank.record_event(user, "merge", ext_id=keep, entry_id=survivor.id,
+                          detail=f"{merge_away} (version {other.version}) merged into {keep} "
+                                 f"(now version {merged.version})")
+        bank.bump_revision()
     return bank.get_entry(keep)

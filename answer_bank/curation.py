@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from answer_bank.curation_db import audit_event, ensure_schema, entry_for_update
+from answer_bank.curation_db import ensure_schema
 from answer_bank.db import transaction
 from answer_bank.model import CONTENT_FIELDS, BankEntry, Evidence
 from answer_bank.review_cycle import default_days, review_by_on_approval, review_rules
@@ -182,17 +182,17 @@ def restore_version(bank: Bank, ext_id: str, version: int, *, user: str,
     Raises EntryNotFound, VersionNotFound, VersionConflict, CurationError."""
     ensure_schema(bank.db)
     with transaction(bank.db):
-        existing = entry_for_update(bank, ext_id, expected_version)
+        existing = bank.entry_for_update(ext_id, expected_version)
         snapshots = {v["version"]: v["content"] for v in bank.versions(ext_id)}
         if version not in snapshots:
             raise VersionNotFound(ext_id, version)
         restored = entry_with_content(existing, snapshots[version])
         if restored.content() == existing.content():
             raise CurationError(f"version {version} of {ext_id} is the same as the current version {existing.version}")
-        bank._update(existing, restored, user, utcnow(), note=f"restored version {version}")
-        audit_event(bank, user, "restore", ext_id=ext_id, entry_id=existing.id,
-                    detail=f"version {version} restored as version {restored.version}")
-        bank._bump_revision()
+        bank.write_version(existing, restored, user, utcnow(), note=f"restored version {version}")
+        bank.record_event(user, "restore", ext_id=ext_id, entry_id=existing.id,
+                          detail=f"version {version} restored as version {restored.version}")
+        bank.bump_revision()
     return bank.get_entry(ext_id)
 
 
@@ -242,7 +242,7 @@ def approve_many(bank: Bank, ext_ids: Iterable[str], *, user: str,
         ready: list[BankEntry] = []
         for ext_id in ext_ids:
             try:
-                existing = entry_for_update(bank, ext_id, expected_versions.get(ext_id))
+                existing = bank.entry_for_update(ext_id, expected_versions.get(ext_id))
                 if existing.status != "draft":
                     raise NotADraft(existing)
                 authored = own_unapproved_versions(bank, existing, user)
@@ -262,8 +262,8 @@ def approve_many(bank: Bank, ext_ids: Iterable[str], *, user: str,
             entry.status = "approved"
             entry.retired_reason = None
             entry.review_by = review_by_on_approval(entry, rules, fallback_days)
-            bank._update(existing, entry, user, now, note="approved")
-        bank._bump_revision()
+            bank.write_version(existing, entry, user, now, note="approved")
+        bank.bump_revision()
     return [bank.get_entry(e.ext_id) for e in ready]
 
 
@@ -275,13 +275,13 @@ def retire(bank: Bank, ext_id: str, reason: str, *, user: str, expected_version:
         raise CurationError(f"give a reason for retiring {ext_id}")
     ensure_schema(bank.db)
     with transaction(bank.db):
-        existing = entry_for_update(bank, ext_id, expected_version)
+        existing = bank.entry_for_update(ext_id, expected_version)
         if existing.status == "retired":
             raise CurationError(f"{ext_id} is already retired ({existing.retired_reason})")
         entry = copy.deepcopy(existing)
         entry.status, entry.retired_reason = "retired", reason
-        bank._update(existing, entry, user, utcnow(), note=f"retired: {reason}")
-        bank._bump_revision()
+        bank.write_version(existing, entry, user, utcnow(), note=f"retired: {reason}")
+        bank.bump_revision()
     return bank.get_entry(ext_id)
 
 

@@ -11,8 +11,7 @@ import sqlite_utils
 from sqlite_utils import Migrations
 
 from answer_bank.db import transaction
-from answer_bank.model import BankEntry
-from answer_bank.store import Bank, BankError, EntryNotFound, VersionConflict, utcnow
+from answer_bank.store import Bank, BankError
 
 migrations = Migrations("aimsq.curation")
 
@@ -95,27 +94,4 @@ def set_setting(bank: Bank, key: str, value: str | None, *, user: str) -> None:
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 [key, value],
             )
-        audit_event(bank, user, "setting", detail=f"{key}: {before[0] if before else None!r} → {value!r}")
-
-
-def audit_event(bank: Bank, user: str, action: str, *, ext_id: str | None = None,
-                entry_id: int | None = None, detail: str | None = None) -> None:
-    """An audit row for an event that is not itself an entry version (a merge,
-    a restore, a setting). Call inside a transaction."""
-    bank.db.execute(
-        "INSERT INTO audit_log (at, user, action, entry_id, ext_id, before, after, detail) "
-        "VALUES (?, ?, ?, ?, ?, NULL, NULL, ?)",
-        [utcnow(), user, action, entry_id, ext_id, detail],
-    )
-
-
-def entry_for_update(bank: Bank, ext_id: str, expected_version: int | None = None) -> BankEntry:
-    """The current entry, read inside the caller's transaction; with
-    `expected_version`, the version the change started from.
-    Raises EntryNotFound, VersionConflict."""
-    existing = bank._find(ext_id)
-    if existing is None:
-        raise EntryNotFound(ext_id)
-    if expected_version is not None and existing.version != expected_version:
-        raise VersionConflict(existing, expected_version)
-    return existing
+        bank.record_event(user, "setting", detail=f"{key}: {before[0] if before else None!r} → {value!r}")

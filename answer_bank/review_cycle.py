@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from answer_bank.curation_db import DEFAULT_REVIEW_DAYS, audit_event, ensure_schema, entry_for_update, get_setting
+from answer_bank.curation_db import DEFAULT_REVIEW_DAYS, ensure_schema, get_setting
 from answer_bank.db import transaction
 from answer_bank.model import BankEntry
 from answer_bank.store import Bank, BankError, utcnow
@@ -98,7 +98,7 @@ def set_review_rule(bank: Bank, scope: str, name: str, days: int | None, *, user
                 [scope, name, days, user, utcnow()],
             )
             detail = f"{scope} {name}: every {days} days"
-        audit_event(bank, user, "review_rule", detail=detail)
+        bank.record_event(user, "review_rule", detail=detail)
 
 
 def default_days(bank: Bank) -> int:
@@ -191,7 +191,7 @@ def mark_reviewed(bank: Bank, ext_id: str, *, user: str, expected_version: int |
     today = today or today_utc()
     ensure_schema(bank.db)
     with transaction(bank.db):
-        existing = entry_for_update(bank, ext_id, expected_version)
+        existing = bank.entry_for_update(ext_id, expected_version)
         if existing.status != "approved":
             raise ReviewRuleError(f"{ext_id} is {existing.status}; only approved entries have review cycles")
         days, why = period_for(existing, review_rules(bank), default_days(bank))
@@ -199,8 +199,8 @@ def mark_reviewed(bank: Bank, ext_id: str, *, user: str, expected_version: int |
         entry.review_by = (today + dt.timedelta(days=days)).isoformat()
         if entry.content() == existing.content():
             return existing
-        bank._update(existing, entry, user, utcnow(), note=f"reviewed; next review {entry.review_by} ({why})")
-        bank._bump_revision()
+        bank.write_version(existing, entry, user, utcnow(), note=f"reviewed; next review {entry.review_by} ({why})")
+        bank.bump_revision()
     return bank.get_entry(ext_id)
 
 
@@ -221,10 +221,10 @@ def schedule_reviews(bank: Bank, *, user: str) -> list[str]:
                 continue
             entry = copy.deepcopy(existing)
             entry.review_by = when.isoformat()
-            bank._update(existing, entry, user, now, note=f"review scheduled ({why})")
+            bank.write_version(existing, entry, user, now, note=f"review scheduled ({why})")
             changed.append(existing.ext_id)
         if changed:
-            bank._bump_revision()
+            bank.bump_revision()
     return changed
 
 

@@ -163,10 +163,10 @@ class Bank:
                 elif existing.content() == entry.content():
                     report.unchanged.append(entry.ext_id)
                 else:
-                    self._update(existing, entry, user, now, note="imported")
+                    self.write_version(existing, entry, user, now, note="imported")
                     report.updated.append(entry.ext_id)
             if report.added or report.updated:
-                self._bump_revision()
+                self.bump_revision()
         return report
 
     def save_entry(
@@ -193,8 +193,8 @@ class Bank:
                 raise VersionConflict(existing, expected_version)
             if existing.content() == entry.content():
                 return False
-            self._update(existing, entry, user, now, note=note or "edited")
-        self._bump_revision()
+            self.write_version(existing, entry, user, now, note=note or "edited")
+        self.bump_revision()
         return True
 
     def set_status(self, ext_id: str, status: str, *, user: str, reason: str | None = None) -> BankEntry:
@@ -224,8 +224,80 @@ class Bank:
             # A learned wording is not curated content: it gets an audit row,
             # not a new version of the entry.
             self._audit(user, "learn_variant", entry, None, None, detail=text, now=now)
-            self._bump_revision()
+            self.bump_revision()
         return True
+
+    # ---- building blocks for writes in the caller's transaction --------
+    #
+    # For modules that make their own kind of change (curation, review
+    # cycles, checks, learning, restore): each runs inside the caller's
+    # `answer_bank.db.transaction(bank.db)`, so the change, its version row,
+    # its audit rows and the revision bump commit together or not at all.
+
+    def entry_for_update(self, ext_id: str, expected_version: int | None = None) -> BankEntry:
+        """The current entry, read inside the caller's transaction; with
+        `expected_version`, the version the change started from.
+        Raises EntryNotFound, VersionConflict (nothing is written)."""
+        existing = self._find(ext_id)
+        if existing is None:
+            raise EntryNotFound(ext_id)
+        if expected_version is not None and existing.version != expected_version:
+            raise VersionConflict(existing, expected_version)
+        return existing
+
+    def write_version(self, existing: BankEntry, new_entry: BankEntry, user: str, now: str, *, note: str) -> None:
+        """Write `new_entry` as the next version of `existing` (as read by
+        `entry_for_update`): the entry row and its children, an immutable
+        `entry_versions` row and an audit row (approve / retire / update) with
+        before and after. Sets `new_entry.id` and `new_entry.version`. Does not
+        bump the revision: call `bump_revision` once per logical change. Must
+        run inside `transaction(bank.db)`; raises RuntimeError otherwise
+        (nothing written)."""
+        if not self.db.conn.in_transaction:
+            raise RuntimeError("Bank.write_version must run inside answer_bank.db.transaction(bank.db)")
+        new_entry.id = existing.id
+        new_entry.version = existing.version + 1
+        # Whoever writes approved content approves it: an approved proposal or a
+        # restore records its approver, not only a draft → approved step.
+        approving = new_entry.status == "approved"
+        self.db.execute(
+            "UPDATE entries SET question = ?, answer = ?, short_answer = ?, owner = ?, status = ?, "
+            "review_by = ?, version = ?, source = ?, retired_reason = ?, updated_at = ?, updated_by = ?, "
+            "approved_at = CASE WHEN ? THEN ? ELSE approved_at END, "
+            "approved_by = CASE WHEN ? THEN ? ELSE approved_by END WHERE id = ?",
+            [new_entry.question, new_entry.answer, new_entry.short_answer, new_entry.owner, new_entry.status,
+             new_entry.review_by, new_entry.version, new_entry.source, new_entry.retired_reason, now, user,
+             approving, now, approving, user, new_entry.id],
+        )
+        for table in ("entry_evidence", "entry_frameworks", "entry_tags"):
+            self.db.execute(f"DELETE FROM {table} WHERE entry_id = ?", [new_entry.id])
+        self.db.execute("DELETE FROM entry_variants WHERE entry_id = ? AND origin = 'curated'", [new_entry.id])
+        self._write_children(new_entry, user, now)
+        self._snapshot(new_entry, user, now, note)
+        if approving and existing.status != "approved":
+            action = "approve"
+        elif new_entry.status == "retired" != existing.status:
+            action = "retire"
+        else:
+            action = "update"
+        self._audit(user, action, new_entry, existing.content(), new_entry.content(), now=now)
+
+    def bump_revision(self) -> None:
+        """Move the bank revision on (caches of the bank, the matcher's index,
+        key on it). Once per logical change, inside its transaction."""
+        self.db.execute("UPDATE bank_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision'")
+
+    def record_event(self, user: str, action: str, *, ext_id: str | None = None, entry_id: int | None = None,
+                     detail: str | None = None, now: str | None = None) -> None:
+        """An audit row for an event that is not itself a version of an entry
+        (a merge, a version restore, a setting, a learned wording, a restore
+        from backup): no before / after. Call inside the transaction of the
+        change it records."""
+        self.db.execute(
+            "INSERT INTO audit_log (at, user, action, entry_id, ext_id, before, after, detail) "
+            "VALUES (?, ?, ?, ?, ?, NULL, NULL, ?)",
+            [now or utcnow(), user, action, entry_id, ext_id, detail],
+        )
 
     # ---- embeddings cache ----------------------------------------------
 
@@ -327,34 +399,6 @@ class Bank:
         self._snapshot(entry, user, now, note)
         self._audit(user, "create", entry, None, entry.content(), now=now)
 
-    def _update(self, existing: BankEntry, entry: BankEntry, user: str, now: str, note: str) -> None:
-        entry.id = existing.id
-        entry.version = existing.version + 1
-        # Whoever writes approved content approves it: an approved proposal or a
-        # restore records its approver, not only a draft → approved step.
-        approving = entry.status == "approved"
-        self.db.execute(
-            "UPDATE entries SET question = ?, answer = ?, short_answer = ?, owner = ?, status = ?, "
-            "review_by = ?, version = ?, source = ?, retired_reason = ?, updated_at = ?, updated_by = ?, "
-            "approved_at = CASE WHEN ? THEN ? ELSE approved_at END, "
-            "approved_by = CASE WHEN ? THEN ? ELSE approved_by END WHERE id = ?",
-            [entry.question, entry.answer, entry.short_answer, entry.owner, entry.status, entry.review_by,
-             entry.version, entry.source, entry.retired_reason, now, user,
-             approving, now, approving, user, entry.id],
-        )
-        for table in ("entry_evidence", "entry_frameworks", "entry_tags"):
-            self.db.execute(f"DELETE FROM {table} WHERE entry_id = ?", [entry.id])
-        self.db.execute("DELETE FROM entry_variants WHERE entry_id = ? AND origin = 'curated'", [entry.id])
-        self._write_children(entry, user, now)
-        self._snapshot(entry, user, now, note)
-        if approving and existing.status != "approved":
-            action = "approve"
-        elif entry.status == "retired" != existing.status:
-            action = "retire"
-        else:
-            action = "update"
-        self._audit(user, action, entry, existing.content(), entry.content(), now=now)
-
     def _write_children(self, entry: BankEntry, user: str, now: str) -> None:
         conn = self.db.conn
         conn.executemany(
@@ -390,6 +434,3 @@ class Bank:
              json.dumps(before, ensure_ascii=False) if before is not None else None,
              json.dumps(after, ensure_ascii=False) if after is not None else None, detail],
         )
-
-    def _bump_revision(self) -> None:
-        self.db.execute("UPDATE bank_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision'")

@@ -324,7 +324,7 @@ def restore_cmd(ctx: click.Context, path: str, yes: bool):
     db_path = ctx.obj["db_path"]
     if not yes and sys.stdin.isatty():
         click.confirm(f"Replace the bank at {db_path} with {info.summary()}?", abort=True)
-    restored, saved = restore(path, db_path)
+    restored, saved = restore(path, db_path, user=cli_user())
     if saved:
         click.echo(f"The previous bank is saved as {saved}")
     click.echo(f"Restored {restored.entries} entries, {restored.versions} versions, "

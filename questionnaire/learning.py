@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 from typing import Iterable
 
-from answer_bank.curation_db import audit_event
 from answer_bank.db import transaction
 from answer_bank.model import BankEntry
 from answer_bank.store import Bank, BankError, EntryNotFound, utcnow
@@ -99,11 +98,11 @@ def learn_variants(bank: Bank, pairs: Iterable[tuple[str, str]], *, user: str) -
                 "VALUES (?, ?, 'review', ?, ?)",
                 [row_id, text, now, user],
             )
-            audit_event(bank, user, LEARN_ACTION, ext_id=ext_id, entry_id=row_id, detail=text)
+            bank.record_event(user, LEARN_ACTION, ext_id=ext_id, entry_id=row_id, detail=text)
             known[row_id].add(text)
             added.append((ext_id, text))
         if added:
-            bank._bump_revision()
+            bank.bump_revision()
     return added
 
 
@@ -137,10 +136,10 @@ def forget_variants(bank: Bank, pairs: Iterable[tuple[str, str]], *, user: str) 
                 "DELETE FROM entry_variants WHERE entry_id = ? AND origin = 'review' AND text = ?", [row_id, text]
             )
             if cur.rowcount:
-                audit_event(bank, user, UNLEARN_ACTION, ext_id=ext_id, entry_id=row_id, detail=text)
+                bank.record_event(user, UNLEARN_ACTION, ext_id=ext_id, entry_id=row_id, detail=text)
                 removed.append((ext_id, text))
         if removed:
-            bank._bump_revision()
+            bank.bump_revision()
     return removed
 
 

@@ -2,16 +2,19 @@
 with SQLite's backup API, never a file copy of a live database)."""
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import threading
 import time
 
 import pytest
+import sqlite_utils
 from click.testing import CliRunner
 
 from answer_bank.backup import BackupError, backup, inspect_bank, restore
+from answer_bank.curation import approve, retire
 from answer_bank.model import BankEntry
-from answer_bank.store import Bank
+from answer_bank.store import Bank, utcnow
 from questionnaire.cli import main
 
 
@@ -88,7 +91,9 @@ def test_a_backup_taken_under_write_load_restores_whole_and_consistent(tmp_path)
     assert saved is not None and saved.exists()
     assert integrity(target) == "ok"
     after = counts(target)
-    assert {k: after[k] for k in snap if k != "revision"} == {k: snap[k] for k in snap if k != "revision"}
+    same = [k for k in snap if k not in ("revision", "audit_log")]
+    assert {k: after[k] for k in same} == {k: snap[k] for k in same}
+    assert after["audit_log"] == snap["audit_log"] + 1  # the restore's own row
     assert restored.entries == snap["entries"]
 
 
@@ -106,6 +111,55 @@ def test_restore_reaches_connections_that_stay_open(tmp_path):
     assert app_bank.revision() > revision_before
     assert app_bank.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
+
+def read_only_bank(path) -> Bank:
+    """The bank in a file, read without changing it (no migrations, no WAL switch)."""
+    return Bank(sqlite_utils.Database(sqlite3.connect(f"file:{path}?mode=ro", uri=True)), str(path))
+
+
+def test_a_restore_is_on_record_in_the_restored_banks_audit_trail(tmp_path):
+    live = tmp_path / "live.db"
+    bank = Bank.open(live)
+    bank.import_entries([entry(n, owner="ops") for n in range(3)], user="seed")
+    bank.save_entry(BankEntry("D-1", "Do you red-team your models?", "Yes, before every release."), user="eddie")
+    approve(bank, "D-1", user="april")
+    backup_file = tmp_path / "backups" / "bank-monday.db"
+    backup(live, backup_file)
+    snapshot = read_only_bank(backup_file)
+    try:
+        backed_up = (snapshot.list_entries(), {e.ext_id: snapshot.versions(e.ext_id) for e in snapshot.list_entries()},
+                     snapshot.audit(limit=10_000))
+    finally:
+        snapshot.close()
+    # Changes after the backup, which the restore rolls back.
+    bank.save_entry(entry(1, owner="someone else"), user="eddie")
+    retire(bank, "D-1", "no longer offered", user="april")
+    bank.import_entries([entry(7)], user="seed")
+    written = dt.datetime.fromtimestamp(backup_file.stat().st_mtime, dt.timezone.utc).isoformat(timespec="seconds")
+    started = utcnow()
+
+    restored, saved = restore(backup_file, live, user="rita")
+
+    entries, versions, audit = backed_up
+    assert bank.list_entries() == entries  # the app's open connection reads the backup's entries
+    assert [e.ext_id for e in entries] == ["D-1", "E-00000", "E-00001", "E-00002"]
+    assert {e.ext_id: bank.versions(e.ext_id) for e in entries} == versions
+    row, *rest = bank.audit(limit=10_000)
+    assert rest == audit  # the backup's trail, then one row for the restore
+    assert (row["user"], row["action"], row["ext_id"], row["before"], row["after"]) == (
+        "rita", "restore_backup", None, None, None)
+    assert started <= row["at"] <= utcnow()
+    assert "bank-monday.db" in row["detail"] and str(backup_file.resolve()) in row["detail"]
+    assert f"file written {written}" in row["detail"]
+    assert f"last change in it {audit[0]['at']}" in row["detail"]
+    assert f"saved as {saved.resolve()}" in row["detail"]
+    assert restored.audit_rows == len(audit) + 1 and restored.entries == len(entries)
+    # The restore's row is as immutable as every other audit row.
+    with pytest.raises(sqlite3.IntegrityError, match="immutable"):
+        bank.db.execute("UPDATE audit_log SET user = 'nobody' WHERE id = ?", [row["id"]])
+    with pytest.raises(sqlite3.IntegrityError, match="immutable"):
+        bank.db.execute("DELETE FROM audit_log WHERE id = ?", [row["id"]])
+    bank.close()
 
 def _not_sqlite(path):
     path.write_bytes(b"PK\x03\x04 this is a zip, not a database" * 100)
@@ -173,8 +227,10 @@ def test_cli_backup_and_restore(tmp_path):
     assert again.exit_code == 1 and "already exists" in again.output
     assert runner.invoke(main, ["--db", str(live), "backup", str(target), "--force"]).exit_code == 0
     Bank.open(live).import_entries([entry(99)], user="seed")
-    result = runner.invoke(main, ["--db", str(live), "restore", str(target), "--yes"])
+    result = runner.invoke(main, ["--db", str(live), "restore", str(target), "--yes"], env={"AIMSQ_USER": "cora"})
     assert result.exit_code == 0 and "Restored 5 entries" in result.output
     assert counts(live)["entries"] == 5
+    [row] = Bank.open(live).audit(limit=1)
+    assert (row["user"], row["action"]) == ("cora", "restore_backup") and "bank-1.db" in row["detail"]
     missing = runner.invoke(main, ["--db", str(tmp_path / "nope.db"), "backup", str(tmp_path / "x.db")])
     assert missing.exit_code == 1 and "no bank" in missing.output

@@ -5,6 +5,7 @@ import sqlite3
 
 import pytest
 
+from answer_bank.db import transaction
 from answer_bank.embeddings import CachedEmbedder
 from answer_bank.model import BankEntry
 from answer_bank.store import Bank, EntryNotFound, VersionConflict
@@ -114,3 +115,33 @@ def test_changing_approved_content_records_who_approved_it(bank):
     got = bank.get_entry("E-1")
     assert got.approved_by == "tess" and got.approved_at == got.updated_at
     assert bank.audit("E-1")[0]["action"] == "update"
+
+
+def test_the_write_building_blocks_for_other_modules(bank):
+    """entry_for_update, write_version, bump_revision and record_event: what
+    curation, review cycles, checks and learning build their changes from."""
+    bank.save_entry(entry(), user="ana")
+    revision = bank.revision()
+    with pytest.raises(EntryNotFound):
+        bank.entry_for_update("NOPE")
+    with pytest.raises(VersionConflict) as conflict:
+        bank.entry_for_update("E-1", expected_version=2)
+    assert conflict.value.current.version == 1
+    existing = bank.entry_for_update("E-1", expected_version=1)
+    changed = bank.get_entry("E-1")
+    changed.answer = "Yes, with AES-256-GCM."
+    with pytest.raises(RuntimeError, match="inside"):
+        bank.write_version(existing, changed, "bo", "2030-01-01T00:00:00+00:00", note="outside")
+    assert bank.get_entry("E-1").version == 1 and len(bank.audit("E-1")) == 1
+    with transaction(bank.db):
+        bank.write_version(existing, changed, "bo", "2030-01-01T00:00:00+00:00", note="tidied")
+        bank.record_event("bo", "note_taken", ext_id="E-1", entry_id=existing.id, detail="see ticket 7")
+        bank.bump_revision()
+    assert (changed.id, changed.version) == (existing.id, 2)
+    assert bank.versions("E-1")[-1] | {"content": None} == {
+        "version": 2, "content": None, "created_at": "2030-01-01T00:00:00+00:00", "created_by": "bo", "note": "tidied"}
+    event, update, create = bank.audit("E-1")
+    assert (event["action"], event["user"], event["detail"], event["before"], event["after"]) == (
+        "note_taken", "bo", "see ticket 7", None, None)
+    assert (update["action"], update["at"], create["action"]) == ("update", "2030-01-01T00:00:00+00:00", "create")
+    assert bank.revision() == revision + 1

@@ -98,14 +98,14 @@ def test_learn_variants_is_all_or_nothing(app, monkeypatch):
     bank = _bank(app)
     calls = []
 
-    def failing_audit(*args, **kwargs):
+    def failing_audit(self, *args, **kwargs):
         calls.append(args)
         if len(calls) == 2:
             raise RuntimeError("disk full")
-        return real(*args, **kwargs)
+        return real(self, *args, **kwargs)
 
-    real = learning.audit_event
-    monkeypatch.setattr(learning, "audit_event", failing_audit)
+    real = Bank.record_event
+    monkeypatch.setattr(Bank, "record_event", failing_audit)
     revision = bank.revision()
     with pytest.raises(RuntimeError):
         learning.learn_variants(bank, [("AIMS-GOV-001", "First wording?"), ("AIMS-GOV-002", "Second wording?")],
