@@ -93,6 +93,36 @@ class Bank:
         self._attach_children(entries)
         return entries
 
+    def page_entries(self, *, status: str | None = None, text: str | None = None, offset: int = 0,
+                     limit: int = 100) -> tuple[list[BankEntry], int]:
+        """One page of entries ordered by external id, and how many match in all.
+
+        `text` keeps entries whose id, question, a tag or a framework reference
+        contains it (case-insensitive for ASCII letters). Filtering and paging
+        run in SQLite, so a page of a 100,000-entry bank reads 100 rows."""
+        clauses, named = [], {}
+        if status:
+            clauses.append("e.status = :status")
+            named["status"] = status
+        if text:
+            named["p"] = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            like = "LIKE :p ESCAPE '\\'"
+            clauses.append(
+                f"(e.ext_id {like} OR e.question {like}"
+                f" OR EXISTS (SELECT 1 FROM entry_tags t WHERE t.entry_id = e.id AND t.tag {like})"
+                f" OR EXISTS (SELECT 1 FROM entry_frameworks f WHERE f.entry_id = e.id AND f.ref {like}))"
+            )
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        total = self.db.execute(f"SELECT count(*) FROM entries e {where}", named).fetchone()[0]
+        rows = self.db.execute(
+            f"SELECT e.* FROM entries e {where} ORDER BY e.ext_id LIMIT :limit OFFSET :offset",
+            {**named, "limit": max(int(limit), 0), "offset": max(int(offset), 0)},
+        )
+        cols = [d[0] for d in rows.description]
+        entries = [self._entry_from_row(dict(zip(cols, r))) for r in rows.fetchall()]
+        self._attach_children(entries)
+        return entries, total
+
     def get_entry(self, ext_id: str) -> BankEntry:
         """Raises EntryNotFound."""
         cur = self.db.execute("SELECT * FROM entries WHERE ext_id = ?", [ext_id])

@@ -183,8 +183,16 @@ def _large_bank(n: int = 100_000) -> None:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
             bank.db.execute("UPDATE bank_meta SET value = '1' WHERE key = 'revision'")
         bank.store_vectors(model_id, vecs)
-        bank.close()
         print(f"generated a {n:,}-entry bank in {time.perf_counter() - t:.1f} s")
+        # What the bank page (/bank/) reads: one page of 100, filtered and counted in SQLite.
+        cells = []
+        for label, kw in (("first page", {}), ("page 500", {"offset": 49_900}),
+                          ("filter 'control 4242'", {"text": "control 4242"})):
+            t = time.perf_counter()
+            page, total = bank.page_entries(limit=100, **kw)
+            cells.append(f"{label} {1000 * (time.perf_counter() - t):.0f} ms ({total:,} match)")
+        print("bank page of 100 entries: " + "; ".join(cells))
+        bank.close()
         questions = ["Do you " + " ".join(rng.choice(WORDS) for _ in range(8)) + "?" for _ in range(102)]
         script = LARGE_SCRIPT.format(repo=str(REPO), db=db, questions=questions)
         subprocess.run([sys.executable, "-c", script], check=False)

@@ -145,3 +145,24 @@ def test_the_write_building_blocks_for_other_modules(bank):
         "note_taken", "bo", "see ticket 7", None, None)
     assert (update["action"], update["at"], create["action"]) == ("update", "2030-01-01T00:00:00+00:00", "create")
     assert bank.revision() == revision + 1
+
+
+def test_a_page_of_the_bank_is_filtered_and_counted_in_sqlite(bank):
+    bank.import_entries([
+        entry(f"E-{i:03d}", question=f"Question number {i} about backups?", tags=["ops"] if i % 2 else ["legal"],
+              frameworks=["ISO42001:A.6.2.4"] if i == 7 else [], status="approved" if i < 150 else "draft")
+        for i in range(250)
+    ] + [entry("W-1", question="Is 100% of data_at_rest encrypted?")], user="ana")
+    first, total = bank.page_entries(limit=100)
+    assert total == 251 and [e.ext_id for e in first][:2] == ["E-000", "E-001"] and len(first) == 100
+    third, _ = bank.page_entries(offset=200, limit=100)
+    assert [e.ext_id for e in third][-1] == "W-1" and len(third) == 51
+    assert third[0].tags == ["legal"]  # children come with the page
+    assert bank.page_entries(status="draft")[1] == 100
+    assert bank.page_entries(text="legal", status="draft", limit=10)[1] == 50
+    assert [e.ext_id for e in bank.page_entries(text="iso42001:a.6")[0]] == ["E-007"]  # case-insensitive
+    assert [e.ext_id for e in bank.page_entries(text="e-24")[0]] == [f"E-24{i}" for i in range(10)]
+    # LIKE wildcards in the filter are literal characters.
+    assert [e.ext_id for e in bank.page_entries(text="100%")[0]] == ["W-1"]
+    assert [e.ext_id for e in bank.page_entries(text="data_at")[0]] == ["W-1"]
+    assert bank.page_entries(text="a_b")[1] == 0

@@ -334,3 +334,21 @@ def test_approving_from_a_stale_bank_page_is_a_conflict_that_shows_the_change(ap
     assert "eddie2" in shown and "Yes, since 2031." in shown
     r = post(adam, "/bank/drafts/approve", {"ext_id": "NEW-STALE", "base_version": "x1"}, page="/bank/approvals")
     assert r.status_code == 400
+
+
+def test_the_bank_page_filters_and_pages_the_whole_bank(app):
+    c = client_as(app, "viewer")
+    html = c.get("/bank/").get_data(as_text=True)
+    assert "172 entries, page 1 of 2." in html and "AIMS-GOV-001" in html
+    second = c.get("/bank/?page=2").get_data(as_text=True)
+    assert "page 2 of 2" in second and "AIMS-GOV-001" not in second
+    ids = lambda page: set(re.findall(r'href="/bank/entry/(AIMS-[A-Z]+-\d+)"', page))  # noqa: E731
+    assert not ids(html) & ids(second) and len(ids(html)) + len(ids(second)) == 172
+    filtered = c.get("/bank/?filter=iso42001:a.6.2.4").get_data(as_text=True)
+    found = ids(filtered)
+    assert found and len(found) < 20
+    with app.app_context():
+        bank = Bank.open(app.config["AIMSQ_DB"])
+        assert found == {e.ext_id for e in bank.list_entries() if "ISO42001:A.6.2.4" in e.frameworks}
+        bank.close()
+    assert "0 entries" in c.get("/bank/?filter=%25%25nothing").get_data(as_text=True)

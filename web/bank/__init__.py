@@ -31,7 +31,7 @@ def index():
     status = request.args.get("status") or ""
     if status and status not in STATUSES:
         status = ""
-    text = (request.args.get("filter") or "").strip().lower()
+    text = (request.args.get("filter") or "").strip()[:200]
     page = max(1, request.args.get("page", 1, type=int))
     match = None
     if question:
@@ -39,12 +39,8 @@ def index():
             match = matcher().match_many([question], top_k=5)[0]
         except ModelNotFound as e:
             flash(f"Search is unavailable: {e}", "error")
-    entries = bank.list_entries(status=status or None)
-    if text:
-        entries = [e for e in entries if text in e.ext_id.lower() or text in e.question.lower()
-                   or any(text in t.lower() for t in e.tags) or any(text in f.lower() for f in e.frameworks)]
-    total = len(entries)
-    entries = entries[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    entries, total = bank.page_entries(status=status or None, text=text or None,
+                                       offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     return render_template(
         "bank/index.html", question=question, match=match, entries=entries, total=total, page=page,
         pages=max(1, -(-total // PAGE_SIZE)), status=status, text=text, statuses=STATUSES,
