@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -47,7 +48,12 @@ class SentenceTransformerEmbedder:
     run in NumPy (`answer_bank.bert_numpy`): the same vectors, to 1e-7,
     without the 8-10 s import of torch and transformers. Anything else runs
     through sentence-transformers itself.
+
+    Thread-safe: the model is loaded once and one `embed` runs at a time, so
+    the matcher may encode questions on a thread of its own (`thread_safe`).
     """
+
+    thread_safe = True
 
     def __init__(self, model_path: str | Path | None = None, batch_size: int = 32):
         if model_path is None:
@@ -60,6 +66,7 @@ class SentenceTransformerEmbedder:
             self.model_id = f"local:{self.path}"
         self.batch_size = batch_size
         self._model = None
+        self._lock = threading.Lock()
 
     def _load(self):
         if self._model is None and os.environ.get("AIMSQ_ENCODER", "auto") != "torch":
@@ -81,12 +88,13 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, 384), dtype=np.float32)
         from answer_bank.bert_numpy import NumpyBertEncoder
 
-        model = self._load()
-        if isinstance(model, NumpyBertEncoder):
-            vectors = model.encode(list(texts), batch_size=self.batch_size)
-        else:
-            vectors = model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-                                   convert_to_numpy=True, show_progress_bar=False)
+        with self._lock:
+            model = self._load()
+            if isinstance(model, NumpyBertEncoder):
+                vectors = model.encode(list(texts), batch_size=self.batch_size)
+            else:
+                vectors = model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                       convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
 
 

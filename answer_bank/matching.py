@@ -6,12 +6,21 @@ ranking and calibration in `answer_bank.ranking`; see docs/matching.md.
 """
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from answer_bank.embeddings import CachedEmbedder, Embedder, embedder_from_env
 from answer_bank.model import BankEntry
-from answer_bank.ranking import ANSWER_TIERS, Ranker, tier_for
 from answer_bank.store import Bank
+
+if TYPE_CHECKING:
+    from answer_bank.ranking import Ranker
+
+# Below this many questions the encoding is not started ahead of the index
+# (a search box's single question gains nothing from a thread).
+PREFETCH_MIN_QUESTIONS = 8
 
 TIERS = ("high", "medium", "low", "none")
 
@@ -58,6 +67,7 @@ class Matcher:
         self._revision: int | None = None
         self._entries: list[BankEntry] = []
         self._ranker: Ranker | None = None
+        self._prefetched = threading.local()  # (questions, future) of this thread's match_many
 
     def refresh(self) -> int:
         """Bring the index up to date with the bank (embedding any new entry
@@ -69,6 +79,8 @@ class Matcher:
     def _index(self) -> tuple[list[BankEntry], Ranker | None]:
         revision = self.bank.revision()
         if revision != self._revision:
+            from answer_bank.ranking import Ranker  # scipy: imported while the questions are encoded
+
             entries = self.bank.list_entries(status="approved")
             ranker = None
             if entries:
@@ -77,7 +89,7 @@ class Matcher:
                     extra_texts=[e.answer for e in entries],
                     # e.texts: canonical, curated variants (deduplicated), then learned wordings
                     curated_counts=[len({t for t in (e.question, *e.variants) if t}) for e in entries],
-                    query_embed=self.raw_embedder.embed,
+                    query_embed=self._embed_questions,
                 )
             self._entries, self._ranker, self._revision = entries, ranker, revision
         return self._entries, self._ranker
@@ -86,13 +98,49 @@ class Matcher:
         return self.match_many([question], top_k=top_k)[0]
 
     def match_many(self, questions: list[str], top_k: int = 5) -> list[MatchResult]:
-        entries, ranker = self._index()
-        if ranker is None:
-            return [MatchResult(q, "none", None, 0.0, 0.0, [], ["the bank has no approved entries"]) for q in questions]
-        ranked = ranker.rank(list(questions), top_k=top_k)
+        questions = list(questions)
+        self._prefetch(questions, top_k)
+        try:
+            entries, ranker = self._index()
+            if ranker is None:
+                return [MatchResult(q, "none", None, 0.0, 0.0, [], ["the bank has no approved entries"])
+                        for q in questions]
+            ranked = ranker.rank(questions, top_k=top_k)
+        finally:
+            pending = getattr(self._prefetched, "pending", None)
+            self._prefetched.pending = None
+            if pending is not None:
+                pending[1].exception()  # wait: never leave the thread running behind us
         return [self._decide(q, r, entries) for q, r in zip(questions, ranked)]
 
+    def _prefetch(self, questions: list[str], top_k: int) -> None:
+        """Start encoding the questions on a thread while this one builds the
+        index (imports, bank rows, BM25): the encoder is NumPy and releases the
+        GIL. Only for an embedder that says it may run beside itself, for a
+        batch of questions, and when the bank has something to rank."""
+        self._prefetched.pending = None
+        if (len(questions) < PREFETCH_MIN_QUESTIONS or top_k <= 0
+                or not getattr(self.raw_embedder, "thread_safe", False)):
+            return
+        if self._revision is not None and self._revision == self.bank.revision():
+            if self._ranker is None:
+                return
+        elif not self.bank.count(status="approved"):
+            return
+        pool = ThreadPoolExecutor(1, thread_name_prefix="aimsq-prefetch")
+        self._prefetched.pending = (questions, pool.submit(self.raw_embedder.embed, questions))
+        pool.shutdown(wait=False)  # no more work for it; the call already submitted runs on
+
+    def _embed_questions(self, texts: list[str]):
+        pending = getattr(self._prefetched, "pending", None)
+        if pending is not None and pending[0] == texts:
+            self._prefetched.pending = None
+            return pending[1].result()
+        return self.raw_embedder.embed(texts)
+
     def _decide(self, question: str, ranked, entries: list[BankEntry]) -> MatchResult:
+        from answer_bank.ranking import ANSWER_TIERS, tier_for
+
         candidates = [Candidate(entries[i], float(s)) for i, s in ranked.candidates]
         if not candidates:
             return MatchResult(question, "none", None, 0.0, 0.0, [], ["no bank entry resembles this question"])
@@ -108,3 +156,4 @@ class Matcher:
         if answer is None and tier != "none":
             reasons.append("not sure enough to answer: shown as a suggestion only")
         return MatchResult(question, tier, answer, top.score, float(ranked.confidence), candidates, reasons)
+

@@ -95,3 +95,45 @@ def test_the_real_model_matches_paraphrases_and_abstains_on_strangers(filled):
     assert results[0].candidates[0].entry.ext_id == "TRAIN-1"
     assert results[1].candidates[0].entry.ext_id == "MFA-1"
     assert results[2].answer is None
+
+
+class _ThreadSafeFake:
+    """FAKE embedder (tests/conftest.py's bag of words) that says it may run on
+    a thread of its own, and records the thread of every call."""
+
+    thread_safe = True
+
+    def __init__(self, inner, fail_on: str | None = None):
+        self.inner, self.model_id, self.fail_on, self.threads = inner, inner.model_id, fail_on, []
+
+    def embed(self, texts):
+        import threading
+
+        self.threads.append(threading.current_thread().name)
+        if self.fail_on and self.fail_on in texts:
+            raise RuntimeError("the encoder broke")
+        return self.inner.embed(texts)
+
+
+QUESTIONS = [q for _, q, v in ENTRIES for q in (q, *v)] + [
+    "What is the capital city of Mongolia?", "Do you retain client data after termination?",
+    "Is MFA enforced for staff?", "Do you train models on client data?"]
+
+
+def test_a_batch_of_questions_is_encoded_while_the_index_is_built_with_the_same_results(filled, fake_embedder):
+    plain = Matcher(filled, fake_embedder).match_many(QUESTIONS)
+    threaded_embedder = _ThreadSafeFake(fake_embedder)
+    threaded = Matcher(filled, threaded_embedder).match_many(QUESTIONS)
+    assert any(name.startswith("aimsq-prefetch") for name in threaded_embedder.threads)
+    assert [(r.answer and r.answer.ext_id, r.tier, [(c.entry.ext_id, c.score) for c in r.candidates])
+            for r in threaded] == [(r.answer and r.answer.ext_id, r.tier, [(c.entry.ext_id, c.score)
+                                                                           for c in r.candidates]) for r in plain]
+    few = _ThreadSafeFake(fake_embedder)
+    Matcher(filled, few).match_many(QUESTIONS[:2])  # a search box's question or two: no thread
+    assert not any(name.startswith("aimsq-prefetch") for name in few.threads)
+
+
+def test_an_encoder_error_on_the_prefetch_thread_reaches_the_caller(filled, fake_embedder):
+    broken = _ThreadSafeFake(fake_embedder, fail_on=QUESTIONS[-1])
+    with pytest.raises(RuntimeError, match="the encoder broke"):
+        Matcher(filled, broken).match_many(QUESTIONS)
