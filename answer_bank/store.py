@@ -10,7 +10,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import sqlite_utils
@@ -50,6 +50,19 @@ class ImportReport:
 
     def summary(self) -> str:
         return f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged"
+
+
+_IN_CHUNK = 500  # ids per IN (...) list
+
+
+def _wordings(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(ext id, wording) pairs with whitespace collapsed, empty ones dropped, each once."""
+    out: dict[tuple[str, str], None] = {}
+    for ext_id, text in pairs:
+        text = " ".join((text or "").split())
+        if ext_id and text:
+            out[(ext_id, text)] = None
+    return list(out)
 
 
 def utcnow() -> str:
@@ -235,27 +248,88 @@ class Bank:
 
     def add_learned_variant(self, ext_id: str, text: str, *, user: str) -> bool:
         """Record a customer's wording that a reviewer accepted for this entry.
-        Returns False when the entry already knows that wording."""
-        text = " ".join(text.split())
-        if not text:
-            return False
+        Returns False when the entry already knows that wording. Raises
+        EntryNotFound."""
+        self._row_id(ext_id)  # raises EntryNotFound
+        return bool(self.add_learned_variants([(ext_id, text)], user=user))
+
+    def add_learned_variants(self, pairs: Iterable[tuple[str, str]], *, user: str) -> list[tuple[str, str]]:
+        """Record accepted (entry ext id, customer wording) pairs as learned
+        variants in ONE transaction: an `entry_variants` row (origin 'review')
+        and a 'learn_variant' audit row per new wording (a learned wording is
+        not curated content: no new version of the entry), and one revision
+        bump for the whole batch. Whitespace is collapsed; a wording the entry
+        already knows (question, curated or learned variant) and an entry that
+        does not exist are skipped. Returns what was added."""
+        wanted = _wordings(pairs)
+        if not wanted:
+            return []
+        added: list[tuple[str, str]] = []
         with transaction(self.db):
-            entry = self._find(ext_id)
-            if entry is None:
-                raise EntryNotFound(ext_id)
-            if text in entry.texts:
-                return False
+            rows = self._rows_by_ext_id(sorted({ext_id for ext_id, _ in wanted}))
+            known: dict[int, set[str]] = {row_id: {question} for row_id, question in rows.values()}
+            ids = list(known)
+            for start in range(0, len(ids), _IN_CHUNK):
+                chunk = ids[start : start + _IN_CHUNK]
+                for row_id, text in self.db.execute(
+                    f"SELECT entry_id, text FROM entry_variants WHERE entry_id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ):
+                    known[row_id].add(text)
             now = utcnow()
-            self.db.execute(
-                "INSERT INTO entry_variants (entry_id, text, origin, created_at, created_by) "
-                "VALUES (?, ?, 'review', ?, ?)",
-                [entry.id, text, now, user],
-            )
-            # A learned wording is not curated content: it gets an audit row,
-            # not a new version of the entry.
-            self._audit(user, "learn_variant", entry, None, None, detail=text, now=now)
-            self.bump_revision()
-        return True
+            for ext_id, text in wanted:
+                if ext_id not in rows or text in known[rows[ext_id][0]]:
+                    continue
+                row_id = rows[ext_id][0]
+                self.db.execute(
+                    "INSERT INTO entry_variants (entry_id, text, origin, created_at, created_by) "
+                    "VALUES (?, ?, 'review', ?, ?)",
+                    [row_id, text, now, user],
+                )
+                self.record_event(user, "learn_variant", ext_id=ext_id, entry_id=row_id, detail=text, now=now)
+                known[row_id].add(text)
+                added.append((ext_id, text))
+            if added:
+                self.bump_revision()
+        return added
+
+    def remove_learned_variants(self, pairs: Iterable[tuple[str, str]], *, user: str,
+                                keep: Callable[[str, str], bool] | None = None) -> list[tuple[str, str]]:
+        """Remove learned (entry ext id, wording) variants in ONE transaction,
+        with an 'unlearn_variant' audit row per removal and one revision bump.
+        `keep(ext_id, wording)`, asked inside the transaction, spares a wording
+        still needed. Curated variants and the question are never touched.
+        Returns what was removed."""
+        wanted = _wordings(pairs)
+        removed: list[tuple[str, str]] = []
+        if not wanted:
+            return removed
+        with transaction(self.db):
+            rows = self._rows_by_ext_id(sorted({ext_id for ext_id, _ in wanted}))
+            for ext_id, text in wanted:
+                if ext_id not in rows or (keep is not None and keep(ext_id, text)):
+                    continue
+                row_id = rows[ext_id][0]
+                cur = self.db.execute(
+                    "DELETE FROM entry_variants WHERE entry_id = ? AND origin = 'review' AND text = ?", [row_id, text]
+                )
+                if cur.rowcount:
+                    self.record_event(user, "unlearn_variant", ext_id=ext_id, entry_id=row_id, detail=text)
+                    removed.append((ext_id, text))
+            if removed:
+                self.bump_revision()
+        return removed
+
+    def _rows_by_ext_id(self, ext_ids: list[str]) -> dict[str, tuple[int, str]]:
+        """{ext_id: (row id, canonical question)} of the entries that exist."""
+        found: dict[str, tuple[int, str]] = {}
+        for start in range(0, len(ext_ids), _IN_CHUNK):
+            chunk = ext_ids[start : start + _IN_CHUNK]
+            for row_id, ext_id, question in self.db.execute(
+                f"SELECT id, ext_id, question FROM entries WHERE ext_id IN ({','.join('?' * len(chunk))})", chunk
+            ):
+                found[ext_id] = (row_id, question)
+        return found
 
     # ---- building blocks for writes in the caller's transaction --------
     #

@@ -11,26 +11,21 @@
 - An edited answer becomes a draft bank entry (source: the questionnaire)
   that an approver can approve; it is never used to answer until then.
 
-The rows written are those of `Bank.add_learned_variant`: an `entry_variants`
+Learning writes through `Bank.add_learned_variants`: an `entry_variants`
 row with origin 'review', an `audit_log` row per entry ('learn_variant', or
-'unlearn_variant' for a removal, the wording as detail) and one bump of the
-bank revision per transaction, so running matchers re-index.
+'unlearn_variant' for a removal here, the wording as detail) and one bump of
+the bank revision per transaction, so running matchers re-index.
 """
 from __future__ import annotations
 
 import logging
 from typing import Iterable
 
-from answer_bank.db import transaction
 from answer_bank.model import BankEntry
-from answer_bank.store import Bank, BankError, EntryNotFound, utcnow
+from answer_bank.store import Bank, BankError, EntryNotFound
 from questionnaire.review import Questionnaire, ReviewQuestion
 
 log = logging.getLogger(__name__)
-
-LEARN_ACTION = "learn_variant"
-UNLEARN_ACTION = "unlearn_variant"
-_CHUNK = 500  # ids per IN (...) list
 
 
 def draft_entry_id(qn: Questionnaire, q: ReviewQuestion) -> str:
@@ -44,66 +39,12 @@ def wording(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
-def _pairs(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    out: dict[tuple[str, str], None] = {}
-    for ext_id, text in pairs:
-        text = wording(text)
-        if ext_id and text:
-            out[(ext_id, text)] = None
-    return list(out)
-
-
-def _entries(bank: Bank, ext_ids: list[str]) -> dict[str, tuple[int, str]]:
-    """{ext_id: (row id, canonical question)} of the entries that exist."""
-    found: dict[str, tuple[int, str]] = {}
-    for start in range(0, len(ext_ids), _CHUNK):
-        chunk = ext_ids[start : start + _CHUNK]
-        for row_id, ext_id, question in bank.db.execute(
-            f"SELECT id, ext_id, question FROM entries WHERE ext_id IN ({','.join('?' * len(chunk))})", chunk
-        ):
-            found[ext_id] = (row_id, question)
-    return found
-
-
 def learn_variants(bank: Bank, pairs: Iterable[tuple[str, str]], *, user: str) -> list[tuple[str, str]]:
     """Record accepted (entry ext id, customer wording) pairs as learned
-    variants in ONE transaction: an `entry_variants` row (origin 'review') and
-    an audit row per new wording, and one revision bump for the whole batch.
-    A wording the entry already knows (question, curated or learned variant)
-    and an entry that no longer exists are skipped. Returns what was added."""
-    pairs = _pairs(pairs)
-    if not pairs:
-        return []
-    added: list[tuple[str, str]] = []
-    with transaction(bank.db):
-        entries = _entries(bank, sorted({ext_id for ext_id, _ in pairs}))
-        known: dict[int, set[str]] = {row_id: {question} for row_id, question in entries.values()}
-        ids = list(known)
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            for row_id, text in bank.db.execute(
-                f"SELECT entry_id, text FROM entry_variants WHERE entry_id IN ({','.join('?' * len(chunk))})", chunk
-            ):
-                known[row_id].add(text)
-        now = utcnow()
-        for ext_id, text in pairs:
-            if ext_id not in entries:
-                log.warning("not learning %r: no bank entry %s", text, ext_id)
-                continue
-            row_id = entries[ext_id][0]
-            if text in known[row_id]:
-                continue
-            bank.db.execute(
-                "INSERT INTO entry_variants (entry_id, text, origin, created_at, created_by) "
-                "VALUES (?, ?, 'review', ?, ?)",
-                [row_id, text, now, user],
-            )
-            bank.record_event(user, LEARN_ACTION, ext_id=ext_id, entry_id=row_id, detail=text)
-            known[row_id].add(text)
-            added.append((ext_id, text))
-        if added:
-            bank.bump_revision()
-    return added
+    variants in ONE transaction (`Bank.add_learned_variants`): a wording the
+    entry already knows and an entry that no longer exists are skipped.
+    Returns what was added."""
+    return bank.add_learned_variants(pairs, user=user)
 
 
 def _still_relied_on(bank: Bank, ext_id: str, text: str) -> bool:
@@ -118,29 +59,10 @@ def _still_relied_on(bank: Bank, ext_id: str, text: str) -> bool:
 
 def forget_variants(bank: Bank, pairs: Iterable[tuple[str, str]], *, user: str) -> list[tuple[str, str]]:
     """Remove learned (entry ext id, wording) variants that no accepted review
-    relies on any more, in ONE transaction, with an audit row per removal and
-    one revision bump. Curated variants and the question are never touched.
-    Call after the review change that stopped the reliance was saved.
-    Returns what was removed."""
-    pairs = _pairs(pairs)
-    if not pairs:
-        return []
-    removed: list[tuple[str, str]] = []
-    with transaction(bank.db):
-        entries = _entries(bank, sorted({ext_id for ext_id, _ in pairs}))
-        for ext_id, text in pairs:
-            if ext_id not in entries or _still_relied_on(bank, ext_id, text):
-                continue
-            row_id = entries[ext_id][0]
-            cur = bank.db.execute(
-                "DELETE FROM entry_variants WHERE entry_id = ? AND origin = 'review' AND text = ?", [row_id, text]
-            )
-            if cur.rowcount:
-                bank.record_event(user, UNLEARN_ACTION, ext_id=ext_id, entry_id=row_id, detail=text)
-                removed.append((ext_id, text))
-        if removed:
-            bank.bump_revision()
-    return removed
+    relies on any more, in ONE transaction (`Bank.remove_learned_variants`).
+    Curated variants and the question are never touched. Call after the
+    review change that stopped the reliance was saved. Returns what was removed."""
+    return bank.remove_learned_variants(pairs, user=user, keep=lambda ext_id, text: _still_relied_on(bank, ext_id, text))
 
 
 def _accepted_from(q: ReviewQuestion | None) -> str | None:
