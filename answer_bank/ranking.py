@@ -318,9 +318,10 @@ class RankedList:
 
 # Fusion weights of the per-query z-scored signals, fitted as a conditional logit
 # (softmax over the bank, likelihood of the labelled entry) on the three bench sets
-# together; each leave-one-set-out fold gave the same top-1 (docs/matching.md). Their
-# scale makes softmax(fused) a probability. "answer" multiplies the centred cosine of
-# the question with the entry's answer text; fitted on the starter bank's variants.
+# together; the leave-one-set-out folds are in docs/matching.md. Their scale makes
+# softmax(fused) a probability. "context" and "next" weigh the previous and the next
+# question's base scores (sequential questions only). "answer" multiplies the centred
+# cosine of the question with the entry's answer text; fitted on the starter bank's variants.
 FUSION = {"dense": 1.26, "lexical": 0.68, "context": 0.23, "next": 0.18, "answer": 12.4}
 # A learned text (a customer wording accepted in review) counts in full for a
 # question whose cosine with it is at least LEARNED_MIN_COSINE (a repeat of that
