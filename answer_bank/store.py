@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,8 @@ class ImportReport:
     def summary(self) -> str:
         return f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged"
 
+
+log = logging.getLogger(__name__)
 
 _IN_CHUNK = 500  # ids per IN (...) list
 
@@ -278,7 +281,10 @@ class Bank:
                     known[row_id].add(text)
             now = utcnow()
             for ext_id, text in wanted:
-                if ext_id not in rows or text in known[rows[ext_id][0]]:
+                if ext_id not in rows:
+                    log.warning("not learning %r: no bank entry %s", text, ext_id)
+                    continue
+                if text in known[rows[ext_id][0]]:
                     continue
                 row_id = rows[ext_id][0]
                 self.db.execute(

@@ -166,3 +166,19 @@ def test_a_page_of_the_bank_is_filtered_and_counted_in_sqlite(bank):
     assert [e.ext_id for e in bank.page_entries(text="100%")[0]] == ["W-1"]
     assert [e.ext_id for e in bank.page_entries(text="data_at")[0]] == ["W-1"]
     assert bank.page_entries(text="a_b")[1] == 0
+
+
+def test_a_batch_of_learned_wordings_skips_known_ones_and_missing_entries(bank, caplog):
+    bank.save_entry(entry(variants=["Are backups encrypted?"]), user="ana")
+    start = bank.revision()
+    added = bank.add_learned_variants([("E-1", "Are backups  encrypted?"), ("E-1", "Backups: encrypted?"),
+                                       ("E-1", "Backups: encrypted? "), ("GONE", "Anything?")], user="sam")
+    assert added == [("E-1", "Backups: encrypted?")]
+    assert "no bank entry GONE" in caplog.text
+    assert bank.revision() == start + 1  # one bump for the batch
+    assert [a["action"] for a in bank.audit("E-1", limit=1)] == ["learn_variant"]
+    assert bank.remove_learned_variants([("E-1", "Backups: encrypted?")], user="sam",
+                                        keep=lambda ext_id, text: True) == []
+    assert bank.remove_learned_variants([("E-1", "Backups: encrypted?"), ("E-1", "Are backups encrypted?")],
+                                        user="sam") == [("E-1", "Backups: encrypted?")]
+    assert bank.get_entry("E-1").variants == ["Are backups encrypted?"]  # curated wording untouched
