@@ -2147,7 +2147,10 @@ class _Writer:
         """Write what `ingest.fill.plan_fill` plans for every fill (the policy the autofill
         report shows) and say what changed. Every place is resolved against the
         original document first, so inserted paragraphs do not shift later ones."""
-        from ingest.fill import ExportReport, ExportTally, plan_export
+        from ingest.fill import ExportReport, ExportTally, PlannedWrite, plan_export
+
+        def q_marks(tally):
+            return tally.fill.question.answer_at.marks or ()
 
         steps = []
         tallies = []
@@ -2191,6 +2194,17 @@ class _Writer:
             if after_p:
                 elements = [target[1], _next_paragraph(target[1])]
             after = [_place_state(el) for el in elements]
+            if kind == "mark":  # each place that changed: the chosen box checked, another one cleared
+                changed, seen = [], set()
+                for (opt, (_, el)), (_, loc_), b, a in zip(target, q_marks(tally), before, after):
+                    if b != a and id(el) not in seen:
+                        seen.add(id(el))
+                        changed.append(PlannedWrite(loc_, "X", "mark") if opt == value else PlannedWrite(loc_, "", "clear"))
+                if changed:
+                    tally.changed.extend(changed)
+                else:
+                    tally.same.append(write)
+                continue
             (tally.changed if before != after else tally.same).append(write)
         return ExportReport([t.result() for t in tallies])
 

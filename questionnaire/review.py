@@ -709,8 +709,12 @@ def answer_fills(questions: list[ReviewQuestion]) -> list[AnswerFill]:
     blank, needs-expert and unreviewed questions stay empty."""
     return [
         AnswerFill(question=q.to_question(), short_answer=q.short_answer, narrative=q.narrative)
-        for q in questions if q.status in ANSWERED and (q.short_answer or q.narrative)
+        for q in questions if _has_answer(q)
     ]
+
+
+def _has_answer(q: ReviewQuestion) -> bool:
+    return q.status in ANSWERED and bool(q.short_answer or q.narrative)
 
 
 PENDING = ("pending", "needs_expert")
@@ -734,7 +738,7 @@ def export_outcomes(questions: list[ReviewQuestion], report: ExportReport) -> di
     for q in questions:
         row: dict[str, Any] = {"id": q.id, "position": q.position, "label": q.label, "text": q.text,
                                "where": [], "notes": []}
-        if q.status in ANSWERED and (q.short_answer or q.narrative):
+        if _has_answer(q):  # answer_fills' order: one writer result each
             r = next(done)
             row.update(outcome=r.outcome, reason=r.reason, notes=list(r.notes),
                        where=[{"where": where(w.at), "value": w.value, "role": w.role} for w in r.changes])

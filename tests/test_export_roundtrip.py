@@ -321,16 +321,36 @@ def test_csv_report_counts_exactly_the_fields_that_changed():
     assert same == data and report.cells_written == 0
 
 
-def _docx_texts(data: bytes) -> dict[tuple, str]:
+def _docx_places(data: bytes) -> tuple[list, list]:
+    """(body paragraphs, every table cell once even when merged), each as its
+    text and the state of its checkboxes (form fields and content controls)."""
     import docx
+    from docx.oxml.ns import qn
+    from docx.table import _Cell
+    from docx.text.paragraph import Paragraph
+
+    w14 = "{http://schemas.microsoft.com/office/word/2010/wordml}checked"
+    box_tags = {qn("w:checked"), qn("w:default"), w14}
+
+    def state(el, text):
+        return text, tuple(x.get(qn("w:val")) or x.get(w14[:-7] + "val") for x in el.iter() if x.tag in box_tags)
 
     d = docx.Document(io.BytesIO(data))
-    out = {("p", i): p.text for i, p in enumerate(d.paragraphs)}
-    for t, table in enumerate(d.tables):
-        for r, row in enumerate(table.rows):
-            for c, cell in enumerate(row.cells):
-                out[("t", t, r, c)] = cell.text
-    return out
+    cells = [state(tc, _Cell(tc, table).text) for table in d.tables for tr in table._tbl.tr_lst for tc in tr.tc_lst]
+    paras = [state(p, Paragraph(p, d).text) for p in d.element.body.iterchildren(qn("w:p"))]
+    return paras, cells
+
+
+def docx_changed_places(before: bytes, after: bytes) -> int:
+    """How many places differ: table cells by position (the writer never adds or
+    removes cells), body paragraphs aligned (an inserted answer paragraph is one)."""
+    import difflib
+
+    (p1, c1), (p2, c2) = _docx_places(before), _docx_places(after)
+    assert len(c1) == len(c2)
+    changed = sum(1 for a, b in zip(c1, c2) if a != b)
+    ops = difflib.SequenceMatcher(None, p1, p2, autojunk=False).get_opcodes()
+    return changed + sum(max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in ops if tag != "equal")
 
 
 def test_docx_report_counts_exactly_the_cells_that_changed():
@@ -359,5 +379,26 @@ def test_docx_report_counts_exactly_the_cells_that_changed():
     assert [r.outcome for r in report.questions] == ["written", "kept", "skipped"]
     assert report.questions[2].reason == "the response cell is locked"
     assert [w.value for w in report.questions[0].changes] == ["Yes", "AES-256 on every volume."]
-    changed = _changed(_docx_texts(data), _docx_texts(out))
-    assert len(changed) == report.cells_written == 2
+    assert docx_changed_places(data, out) == report.cells_written == 2
+
+
+@pytest.mark.parametrize("doc", ["yes_no_doc", "checkbox_doc"])
+def test_docx_marks_count_every_place_that_changed(doc):
+    """Marking "No" where "Yes" (or nothing) was marked: the new mark and the
+    cleared one are two places; the same mark again is kept."""
+    import tests.test_ingest_docx as fixtures
+
+    data = getattr(fixtures, doc)()
+    qs = [q for q in read_questionnaire(io.BytesIO(data), "m.docx").questions if q.answer_at.marks]
+    assert len(qs) >= 2
+    yes = [AnswerFill(q, "Yes", None) for q in qs]
+    first, report1 = write_answers_report(data, "m.docx", yes)
+    assert docx_changed_places(data, first) == report1.cells_written
+    no = [AnswerFill(q, "No", None) for q in read_questionnaire(io.BytesIO(first), "m.docx").questions
+          if q.answer_at.marks]
+    second, report2 = write_answers_report(first, "m.docx", no)
+    assert docx_changed_places(first, second) == report2.cells_written
+    assert any(len(r.changes) == 2 for r in report2.questions)  # one box checked, one cleared
+    again, report3 = write_answers_report(second, "m.docx", no)
+    assert report3.cells_written == 0 and docx_changed_places(second, again) == 0
+    assert {r.outcome for r in report3.questions} <= {"kept", "skipped"}
