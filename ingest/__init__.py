@@ -2,6 +2,7 @@
 
     read_questionnaire(fp, filename=None, hints=None) -> IngestResult
     write_answers(data, filename, fills) -> bytes
+    write_answers_report(data, filename, fills) -> (bytes, ExportReport)
     detect_format(data, filename=None) -> "xlsx" | "csv" | "docx"
 
 Every file goes through the upload guard (`ingest.guard`) first; the type
@@ -19,10 +20,11 @@ from typing import IO, Iterator
 from xml.parsers.expat import ExpatError
 
 from ingest.errors import DamagedFile, IngestError
+from ingest.fill import ExportReport
 from ingest.guard import DAMAGED_MESSAGE, Limits, check_upload
 from ingest.model import AnswerFill, IngestHints, IngestResult
 
-__all__ = ["read_questionnaire", "write_answers", "detect_format"]
+__all__ = ["read_questionnaire", "write_answers", "write_answers_report", "detect_format"]
 
 # What a damaged file makes the parsers raise (python-docx and lxml included).
 _LOW_LEVEL = (zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError, IndexError, ExpatError,
@@ -66,22 +68,34 @@ def write_answers(data: bytes, filename: str | None, fills: list[AnswerFill]) ->
 
     Macro-enabled files come back without their macros (save them as .xlsx /
     .docx). Raises ExportError when an answer cannot be written (too long for
-    the format, a cell that is not there), or the guard's errors.
+    the format, a cell that is not there), or the guard's errors. What was
+    written, kept and skipped is in `write_answers_report`.
+    """
+    return write_answers_report(data, filename, fills)[0]
+
+
+def write_answers_report(data: bytes, filename: str | None, fills: list[AnswerFill]) -> tuple[bytes, ExportReport]:
+    """(filled copy, report): as write_answers, plus one outcome per fill, in
+    order: "written" (with each place that changed and its value), "kept"
+    (the file already holds that answer) or "skipped" (with the reason: a
+    dropdown that does not allow the value, a formula cell, a place that
+    cannot take an answer, ...). `report.cells_written` is the number of
+    places of the file that changed. Raises as write_answers.
     """
     limits = Limits.from_env()
     info = check_upload(data, filename, limits)
     with _damaged_on_parser_errors():
         if info.format == "xlsx":
-            from ingest.xlsx_format import write_xlsx
+            from ingest.xlsx_format import write_xlsx_report
 
-            return write_xlsx(data, fills, limits)
+            return write_xlsx_report(data, fills, limits)
         if info.format == "csv":
-            from ingest.csv_format import write_csv
+            from ingest.csv_format import write_csv_report
 
-            return write_csv(data, fills, limits)
-        from ingest.docx_format import write_docx
+            return write_csv_report(data, fills, limits)
+        from ingest.docx_format import write_docx_report
 
-        return write_docx(data, fills, checked=info.ooxml)
+        return write_docx_report(data, fills, checked=info.ooxml)
 
 
 @contextmanager

@@ -268,22 +268,31 @@ def neutralise(value: str) -> str:
 
 
 def write_csv(data: bytes, fills: list[AnswerFill], limits: Limits | None = None) -> bytes:
-    """A filled copy of the CSV (same encoding, BOM, delimiter, line ending).
+    """A filled copy of the CSV; see write_csv_report."""
+    return write_csv_report(data, fills, limits)[0]
+
+
+def write_csv_report(data: bytes, fills: list[AnswerFill], limits: Limits | None = None) -> tuple[bytes, "ExportReport"]:
+    """A filled copy of the CSV (same encoding, BOM, delimiter, line ending) and
+    what happened to every fill: a value equal to what the field holds is not
+    written ("kept"), a field another fill already writes is refused.
 
     Raises ExportError for an answer over 32,767 characters or one the file's
     encoding cannot hold.
     """
-    from ingest.fill import cleared_marks, plan_fill
+    from ingest.fill import ExportReport, ExportTally, cleared_marks, plan_export
 
     limits = limits or Limits.from_env()
+    report = ExportReport()
     if not fills:
-        return data
+        return data, report
     decoded = decode(data)
     records, _ = parse(decoded, limits)
     header_row, header = _header(records)
     names = _column_names(header, max((len(r) for r in records), default=0))
+    claimed: dict[tuple[int, int], Question] = {}
     for fill in fills:
-        planned, _ = plan_fill(fill)
+        planned, notes, refusal = plan_export(fill)
 
         def is_marked(loc: Locator) -> bool:
             if loc.row is None or loc.row > len(records):
@@ -293,11 +302,26 @@ def write_csv(data: bytes, fills: list[AnswerFill], limits: Limits | None = None
             return col < len(rec) and bool(rec[col].strip())
 
         planned += cleared_marks(fill.question, planned, is_marked)
+        tally = ExportTally(fill, notes, refusal)
         for w in planned:
             loc = w.at
             if loc.row is None:
+                tally.refuse(w, "not a place in this file")
                 continue
             col = _write_column(loc, names)
+            if len(w.value) > EXCEL_CELL_LIMIT:
+                raise ExportError(
+                    f"The answer to {_qname(fill.question)} is {len(w.value):,} characters; a spreadsheet cell "
+                    f"holds at most {EXCEL_CELL_LIMIT:,}. Shorten it and export again."
+                )
+            if (loc.row, col) in claimed:
+                tally.refuse(w, f"the same field takes the answer to {_qname(claimed[(loc.row, col)])}")
+                continue
+            value = neutralise(w.value) if w.value else ""
+            current = records[loc.row - 1] if loc.row <= len(records) else []
+            if (current[col] if col < len(current) else "") == value:
+                tally.same.append(w)
+                continue
             if col >= len(names):
                 names.append(loc.column or "Answer")
                 while len(names) <= col:
@@ -305,16 +329,16 @@ def write_csv(data: bytes, fills: list[AnswerFill], limits: Limits | None = None
                 hdr = records[header_row - 1]
                 hdr.extend([""] * (len(names) - len(hdr)))
                 hdr[col] = loc.column or "Answer"
-            if len(w.value) > EXCEL_CELL_LIMIT:
-                raise ExportError(
-                    f"The answer to {_qname(fill.question)} is {len(w.value):,} characters; a spreadsheet cell "
-                    f"holds at most {EXCEL_CELL_LIMIT:,}. Shorten it and export again."
-                )
             while len(records) < loc.row:
                 records.append([])
             rec = records[loc.row - 1]
             rec.extend([""] * (col + 1 - len(rec)))
-            rec[col] = neutralise(w.value) if w.value else ""
+            rec[col] = value
+            claimed[(loc.row, col)] = fill.question
+            tally.changed.append(w)
+        report.questions.append(tally.result())
+    if not claimed:
+        return data, report
     text = "".join(_format_record(rec, decoded.delimiter) + decoded.newline for rec in records)
     if not decoded.text.endswith(("\n", "\r")) and text.endswith(decoded.newline):
         text = text[: -len(decoded.newline)]
@@ -326,7 +350,7 @@ def write_csv(data: bytes, fills: list[AnswerFill], limits: Limits | None = None
             f"An answer contains {bad!r}, which the file's encoding ({decoded.encoding}) cannot hold. "
             "Edit the answer, or save the questionnaire as 'CSV UTF-8' and start again."
         ) from None
-    return decoded.bom + body
+    return decoded.bom + body, report
 
 
 def _format_record(rec: list[str], delimiter: str) -> str:

@@ -244,10 +244,18 @@ def read_docx(data: bytes, hints: IngestHints | None = None, checked: OoxmlInfo 
 
 
 def write_docx(data: bytes, fills: list[AnswerFill], checked: OoxmlInfo | None = None) -> bytes:
-    """A copy of the document with each fill written where its question says.
+    """A copy of the document with each fill written where its question says;
+    see write_docx_report."""
+    return write_docx_report(data, fills, checked)[0]
+
+
+def write_docx_report(data: bytes, fills: list[AnswerFill], checked: OoxmlInfo | None = None) -> tuple[bytes, "ExportReport"]:
+    """A copy of the document with each fill written where its question says,
+    and what happened to every fill (written where / kept / skipped and why).
 
     Only word/document.xml changes; every other member is copied unchanged. A
     macro-enabled file (.docm) comes back as a .docx without its macros.
+    A text equal to what the place already holds is not written ("kept").
     Raises ExportError when an answer cannot be written (a short answer that
     is not one of a checkbox / mark question's options, control characters
     Word cannot store, a locator that does not exist in this file), and the
@@ -257,11 +265,12 @@ def write_docx(data: bytes, fills: list[AnswerFill], checked: OoxmlInfo | None =
     data, _ = _checked_package(data, checked)
     doc = _open_document(data)
     writer = _Writer(doc)
-    if not writer.apply(fills):
-        return data
+    report = writer.apply(fills)
+    if not report.cells_written:
+        return data, report
     main = doc.part.partname.lstrip("/")
     xml = _serialize(doc.element, open_zip(data).read(main))
-    return _replace_member(data, main, xml)
+    return _replace_member(data, main, xml), report
 
 
 # ---- opening -----------------------------------------------------------------------
@@ -2134,14 +2143,22 @@ class _Writer:
         raise ExportError(f"{_name(question)}: its place ({loc.to_json()}) does not exist in this document; "
                           "was the answer file made from a different version?")
 
-    def apply(self, fills: list[AnswerFill]) -> bool:
+    def apply(self, fills: list[AnswerFill]) -> "ExportReport":
         """Write what `ingest.fill.plan_fill` plans for every fill (the policy the autofill
-        report shows); whether anything was written. Every place is resolved against the
+        report shows) and say what changed. Every place is resolved against the
         original document first, so inserted paragraphs do not shift later ones."""
+        from ingest.fill import ExportReport, ExportTally, PlannedWrite, plan_export
+
+        def q_marks(tally):
+            return tally.fill.question.answer_at.marks or ()
+
         steps = []
+        tallies = []
         for fill in fills:
             q = fill.question
-            writes, _notes = plan_fill(fill)
+            writes, notes, refusal = plan_export(fill)
+            tally = ExportTally(fill, notes, refusal)
+            tallies.append(tally)
             for write in writes:
                 if _CONTROL_CHARS.search(write.value):
                     raise ExportError(f"{_name(q)}: the answer contains control characters Word cannot store; "
@@ -2152,15 +2169,44 @@ class _Writer:
                     if sum(1 for _, loc in q.answer_at.marks or () if loc == write.at) > 1:
                         chosen = match_option(fill.short_answer, labels)  # several options in one place
                     places = [(opt, self._resolve(loc, q)) for opt, loc in q.answer_at.marks or ()]
-                    steps.append(("mark", chosen, places, None))
+                    steps.append(("mark", chosen, places, None, tally, write))
                 else:
-                    steps.append(("text", write.value, self._resolve(write.at, q), write.at))
-        for kind, value, target, loc in steps:
+                    steps.append(("text", write.value, self._resolve(write.at, q), write.at, tally, write))
+        claimed: dict[tuple, Question] = {}
+        for kind, value, target, loc, tally, write in steps:
+            elements = [el for _, (_, el) in target] if kind == "mark" else [target[1]]
+            key = (kind, tuple(id(el) for el in elements), bool(loc and loc.insert_after))
+            if key in claimed and claimed[key] is not tally.fill.question:
+                tally.refuse(write, f"the same place takes the answer to {_name(claimed[key]).lower()}")
+                continue
+            claimed[key] = tally.fill.question
+            after_p = kind == "text" and target[0] == "p" and loc is not None and loc.insert_after
+            if after_p:  # the answer is the paragraph after this one (inserted, or ours from an earlier export)
+                elements = [el for el in (target[1], _next_paragraph(target[1])) if el is not None]
+            before = [_place_state(el) for el in elements]
             if kind == "mark":
                 self._mark(value, target)
+            elif (held := _place_text(target, loc)) is not None and _clean(held) == _clean(value):
+                tally.same.append(write)
+                continue
             else:
                 self._write_text(target, loc, value)
-        return bool(steps)
+            if after_p:
+                elements = [target[1], _next_paragraph(target[1])]
+            after = [_place_state(el) for el in elements]
+            if kind == "mark":  # each place that changed: the chosen box checked, another one cleared
+                changed, seen = [], set()
+                for (opt, (_, el)), (_, loc_), b, a in zip(target, q_marks(tally), before, after):
+                    if b != a and id(el) not in seen:
+                        seen.add(id(el))
+                        changed.append(PlannedWrite(loc_, "X", "mark") if opt == value else PlannedWrite(loc_, "", "clear"))
+                if changed:
+                    tally.changed.extend(changed)
+                else:
+                    tally.same.append(write)
+                continue
+            (tally.changed if before != after else tally.same).append(write)
+        return ExportReport([t.result() for t in tallies])
 
     # -- marks and checkboxes --
 
@@ -2319,6 +2365,39 @@ class _Writer:
         marker = next(b for b in p.iter(_BM_START) if (b.get(_w("name")) or "").startswith(MARKER_PREFIX))
         for run_ in _make_runs(label, label_rpr):
             marker.addprevious(run_)
+
+
+def _place_state(el) -> tuple | None:
+    """What a person sees at a place: its text and the state of its checkboxes."""
+    if el is None:
+        return None
+    paras = _block_paragraphs(el)[0] if el.tag == _TC else [el]
+    scans = [_scan_paragraph(p) for p in paras]
+    return (_clean("\n".join(s.text for s in scans)), tuple(b.checked for s in scans for b in s.boxes))
+
+
+def _next_paragraph(p):
+    nxt = p.getnext()
+    while nxt is not None and nxt.tag in _KEEP_IN_PARAGRAPH | {_w("proofErr")}:
+        nxt = nxt.getnext()
+    return nxt if nxt is not None and nxt.tag == _P else None
+
+
+def _place_text(target, loc: Locator) -> str | None:
+    """The answer a text place holds now: the cell's text, what follows the
+    "Answer:" label of a paragraph, or the paragraph an earlier export put
+    after a question; None when that cannot be told (always written)."""
+    kind, el = target
+    if loc.insert_after:
+        if kind == "p":
+            nxt = _next_paragraph(el)
+            return _scan_paragraph(nxt).text if nxt is not None and _scan_paragraph(nxt).marker else None
+        return None
+    text = _place_state(el)[0]
+    if kind == "p":
+        m = _ANSWER_LABEL.match(text)
+        return m.group(2) if m else text
+    return text
 
 
 def _name(q: Question) -> str:

@@ -20,7 +20,7 @@ strings, CSV prefixes a quote), not this module's.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from ingest.layout import norm, short_answer_family
@@ -119,7 +119,7 @@ def plan_fill(fill: AnswerFill, column_spelling: dict[str, str] | None = None) -
         if narrative:
             if q.comment_at is not None:
                 writes.append(PlannedWrite(q.comment_at, narrative, "comment"))
-            elif option is None and not short:
+            elif option is None:
                 notes.append("the answer cell is a dropdown and the form has no comment column; the narrative was not written")
             else:
                 notes.append("the form has no comment column; only the dropdown option was written")
@@ -142,3 +142,119 @@ def plan_fill(fill: AnswerFill, column_spelling: dict[str, str] | None = None) -
     if text:
         writes.append(PlannedWrite(q.answer_at, text, "answer"))
     return writes, notes
+
+
+# ---- what an export did -----------------------------------------------------------------
+
+OUTCOMES = ("written", "kept", "skipped")
+SAME_VALUE = "the file already holds this answer"
+
+
+def where(loc: Locator) -> str:
+    """A place in the customer's file, as a person reads it: "Sheet1!C3",
+    "table 2, row 4, column 3", "paragraph 17", "row 5, column 'Answer'"."""
+    if loc.sheet is not None:
+        return f"{loc.sheet}!{loc.cell}"
+    if loc.table is not None:
+        return f"table {loc.table + 1}, row {(loc.row or 0) + 1}, column {(loc.col or 0) + 1}"
+    if loc.paragraph is not None:
+        return f"after paragraph {loc.paragraph + 1}" if loc.insert_after else f"paragraph {loc.paragraph + 1}"
+    return f"row {loc.row}, column {loc.column!r}" if loc.column else f"row {loc.row}, column {(loc.col or 0) + 1}"
+
+
+@dataclass
+class QuestionExport:
+    """What an export did with one question.
+
+    `outcome` is "written" (at least one cell of the file changed: `changes`),
+    "kept" (the file already holds exactly this answer; nothing changed) or
+    "skipped" (nothing written; `reason` says why). `notes` name the parts of
+    a written answer that could not go in (a short answer the dropdown does
+    not allow while the narrative went in the comment cell, ...)."""
+
+    question: Question
+    outcome: str
+    reason: str | None = None
+    changes: list[PlannedWrite] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "ref": self.question.ref,
+            "text": self.question.text,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "changes": [dict(w.to_json(), where=where(w.at)) for w in self.changes],
+            "notes": list(self.notes),
+        }
+
+
+@dataclass
+class ExportReport:
+    """One QuestionExport per question the writer was given, in order.
+    `cells_written` is the number of places of the file that changed."""
+
+    questions: list[QuestionExport] = field(default_factory=list)
+
+    def _of(self, outcome: str) -> list[QuestionExport]:
+        return [q for q in self.questions if q.outcome == outcome]
+
+    @property
+    def written(self) -> list[QuestionExport]:
+        return self._of("written")
+
+    @property
+    def kept(self) -> list[QuestionExport]:
+        return self._of("kept")
+
+    @property
+    def skipped(self) -> list[QuestionExport]:
+        return self._of("skipped")
+
+    @property
+    def cells_written(self) -> int:
+        return sum(len(q.changes) for q in self.questions)
+
+    def to_json(self) -> dict:
+        return {
+            "written": len(self.written), "kept": len(self.kept), "skipped": len(self.skipped),
+            "cells_written": self.cells_written, "questions": [q.to_json() for q in self.questions],
+        }
+
+
+def plan_export(fill: AnswerFill) -> tuple[list[PlannedWrite], list[str], str | None]:
+    """(writes, notes, refusal) for one fill: plan_fill's writes, or none and the
+    reason when the question's place cannot take an answer."""
+    reason = getattr(fill.question, "not_writable", None)
+    if reason:
+        return [], [], reason
+    writes, notes = plan_fill(fill)
+    return writes, notes, None
+
+
+class ExportTally:
+    """Collects, per fill, which planned writes changed the file, which found the
+    same value already there and which were refused (with a reason), and turns
+    that into the QuestionExport. Every writer uses it, so the rules for
+    written / kept / skipped are the same for XLSX, CSV and DOCX."""
+
+    def __init__(self, fill: AnswerFill, notes: list[str], refusal: str | None = None):
+        self.fill = fill
+        self.notes = list(notes)
+        self.refusal = refusal
+        self.changed: list[PlannedWrite] = []
+        self.same: list[PlannedWrite] = []
+        self.refused: list[tuple[PlannedWrite, str]] = []
+
+    def refuse(self, write: PlannedWrite, reason: str) -> None:
+        self.refused.append((write, reason))
+
+    def result(self) -> QuestionExport:
+        q = self.fill.question
+        refused = [f"{where(w.at)}: {why}" for w, why in self.refused]
+        if self.changed:
+            return QuestionExport(q, "written", None, list(self.changed), refused + self.notes)
+        if self.same:
+            return QuestionExport(q, "kept", SAME_VALUE, [], refused + self.notes)
+        reasons = ([self.refusal] if self.refusal else []) + refused + self.notes
+        return QuestionExport(q, "skipped", "; ".join(reasons) or "there was nothing to write", [], [])

@@ -62,6 +62,7 @@ class Question:
     hidden: bool = False  # hidden sheet/row in the source: the reviewer is told
     notes: list[str] = field(default_factory=list)
     existing_comment: str | None = None  # what the comment cell already holds (completed files)
+    not_writable: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {

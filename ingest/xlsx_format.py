@@ -26,10 +26,12 @@ and anything else it does not model. In a patched sheet only the target
 answer starting with `=`, `+`, `-` or `@` can never become a formula (no
 `<f>` element), the shared-string table is untouched, and the cell keeps its
 style. A missing cell or row is inserted in order with the column's style.
-Two package-level edits may follow: when a replaced cell held a formula the
-calculation chain (a cache Excel rebuilds) is dropped, and when the workbook
-has formulas `fullCalcOnLoad` is set so results that depend on the answers
-(scores, guidance) are recalculated on opening.
+A cell holding a formula is never written: the question is reported as
+skipped ("formula cell"), so a sheet's computed cells (scores, guidance,
+mirrored answers) keep working. When the workbook has formulas
+`fullCalcOnLoad` is set so results that depend on the answers are
+recalculated on opening. `write_xlsx_report` says, per fill, what was
+written where, kept or skipped and why (`ingest.fill.ExportReport`).
 
 Macros: an .xlsm is read without running or keeping anything from its VBA
 project, and the filled copy is written as a plain .xlsx package (VBA
@@ -925,22 +927,34 @@ def _where(q: Question) -> str:
 
 
 def write_xlsx(data: bytes, fills: list[AnswerFill], limits: Limits | None = None) -> bytes:
-    """A filled copy of the workbook; see the module docstring for what changes.
+    """A filled copy of the workbook; see write_xlsx_report."""
+    return write_xlsx_report(data, fills, limits)[0]
 
-    Raises ExportError when an answer cannot be written (longer than an Excel
-    cell, an unknown sheet or cell, a shared formula in the way).
+
+def write_xlsx_report(data: bytes, fills: list[AnswerFill], limits: Limits | None = None) -> tuple[bytes, "ExportReport"]:
+    """A filled copy of the workbook and what happened to every fill; see the
+    module docstring for what changes.
+
+    A cell holding a formula is never written (the question is skipped,
+    reason "formula cell"), nor is a question whose place is not writable, nor
+    a cell another fill already writes; a value equal to what the cell holds
+    is not written ("kept"). Raises ExportError when an answer cannot be
+    written at all (longer than an Excel cell, an unknown sheet or cell).
     """
-    from ingest.fill import plan_fill
+    from ingest.fill import ExportReport, ExportTally, plan_export
 
     limits = limits or Limits.from_env()
     pkg = _Package(data, limits)
     writes: dict[str, dict[tuple[int, int], tuple[str, Question]]] = {}
+    report = ExportReport()
     for fill in fills:
-        planned, _ = plan_fill(fill)
+        planned, notes, refusal = plan_export(fill)
         planned = planned + _cleared_marks(pkg, fill.question, planned)
+        tally = ExportTally(fill, notes, refusal)
         for w in planned:
             loc = w.at
             if loc.sheet is None or loc.cell is None:
+                tally.refuse(w, "not a place in a worksheet")
                 continue
             info = pkg.sheet_by_name(loc.sheet)
             if info is None:
@@ -954,7 +968,20 @@ def write_xlsx(data: bytes, fills: list[AnswerFill], limits: Limits | None = Non
                     f"The answer to {_qname(fill.question)} is {len(w.value):,} characters; an Excel cell holds "
                     f"at most {EXCEL_CELL_LIMIT:,}. Shorten it and export again."
                 )
+            sheet = pkg.sheet_data(info)
+            if key in sheet.formulas:
+                tally.refuse(w, "formula cell (a formula is never replaced by an answer)")
+                continue
+            if key in writes.get(info.part, {}):
+                other = writes[info.part][key][1]
+                tally.refuse(w, f"the same cell takes the answer to {_qname(other)}")
+                continue
+            if sheet.rows.get(key[0], {}).get(key[1], "") == w.value:
+                tally.same.append(w)
+                continue
             writes.setdefault(info.part, {})[key] = (w.value, fill.question)
+            tally.changed.append(w)
+        report.questions.append(tally.result())
     replaced: dict[str, bytes] = {}
     formula_replaced = False
     for part, cells in writes.items():
@@ -963,7 +990,7 @@ def write_xlsx(data: bytes, fills: list[AnswerFill], limits: Limits | None = Non
         replaced[part] = new
         formula_replaced = formula_replaced or hit_formula
     if not replaced and not pkg.has_macros:
-        return data
+        return data, report
     drop: set[str] = set()
     if formula_replaced and pkg.calc_chain_part and pkg.calc_chain_part in pkg.names:
         drop.add(pkg.calc_chain_part)
@@ -974,7 +1001,7 @@ def write_xlsx(data: bytes, fills: list[AnswerFill], limits: Limits | None = Non
     out = _rezip(pkg.zf, replaced, drop)
     if pkg.has_macros:
         out = strip_macros(out)
-    return out
+    return out, report
 
 
 def _cleared_marks(pkg: _Package, q: Question, planned) -> list:

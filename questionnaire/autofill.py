@@ -10,15 +10,18 @@ Policy (what gets written):
   `overwrite=True` (a half-filled or previously answered questionnaire is
   never silently changed);
 - what goes in which cell (dropdown option, comment column, ...) is
-  `ingest.fill.plan_fill`'s policy; the report shows every planned write.
+  `ingest.fill.plan_fill`'s policy; the writer's `ExportReport` says what
+  really changed: a question counts as written only when a cell of the copy
+  changed, and each question has one outcome ("written", "kept" or
+  "skipped") with the reason.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingest import read_questionnaire, write_answers
-from ingest.fill import PlannedWrite, plan_fill
+from ingest import read_questionnaire, write_answers_report
+from ingest.fill import PlannedWrite, where
 from ingest.model import AnswerFill, IngestHints, Question
 
 TIER_RANK = {"high": 3, "medium": 2, "low": 1, "none": 0}
@@ -33,8 +36,17 @@ class QuestionOutcome:
     score: float
     entry_id: str | None  # the bank entry used (or suggested, below the tier)
     status: str  # "written" | "blank" (no answer good enough) | "kept" (already answered) | "not written"
-    writes: list[PlannedWrite] = field(default_factory=list)
+    writes: list[PlannedWrite] = field(default_factory=list)  # the places that changed in the copy
     notes: list[str] = field(default_factory=list)
+    outcome: str = "skipped"  # "written" | "kept" | "skipped", as the writer reports it
+    reason: str | None = None  # why kept or skipped
+
+    def describe(self) -> str:
+        """The outcome in a line: where and what was written, or why not."""
+        if self.outcome == "written":
+            return "; ".join(f"{where(w.at)} = {w.value!r}" if w.role != "clear" else f"{where(w.at)} cleared"
+                             for w in self.writes)
+        return self.reason or ""
 
     def to_json(self) -> dict[str, Any]:
         q = self.question
@@ -49,6 +61,9 @@ class QuestionOutcome:
             "written": [w.to_json() for w in self.writes],
             "answer_at": q.answer_at.to_json(),
             "notes": self.notes,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "where": [where(w.at) for w in self.writes],
         }
 
 
@@ -68,12 +83,27 @@ class AutofillReport:
     def unanswered(self) -> list[QuestionOutcome]:
         return [o for o in self.outcomes if o.status in ("blank", "not written")]
 
+    @property
+    def kept(self) -> list[QuestionOutcome]:
+        return [o for o in self.outcomes if o.outcome == "kept"]
+
+    @property
+    def skipped(self) -> list[QuestionOutcome]:
+        return [o for o in self.outcomes if o.outcome == "skipped"]
+
+    @property
+    def cells_written(self) -> int:
+        return sum(len(o.writes) for o in self.written)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "format": self.format,
             "min_tier": self.min_tier,
             "questions": [o.to_json() for o in self.outcomes],
             "written": len(self.written),
+            "kept": len(self.kept),
+            "skipped": len(self.skipped),
+            "cells_written": self.cells_written,
             "unanswered": [o.question.ref or o.question.text for o in self.unanswered],
             "warnings": list(self.warnings),
         }
@@ -104,11 +134,13 @@ def autofill(
     found = matcher.match_many([q.text for q in todo], top_k=3) if todo else []
     matches = dict(zip(map(id, todo), found))
     fills: list[AnswerFill] = []
+    filled: list[QuestionOutcome] = []
     outcomes: list[QuestionOutcome] = []
     for q in questions:
         m = matches.get(id(q))
         if m is None:
-            outcome = QuestionOutcome(q, "none", 0.0, None, "kept",
+            outcome = QuestionOutcome(q, "none", 0.0, None, "kept", outcome="kept",
+                                      reason="the file already answers this question (use overwrite to replace)",
                                       notes=["the file already answers this question; kept (use overwrite to replace)"])
             outcomes.append(outcome)
             continue
@@ -117,15 +149,18 @@ def autofill(
         outcome = QuestionOutcome(q, m.tier, float(m.score), suggested.ext_id if suggested else None, "blank")
         if entry is None or TIER_RANK.get(m.tier, 0) < TIER_RANK[min_tier]:
             outcome.notes.extend(getattr(m, "reasons", []) or [])
+            outcome.reason = ("no answer in the bank" if suggested is None or m.tier == "none"
+                              else f"the best match is tier {m.tier}, below {min_tier}")
         else:
-            fill = AnswerFill(q, entry.short_answer, entry.answer)
-            writes, notes = plan_fill(fill)
-            outcome.writes, outcome.notes = writes, notes
-            if writes:
-                outcome.status = "written"
-                fills.append(fill)
-            else:
-                outcome.status = "not written"
+            fills.append(AnswerFill(q, entry.short_answer, entry.answer))
+            filled.append(outcome)
         outcomes.append(outcome)
-    output = write_answers(data, filename, fills)
+    output, written = write_answers_report(data, filename, fills)
+    for outcome, done in zip(filled, written.questions):
+        outcome.outcome, outcome.reason = done.outcome, done.reason
+        outcome.writes, outcome.notes = done.changes, done.notes
+        # "kept": the file already held exactly this answer
+        outcome.status = {"written": "written", "kept": "kept", "skipped": "not written"}[done.outcome]
+        if done.outcome == "skipped":
+            outcome.notes = [done.reason or ""]
     return AutofillReport(result.format, min_tier, outcomes, list(result.warnings), output)

@@ -126,15 +126,16 @@ def autofill_command(ctx, file, output, as_json, min_tier, overwrite, sheet, que
         return
     _warn(report.warnings)
     for o in report.outcomes:
-        if o.status == "written":
+        if o.outcome == "written" and not o.notes:
             continue
         q = o.question
-        why = {"blank": f"tier {o.tier}", "kept": "already answered", "not written": "; ".join(o.notes)}[o.status]
-        click.echo(f"{o.status:<11} {(q.ref or '-'):<12} {_clip(why, 28):<28} {_clip(q.text, 60)}")
+        why = "; ".join(o.notes) if o.outcome == "written" else (o.reason or "")
+        click.echo(f"{o.outcome:<8} {(q.ref or '-'):<12} {_clip(why, 60):<60} {_clip(q.text, 50)}")
     total = len(report.outcomes)
     click.echo(
-        f"Wrote {len(report.written)} of {total} answers (tier {min_tier} or better) to {dst}; "
-        f"{len(report.unanswered)} left blank", err=True,
+        f"Wrote {len(report.written)} of {total} answers (tier {min_tier} or better, "
+        f"{report.cells_written} cells changed) to {dst}; {len(report.kept)} kept, {len(report.skipped)} skipped",
+        err=True,
     )
 
 

@@ -21,6 +21,7 @@ import sqlite_utils
 from answer_bank.db import transaction
 from answer_bank.model import SHORT_ANSWERS
 from answer_bank.store import utcnow
+from ingest.fill import ExportReport
 from ingest.model import AnswerFill, IngestHints, IngestResult, Locator, Question
 from questionnaire.review_db import REVIEW_STATUSES
 
@@ -171,6 +172,7 @@ class ExportRecord:
     user: str
     answered: int
     blank: int
+    report: dict[str, Any] | None = None  # see export_outcomes; None for exports made before it existed
 
 
 @dataclass
@@ -403,6 +405,11 @@ class ReviewStore:
             params += [limit, offset]
         return [_question_from_row(r) for r in self.db.execute(sql, params).fetchall()]
 
+    def question_ids(self, qn_id: str) -> list[int]:
+        """The ids of a questionnaire's questions in file order (the review page's order)."""
+        return [r[0] for r in self.db.execute(
+            "SELECT id FROM review_questions WHERE questionnaire_id = ? ORDER BY position", [qn_id])]
+
     def count(self, qn_id: str, *, tier: str | None = None, status: str | None = None) -> int:
         where, params = self._filter(qn_id, tier, status)
         return self.db.execute(f"SELECT count(*) FROM review_questions WHERE {where}", params).fetchone()[0]
@@ -532,24 +539,31 @@ class ReviewStore:
     # ---- exports --------------------------------------------------------
 
     def record_export(self, qn_id: str, *, stored_name: str, summary_name: str, user: str,
-                      answered: int, blank: int) -> ExportRecord:
+                      answered: int, blank: int, report: dict[str, Any] | None = None) -> ExportRecord:
         with transaction(self.db):
             self.get(qn_id)
             self.db.execute(
-                "INSERT INTO exports (questionnaire_id, stored_name, summary_name, at, user, answered, blank) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)", [qn_id, stored_name, summary_name, utcnow(), user, answered, blank],
+                "INSERT INTO exports (questionnaire_id, stored_name, summary_name, at, user, answered, blank, report) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [qn_id, stored_name, summary_name, utcnow(), user, answered, blank,
+                 _dumps(report) if report is not None else None],
             )
             self.db.execute("UPDATE questionnaires SET status = 'exported', updated_at = ? WHERE id = ?",
                             [utcnow(), qn_id])
-            self._action(user, qn_id, None, "export", None, {"answered": answered, "blank": blank})
+            detail = {"answered": answered, "blank": blank}
+            if report is not None:
+                detail.update({k: report[k] for k in ("written", "kept", "skipped", "pending") if k in report})
+            self._action(user, qn_id, None, "export", None, detail)
         return self.latest_export(qn_id)
 
     def latest_export(self, qn_id: str) -> ExportRecord | None:
         row = self.db.execute(
-            "SELECT id, questionnaire_id, stored_name, summary_name, at, user, answered, blank FROM exports "
+            "SELECT id, questionnaire_id, stored_name, summary_name, at, user, answered, blank, report FROM exports "
             "WHERE questionnaire_id = ? ORDER BY id DESC LIMIT 1", [qn_id],
         ).fetchone()
-        return ExportRecord(*row) if row else None
+        if not row:
+            return None
+        return ExportRecord(*row[:8], report=json.loads(row[8]) if row[8] else None)
 
     # ---- proposed bank changes -----------------------------------------
 
@@ -695,26 +709,78 @@ def answer_fills(questions: list[ReviewQuestion]) -> list[AnswerFill]:
     blank, needs-expert and unreviewed questions stay empty."""
     return [
         AnswerFill(question=q.to_question(), short_answer=q.short_answer, narrative=q.narrative)
-        for q in questions if q.status in ANSWERED and (q.short_answer or q.narrative)
+        for q in questions if _has_answer(q)
     ]
+
+
+def _has_answer(q: ReviewQuestion) -> bool:
+    return q.status in ANSWERED and bool(q.short_answer or q.narrative)
+
+
+PENDING = ("pending", "needs_expert")
+EXPORT_OUTCOMES = ("written", "kept", "skipped", "pending")
+
+
+def export_outcomes(questions: list[ReviewQuestion], report: ExportReport) -> dict[str, Any]:
+    """What an export did with every question, for the page after the export and
+    the review summary: `report` is the writer's report for `answer_fills(questions)`.
+
+    Each question is "written" (with where and what), "kept" (the file already
+    held that answer, or its own answer stays because the review left the
+    question blank), "skipped" (with why) or "pending" (not reviewed yet, or
+    waiting for an expert). Returns {"written": n, "kept": n, "skipped": n,
+    "pending": n, "cells_written": n, "questions": [...]} in file order.
+    """
+    from ingest.fill import where
+
+    done = iter(report.questions)
+    rows: list[dict[str, Any]] = []
+    for q in questions:
+        row: dict[str, Any] = {"id": q.id, "position": q.position, "label": q.label, "text": q.text,
+                               "where": [], "notes": []}
+        if _has_answer(q):  # answer_fills' order: one writer result each
+            r = next(done)
+            row.update(outcome=r.outcome, reason=r.reason, notes=list(r.notes),
+                       where=[{"where": where(w.at), "value": w.value, "role": w.role} for w in r.changes])
+        elif q.status == "pending":
+            row.update(outcome="pending", reason="not reviewed yet")
+        elif q.status == "needs_expert":
+            row.update(outcome="pending", reason="waiting for an expert" + (f": {q.note}" if q.note else ""))
+        elif q.existing_answer:
+            row.update(outcome="kept", reason="left blank in the review; the answer already in the file stays")
+        elif q.status == "blank":
+            row.update(outcome="skipped", reason="left blank in the review")
+        else:
+            row.update(outcome="skipped", reason="the accepted answer is empty")
+        rows.append(row)
+    out: dict[str, Any] = {k: sum(1 for r in rows if r["outcome"] == k) for k in EXPORT_OUTCOMES}
+    out["cells_written"] = report.cells_written
+    out["questions"] = rows
+    return out
 
 
 SUMMARY_COLUMNS = ["position", "ref", "section", "question", "status", "answered_from", "entry_version",
                    "tier", "score", "short_answer", "answer", "note", "reviewed_by", "reviewed_at"]
 
 
-def review_summary_csv(qn: Questionnaire, questions: list[ReviewQuestion], *, exported_by: str) -> bytes:
+def review_summary_csv(qn: Questionnaire, questions: list[ReviewQuestion], *, exported_by: str,
+                       outcomes: dict[str, Any] | None = None) -> bytes:
     """The review summary: per question what was answered from which entry,
-    what is blank and who reviewed. Cells that a spreadsheet would run as a
+    what is blank and who reviewed, and (with `outcomes`, see export_outcomes)
+    what the export did with it. Cells that a spreadsheet would run as a
     formula are prefixed with an apostrophe."""
     out = io.StringIO()
     writer = csv.writer(out)
     answered = sum(1 for q in questions if q.status in ANSWERED)
     writer.writerow(["questionnaire", _safe_cell(qn.filename), "customer", _safe_cell(qn.customer),
                      "due", qn.due_date or "", "exported_by", _safe_cell(exported_by), "exported_at", utcnow()])
-    writer.writerow(["answered", answered, "blank", len(questions) - answered, "total", len(questions)])
+    totals = ["answered", answered, "blank", len(questions) - answered, "total", len(questions)]
+    if outcomes is not None:
+        totals += [x for k in EXPORT_OUTCOMES for x in (k, outcomes[k])]
+    writer.writerow(totals)
     writer.writerow([])
-    writer.writerow(SUMMARY_COLUMNS)
+    writer.writerow(SUMMARY_COLUMNS + (["export", "export_detail"] if outcomes is not None else []))
+    by_id = {r["id"]: r for r in outcomes["questions"]} if outcomes is not None else {}
     for q in questions:
         source = q.entry_ext_id or ""
         if q.status == "edited":
@@ -723,8 +789,18 @@ def review_summary_csv(qn: Questionnaire, questions: list[ReviewQuestion], *, ex
             q.position, q.ref or "", q.section or "", q.text, "unreviewed" if q.status == "pending" else q.status,
             source, q.entry_version or "", q.tier or "none", f"{q.score:.3f}" if q.score is not None else "",
             q.short_answer or "", q.narrative or "", q.note or "", q.reviewed_by or "", q.reviewed_at or "",
+            *(_export_cells(by_id[q.id]) if q.id in by_id else ()),
         )])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def _export_cells(row: dict[str, Any]) -> tuple[str, str]:
+    if row["outcome"] == "written":
+        detail = "; ".join(f"{w['where']}: {w['value']}" if w["value"] else f"{w['where']}: cleared" for w in row["where"])
+        detail = "; ".join([detail, *row["notes"]])
+    else:
+        detail = "; ".join([row.get("reason") or "", *row["notes"]]).strip("; ")
+    return row["outcome"], detail
 
 
 def _safe_cell(value: Any) -> Any:

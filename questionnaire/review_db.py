@@ -150,6 +150,13 @@ def m001_review(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+@migrations()
+def m002_export_report(db: sqlite_utils.Database) -> None:
+    # What each export did per question (written where / kept / skipped why /
+    # pending), as JSON, for the page shown after an export.
+    db.execute("ALTER TABLE exports ADD COLUMN report TEXT")
+
+
 def connect(path: str | Path) -> sqlite_utils.Database:
     """The bank's database with the review tables added (WAL, busy timeout, FKs)."""
     db = connect_bank(path)

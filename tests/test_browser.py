@@ -157,6 +157,15 @@ def _download(pg, selector: str, tmp_path: Path) -> Path:
     return target
 
 
+def _export(pg):
+    """Export; when questions are still open the app asks first, and this confirms."""
+    pg.click("#export")
+    pg.wait_for_selector("#download-filled, #confirm-export")
+    if pg.locator("#confirm-export").count():
+        pg.click("#confirm-export")
+        pg.wait_for_selector("#download-filled")
+
+
 def test_xlsx_review_flow(page, server, tmp_path):
     pg = page
     questions = _questions(8)
@@ -203,8 +212,7 @@ def test_xlsx_review_flow(page, server, tmp_path):
         pg.wait_for_function("document.querySelectorAll('article.q.st-blank').length >= 1")
     pg.screenshot(path=str(ARTIFACTS / "review-page-after.png"), full_page=True)
     # Export and download.
-    pg.click("#export")
-    pg.wait_for_selector("#download-filled")
+    _export(pg)
     filled = _download(pg, "#download-filled", tmp_path)
     assert filled.name == "Vendor AI questionnaire-answered.xlsx"
     summary = _download(pg, "#download-summary", tmp_path)
@@ -243,8 +251,7 @@ def test_docx_review_flow(page, server, tmp_path):
     first.click(position={"x": 5, "y": 5})
     pg.keyboard.press("a" if first.locator("button.accept").count() else "1")
     pg.wait_for_selector("article.q.st-accepted")
-    pg.click("#export")
-    pg.wait_for_selector("#download-filled")
+    _export(pg)
     filled = _download(pg, "#download-filled", tmp_path)
     assert filled.suffix == ".docx"
     import docx
@@ -258,3 +265,66 @@ def test_docx_review_flow(page, server, tmp_path):
     doc = docx.Document(str(filled))
     cells = [c.text for row in doc.tables[0].rows for c in row.cells]
     assert any(accepted[0].narrative.split(".")[0] in c for c in cells)
+
+
+def test_export_warns_about_open_questions_then_lists_every_outcome(page, server, tmp_path):
+    """A Yes/No dropdown that cannot take "Partial", and open questions: the
+    app warns before exporting, then says what was written, skipped and why."""
+    from openpyxl import Workbook
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    pg = page
+    questions = _questions(4, offset=8)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Controls"
+    ws.append(["ID", "Question", "Answer", "Comments"])
+    for ref, text in questions:
+        ws.append([ref, text, None, None])
+    dv = DataValidation(type="list", formula1='"Yes,No"', allow_blank=True)
+    ws.add_data_validation(dv)
+    dv.add("C2:C5")
+    buf = io.BytesIO()
+    wb.save(buf)
+    _upload(pg, server, buf.getvalue(), "Dropdown controls.xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "Fabrikam Ltd")
+    _propose(pg)
+    # "Partial" on the first question: the dropdown only allows Yes and No.
+    row = pg.locator("article.q").first
+    row.locator("details.edit summary").click()
+    row.locator("select[name=short_answer]").select_option("Partial")
+    row.locator("textarea[name=narrative]").fill("")
+    row.locator("button.save").click()
+    pg.wait_for_selector("article.q.st-edited")
+    second = pg.locator("article.q").nth(1)
+    second.locator("details.edit summary").click()
+    second.locator("select[name=short_answer]").select_option("Yes")
+    second.locator("textarea[name=narrative]").fill("Yes: every model change is reviewed by two people.")
+    second.locator("button.save").click()
+    pg.locator("article.q.st-edited").nth(1).wait_for()
+    pg.click("#export")
+    pg.wait_for_selector("#pending-warning")
+    assert "2 of 4 questions are still open" in pg.inner_text("#pending-warning")
+    assert pg.locator("#open-questions li").count() == 2
+    pg.click("#confirm-export")
+    pg.wait_for_selector("#export-totals")
+    assert "1 answer written, 0 kept, 1 skipped, 2 pending" in pg.inner_text("#export-totals")
+    skipped = pg.inner_text("#export-skipped")
+    assert "'Partial'" in skipped and "Yes, No" in skipped
+    assert "Controls!D3" in pg.inner_text("#export-written")
+    assert pg.locator("#export-pending tbody tr").count() == 2
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / "export-summary.png"), full_page=True)
+    # a question's link leads back to its row in the review
+    pg.locator("#export-skipped a").first.click()
+    pg.wait_for_selector("#questions")
+    assert "#q-" in pg.url
+    filled = _download(pg, "#download-filled", tmp_path) if pg.locator("#download-filled").count() else None
+    if filled is None:
+        pg.go_back()
+        filled = _download(pg, "#download-filled", tmp_path)
+    import openpyxl
+
+    cells = openpyxl.load_workbook(filled)["Controls"]
+    assert (cells["C2"].value, cells["C3"].value) == (None, "Yes")
+    assert not [e for e in pg.console_errors if "Content Security Policy" in e]

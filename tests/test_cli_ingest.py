@@ -90,7 +90,16 @@ def test_autofill_writes_copy_and_reports(files, monkeypatch, tmp_path):
     ws = openpyxl.load_workbook(out)["Questions"]
     assert (ws["C2"].value, ws["D2"].value, ws["C3"].value) == ("Yes", "AES-256.", None)
     human = run("autofill", str(files / "q.xlsx"), "-o", str(tmp_path / "f2.xlsx"), db=tmp_path / "bank.db")
-    assert "Wrote 1 of 3 answers" in human.output and "blank" in human.output
+    assert "Wrote 1 of 3 answers" in human.output and "0 kept, 2 skipped" in human.output
+    assert "tier low, below medium" in human.output
+    # the outcome per question, and the totals agree with it
+    assert [q["outcome"] for q in report["questions"]] == ["written", "skipped", "skipped"]
+    assert report["questions"][0]["where"] == ["Questions!C2", "Questions!D2"]
+    assert (report["written"], report["kept"], report["skipped"], report["cells_written"]) == (1, 0, 2, 2)
+    # autofill into its own output: the answers are already there, nothing is written again
+    again = run("autofill", str(out), "-o", str(tmp_path / "f3.xlsx"), "--json", "--overwrite", db=tmp_path / "bank.db")
+    report = json.loads(again.stdout)
+    assert report["questions"][0]["outcome"] == "kept" and report["written"] == 0 and report["cells_written"] == 0
 
 
 def test_autofill_never_overwrites_the_original_and_refuses_macro_names(files, monkeypatch, tmp_path):

@@ -11,7 +11,7 @@ from openpyxl.formatting.rule import CellIsRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from ingest import read_questionnaire, write_answers
+from ingest import read_questionnaire, write_answers, write_answers_report
 from ingest.errors import ExportError
 from ingest.model import AnswerFill
 from tests.ingest_fixtures import openpyxl_workbook
@@ -205,3 +205,200 @@ def test_csv_round_trip_changes_only_answer_fields():
                 assert x == y
     assert after[3] == before[3]
     assert out.count(b"\r\n") == original.count(b"\r\n")
+
+
+# ---- the export report is the truth: "written" = the cells that changed --------------------
+
+
+def _xlsx_values(data: bytes) -> dict[tuple[str, str], object]:
+    wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
+    out = {}
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.value is not None and cell.value != "":
+                    out[(ws.title, cell.coordinate)] = cell.value
+    wb.close()
+    return out
+
+
+def _changed(before: dict, after: dict) -> set:
+    return {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+
+
+def _where_changed(report) -> set[str]:
+    from ingest.fill import where
+
+    return {where(w.at) for q in report.questions for w in q.changes}
+
+
+def _report_workbook() -> bytes:
+    def build(wb):
+        ws = wb.active
+        ws.title = "Q"
+        ws.append(["ID", "Question", "Answer", "Comments"])
+        for i in range(1, 8):
+            ws.append([f"R-{i}", f"Is control number {i} in place and reviewed?"])
+        ws["C5"], ws["D5"] = "Yes", "Reviewed every year."  # R-4 already holds the answer the fill brings
+        ws["C6"] = '=IF(A6="","","Yes")'  # R-5's answer cell is computed
+        dv = DataValidation(type="list", formula1='"Yes,No"', allow_blank=True)
+        ws.add_data_validation(dv)
+        dv.add("C2:C8")
+        wb.create_sheet("Score")["A1"] = '=COUNTIF(Q!C2:C8,"Yes")'
+
+    return openpyxl_workbook(build)
+
+
+def test_xlsx_report_counts_exactly_the_cells_that_changed():
+    data = _report_workbook()
+    qs = {q.ref: q for q in read_questionnaire(io.BytesIO(data), "r.xlsx").questions}
+    assert qs["R-1"].options == ["Yes", "No"]
+    qs["R-6"].not_writable = "the answer cell mirrors another sheet"
+    fills = [
+        AnswerFill(qs["R-1"], "Yes", "Encrypted at rest."),        # written: answer + comment
+        AnswerFill(qs["R-2"], "Partial", "Only in production."),   # comment written, "Partial" is not an option
+        AnswerFill(qs["R-3"], "Partial", None),                    # nothing the dropdown allows: skipped
+        AnswerFill(qs["R-4"], "Yes", "Reviewed every year."),      # already there: kept
+        AnswerFill(qs["R-5"], "Yes", None),                        # formula cell: skipped
+        AnswerFill(qs["R-6"], "No", None),                         # not writable: skipped with the reader's reason
+        AnswerFill(qs["R-7"], "No", "Planned for next quarter."),  # written
+    ]
+    out, report = write_answers_report(data, "r.xlsx", fills)
+    outcome = {r.question.ref: r for r in report.questions}
+    assert [r.question.ref for r in report.questions] == [f.question.ref for f in fills]
+    assert {k: r.outcome for k, r in outcome.items()} == {
+        "R-1": "written", "R-2": "written", "R-3": "skipped", "R-4": "kept", "R-5": "skipped",
+        "R-6": "skipped", "R-7": "written"}
+    assert "'Partial'" in outcome["R-3"].reason and "Yes, No" in outcome["R-3"].reason
+    assert any("'Partial'" in n and "Yes, No" in n for n in outcome["R-2"].notes)
+    assert "formula cell" in outcome["R-5"].reason
+    assert outcome["R-6"].reason == "the answer cell mirrors another sheet"
+    assert [(w.at.cell, w.value) for w in outcome["R-1"].changes] == [("C2", "Yes"), ("D2", "Encrypted at rest.")]
+    before, after = _xlsx_values(data), _xlsx_values(out)
+    changed = _changed(before, after)
+    assert len(changed) == report.cells_written == 5
+    assert {f"{s}!{c}" for s, c in changed} == _where_changed(report)
+    assert after[("Q", "C6")] == before[("Q", "C6")] and after[("Score", "A1")] == before[("Score", "A1")]
+    assert (len(report.written), len(report.kept), len(report.skipped)) == (3, 1, 3)
+    # write_answers is the same copy without the report
+    assert _xlsx_values(write_answers(data, "r.xlsx", fills)) == after
+
+
+def test_xlsx_two_questions_with_one_cell_are_not_both_counted():
+    data = _report_workbook()
+    q1, q2 = read_questionnaire(io.BytesIO(data), "r.xlsx").questions[:2]
+    q2.answer_at, q2.comment_at = q1.answer_at, None
+    out, report = write_answers_report(data, "r.xlsx", [AnswerFill(q1, "Yes", None), AnswerFill(q2, "No", None)])
+    assert [r.outcome for r in report.questions] == ["written", "skipped"]
+    assert "R-1" in report.questions[1].reason
+    assert len(_changed(_xlsx_values(data), _xlsx_values(out))) == report.cells_written == 1
+
+
+def _csv_fields(data: bytes) -> dict[tuple[int, int], str]:
+    import csv
+
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    return {(r, c): v for r, row in enumerate(rows, 1) for c, v in enumerate(row) if v}
+
+
+def test_csv_report_counts_exactly_the_fields_that_changed():
+    data = ("ID,Question,Answer,Comments\r\n"
+            "C-1,Do you encrypt backups?,,\r\n"
+            "C-2,Do you run a bug bounty?,No,Not yet.\r\n"
+            "C-3,Do you review access quarterly?,,\r\n"
+            "C-4,Describe your incident response.,,\r\n").encode()
+    qs = {q.ref: q for q in read_questionnaire(io.BytesIO(data), "c.csv").questions}
+    qs["C-3"].not_writable = "the answer column is computed by the customer's tool"
+    fills = [AnswerFill(qs["C-1"], "Yes", "AES-256."), AnswerFill(qs["C-2"], "No", "Not yet."),
+             AnswerFill(qs["C-3"], "Yes", None), AnswerFill(qs["C-4"], None, "=Paged within 15 minutes.")]
+    out, report = write_answers_report(data, "c.csv", fills)
+    assert [r.outcome for r in report.questions] == ["written", "kept", "skipped", "written"]
+    assert report.questions[2].reason == "the answer column is computed by the customer's tool"
+    changed = _changed(_csv_fields(data), _csv_fields(out))
+    assert len(changed) == report.cells_written == 3
+    # only kept questions: the file comes back byte for byte
+    same, report = write_answers_report(data, "c.csv", fills[1:3])
+    assert same == data and report.cells_written == 0
+
+
+def _docx_places(data: bytes) -> tuple[list, list]:
+    """(body paragraphs, every table cell once even when merged), each as its
+    text and the state of its checkboxes (form fields and content controls)."""
+    import docx
+    from docx.oxml.ns import qn
+    from docx.table import _Cell
+    from docx.text.paragraph import Paragraph
+
+    w14 = "{http://schemas.microsoft.com/office/word/2010/wordml}checked"
+    box_tags = {qn("w:checked"), qn("w:default"), w14}
+
+    def state(el, text):
+        return text, tuple(x.get(qn("w:val")) or x.get(w14[:-7] + "val") for x in el.iter() if x.tag in box_tags)
+
+    d = docx.Document(io.BytesIO(data))
+    cells = [state(tc, _Cell(tc, table).text) for table in d.tables for tr in table._tbl.tr_lst for tc in tr.tc_lst]
+    paras = [state(p, Paragraph(p, d).text) for p in d.element.body.iterchildren(qn("w:p"))]
+    return paras, cells
+
+
+def docx_changed_places(before: bytes, after: bytes) -> int:
+    """How many places differ: table cells by position (the writer never adds or
+    removes cells), body paragraphs aligned (an inserted answer paragraph is one)."""
+    import difflib
+
+    (p1, c1), (p2, c2) = _docx_places(before), _docx_places(after)
+    assert len(c1) == len(c2)
+    changed = sum(1 for a, b in zip(c1, c2) if a != b)
+    ops = difflib.SequenceMatcher(None, p1, p2, autojunk=False).get_opcodes()
+    return changed + sum(max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in ops if tag != "equal")
+
+
+def test_docx_report_counts_exactly_the_cells_that_changed():
+    import docx
+
+    d = docx.Document()
+    d.add_heading("Security", level=1)
+    t = d.add_table(rows=4, cols=4)
+    for cell, text in zip(t.rows[0].cells, ["ID", "Question", "Response", "Comments"]):
+        cell.text = text
+    for row, (ref, question) in zip(t.rows[1:], [("D-1", "Do you encrypt customer data at rest?"),
+                                                 ("D-2", "Do you run annual penetration tests?"),
+                                                 ("D-3", "Describe your vulnerability management process.")]):
+        row.cells[0].text, row.cells[1].text = ref, question
+    t.cell(2, 2).text = "Yes"
+    t.cell(2, 3).text = "Every spring, by an outside firm."
+    buf = io.BytesIO()
+    d.save(buf)
+    data = buf.getvalue()
+    qs = {q.ref: q for q in read_questionnaire(io.BytesIO(data), "d.docx").questions}
+    qs["D-3"].not_writable = "the response cell is locked"
+    fills = [AnswerFill(qs["D-1"], "Yes", "AES-256 on every volume."),
+             AnswerFill(qs["D-2"], "Yes", "Every spring, by an outside firm."),
+             AnswerFill(qs["D-3"], None, "Weekly scans.")]
+    out, report = write_answers_report(data, "d.docx", fills)
+    assert [r.outcome for r in report.questions] == ["written", "kept", "skipped"]
+    assert report.questions[2].reason == "the response cell is locked"
+    assert [w.value for w in report.questions[0].changes] == ["Yes", "AES-256 on every volume."]
+    assert docx_changed_places(data, out) == report.cells_written == 2
+
+
+@pytest.mark.parametrize("doc", ["yes_no_doc", "checkbox_doc"])
+def test_docx_marks_count_every_place_that_changed(doc):
+    """Marking "No" where "Yes" (or nothing) was marked: the new mark and the
+    cleared one are two places; the same mark again is kept."""
+    import tests.test_ingest_docx as fixtures
+
+    data = getattr(fixtures, doc)()
+    qs = [q for q in read_questionnaire(io.BytesIO(data), "m.docx").questions if q.answer_at.marks]
+    assert len(qs) >= 2
+    yes = [AnswerFill(q, "Yes", None) for q in qs]
+    first, report1 = write_answers_report(data, "m.docx", yes)
+    assert docx_changed_places(data, first) == report1.cells_written
+    no = [AnswerFill(q, "No", None) for q in read_questionnaire(io.BytesIO(first), "m.docx").questions
+          if q.answer_at.marks]
+    second, report2 = write_answers_report(first, "m.docx", no)
+    assert docx_changed_places(first, second) == report2.cells_written
+    assert any(len(r.changes) == 2 for r in report2.questions)  # one box checked, one cleared
+    again, report3 = write_answers_report(second, "m.docx", no)
+    assert report3.cells_written == 0 and docx_changed_places(second, again) == 0
+    assert {r.outcome for r in report3.questions} <= {"kept", "skipped"}

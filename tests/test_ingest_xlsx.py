@@ -8,7 +8,7 @@ import zipfile
 import openpyxl
 import pytest
 
-from ingest import read_questionnaire, write_answers
+from ingest import read_questionnaire, write_answers, write_answers_report
 from ingest.errors import ExportError, IngestError
 from ingest.model import AnswerFill, IngestHints
 from ingest.xlsx_format import col_index, col_letter, excel_text, patch_sheet_xml, split_cell
@@ -307,19 +307,25 @@ def test_write_unknown_sheet_fails_cleanly():
         write_answers(data, "q.xlsx", [AnswerFill(q, "Yes", None)])
 
 
-def test_formula_replaced_drops_calc_chain_and_sets_full_calc():
-    rows = {1: {1: "ID", 2: "Question", 3: "Answer"}, 2: {1: "Q1", 2: "Do you log?", 3: "0"}}
+def test_formula_answer_cell_is_skipped_and_other_answers_recalculate():
+    rows = {1: {1: "ID", 2: "Question", 3: "Answer"}, 2: {1: "Q1", 2: "Do you log?", 3: "0"},
+            3: {1: "Q2", 2: "Do you encrypt?"}}
     rows[2][5] = 1  # E2 keeps a formula, so the workbook is recalculated on opening
-    data = xlsx_package([("Q", sheet_xml(rows, formulas={(2, 3): "IF(A2=\"\",0,0)", (2, 5): "LEN(C2)"}))],
+    data = xlsx_package([("Q", sheet_xml(rows, formulas={(2, 3): "IF(A2=\"\",0,0)", (2, 5): "LEN(C3)"}))],
                         calc_chain='<calcChain xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><c r="C2" i="1"/></calcChain>')
-    q = read(data).questions[0]
-    out = write_answers(data, "q.xlsx", [AnswerFill(q, "Yes", None)])
+    q1, q2 = read(data).questions[:2]
+    out, report = write_answers_report(data, "q.xlsx", [AnswerFill(q1, "Yes", None), AnswerFill(q2, "Yes", None)])
+    assert [(r.outcome, r.question.ref) for r in report.questions] == [("skipped", "Q1"), ("written", "Q2")]
+    assert "formula cell" in report.questions[0].reason and "Q!C2" in report.questions[0].reason
+    assert report.cells_written == 1
     z = zipfile.ZipFile(io.BytesIO(out))
-    assert "xl/calcChain.xml" not in z.namelist()
-    assert b"calcChain" not in z.read("xl/_rels/workbook.xml.rels")
-    assert b"calcChain" not in z.read("[Content_Types].xml")
+    assert "xl/calcChain.xml" in z.namelist()  # no formula was replaced, Excel's cache stays valid
     assert b'fullCalcOnLoad="1"' in z.read("xl/workbook.xml")
-    assert openpyxl.load_workbook(io.BytesIO(out))["Q"]["C2"].value == "Yes"
+    ws = openpyxl.load_workbook(io.BytesIO(out))["Q"]
+    assert ws["C2"].value == '=IF(A2="",0,0)' and ws["C3"].value == "Yes"
+    # only the formula cell was asked for: the file comes back byte for byte
+    out, report = write_answers_report(data, "q.xlsx", [AnswerFill(q1, "Yes", None)])
+    assert out == data and report.cells_written == 0 and report.skipped
 
 
 def test_yes_no_mark_columns():

@@ -235,7 +235,7 @@ def test_export_xlsx_fills_answer_cells_and_summary(app):
     edited = next(q for q in rows if q.id != first.id)
     _act(c, qn_id, edited, "edit", narrative="=SUM(A1:A2) is not a formula here")
     token = csrf_token(c, f"/q/{qn_id}/review")
-    r = c.post(f"/q/{qn_id}/export", data={"csrf_token": token})
+    r = c.post(f"/q/{qn_id}/export", data={"csrf_token": token, "confirm": "1"})
     assert r.status_code == 302
     r = c.get(f"/q/{qn_id}/download")
     assert r.status_code == 200
@@ -267,7 +267,7 @@ def test_docx_end_to_end(app):
     q = store.questions(qn_id)[0]
     _act(c, qn_id, q, "edit", narrative="Written by the reviewer.")
     token = csrf_token(c, f"/q/{qn_id}/review")
-    assert c.post(f"/q/{qn_id}/export", data={"csrf_token": token}).status_code == 302
+    assert c.post(f"/q/{qn_id}/export", data={"csrf_token": token, "confirm": "1"}).status_code == 302
     r = c.get(f"/q/{qn_id}/download")
     assert r.status_code == 200
     assert "filename*=UTF-8''Fragebogen%20%C3%9Cberpr%C3%BCfung-answered.docx" in r.headers["Content-Disposition"]
@@ -294,7 +294,7 @@ def test_hostile_file_names_are_stored_under_generated_ids(app, name):
     assert not (Path(app.config["AIMSQ_DB"]).parent.parent / "app.db").exists()
     uploaded_token = csrf_token(c, f"/q/{qn_id}")
     c.post(f"/q/{qn_id}/autofill", data={"csrf_token": uploaded_token})
-    c.post(f"/q/{qn_id}/export", data={"csrf_token": uploaded_token})
+    c.post(f"/q/{qn_id}/export", data={"csrf_token": uploaded_token, "confirm": "1"})
     disposition = c.get(f"/q/{qn_id}/download").headers["Content-Disposition"]
     assert ".." not in disposition.replace("...", "") and "/" not in disposition.split("''")[-1]
     assert re.search(r'filename="?[^";]*-answered\.xlsx', disposition) or "-answered.xlsx" in disposition

@@ -27,7 +27,7 @@ def scene(template_db, tmp_path_factory):
     qn_id = uploaded_and_matched(app, editor, make_xlsx(starter_questions(4)), "scene.xlsx")
     store = store_of(app)
     token = csrf_token(editor, f"/q/{qn_id}/review")
-    assert editor.post(f"/q/{qn_id}/export", data={"csrf_token": token}).status_code == 302
+    assert editor.post(f"/q/{qn_id}/export", data={"csrf_token": token, "confirm": "1"}).status_code == 302
     from answer_bank.model import BankEntry
     from answer_bank.store import Bank
 

@@ -14,9 +14,9 @@ from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, r
 from ingest.errors import IngestError
 from ingest.model import IngestHints
 from questionnaire.learning import draft_entry_id, learn, learn_accepted
-from questionnaire.review import (REVIEW_STATUSES, TIERS, ReviewError, answer_fills, new_id,
-                                  review_summary_csv)
-from web.questionnaires.forms import ButtonForm, LayoutForm, ReviewActionForm, UploadForm
+from questionnaire.review import (ANSWERED, EXPORT_OUTCOMES, PENDING, REVIEW_STATUSES, TIERS, ReviewError,
+                                  answer_fills, export_outcomes, new_id, review_summary_csv)
+from web.questionnaires.forms import ButtonForm, ExportForm, LayoutForm, ReviewActionForm, UploadForm
 from web.security import redirect_back, requires
 from web.services import files_dir, get_bank, get_store, matcher, run_autofill, stored_file
 
@@ -33,9 +33,10 @@ def _read(data: bytes, filename: str, hints: IngestHints):
 
 
 def _write(data: bytes, filename: str, fills):
-    from ingest import write_answers
+    """(filled copy, ExportReport)."""
+    from ingest import write_answers_report
 
-    return write_answers(data, filename, fills)
+    return write_answers_report(data, filename, fills)
 
 
 def _get_questionnaire(qn_id: str):
@@ -274,30 +275,100 @@ def bulk_accept(qn_id: str):
     return redirect_back(url_for("questionnaires.review", qn_id=qn_id))
 
 
+def _pending(counts: dict) -> int:
+    return sum(counts["by_status"].get(s, 0) for s in PENDING)
+
+
+@bp.get("/<qn_id>/export")
+@requires("review")
+def confirm_export(qn_id: str):
+    """The warning before exporting while questions are still pending (nothing changes here)."""
+    store = get_store()
+    qn = _get_questionnaire(qn_id)
+    if qn.status not in ("review", "exported"):
+        return redirect(url_for("questionnaires.detail", qn_id=qn_id))
+    counts = store.counts(qn_id)
+    waiting = [q for q in store.questions(qn_id, status="pending")] + store.questions(qn_id, status="needs_expert")
+    waiting.sort(key=lambda q: q.position)
+    answered = sum(counts["by_status"].get(s, 0) for s in ANSWERED)
+    return render_template("questionnaires/confirm_export.html", qn=qn, counts=counts, pending=_pending(counts),
+                           answered=answered, waiting=waiting[:MAX_PER_PAGE], links=_review_links(qn_id),
+                           form=ExportForm(confirm="1"))
+
+
 @bp.post("/<qn_id>/export")
 @requires("review")
 def export(qn_id: str):
-    if not ButtonForm().validate_on_submit():
+    form = ExportForm()
+    if not form.validate_on_submit():
         abort(400)
     store = get_store()
     qn = _get_questionnaire(qn_id)
     if qn.status not in ("review", "exported"):
         raise ReviewError("propose and review answers before exporting")
+    if _pending(store.counts(qn_id)) and form.confirm.data != "1":
+        return redirect(url_for("questionnaires.confirm_export", qn_id=qn_id))
     questions = store.questions(qn_id)
     fills = answer_fills(questions)
     try:
-        filled = _write(stored_file(qn.stored_name).read_bytes(), qn.filename, fills)
+        filled, report = _write(stored_file(qn.stored_name).read_bytes(), qn.filename, fills)
     except IngestError as e:
         flash(f"The export failed: {e}", "error")
         return redirect(url_for("questionnaires.review", qn_id=qn_id))
+    outcomes = export_outcomes(questions, report)
     stamp = f"{int(time.time() * 1000)}"
     export_name, summary_name = f"{qn_id}-{stamp}.export", f"{qn_id}-{stamp}.summary.csv"
     _save_file(export_name, filled)
-    _save_file(summary_name, review_summary_csv(qn, questions, exported_by=g.user.name))
+    _save_file(summary_name, review_summary_csv(qn, questions, exported_by=g.user.name, outcomes=outcomes))
     store.record_export(qn_id, stored_name=export_name, summary_name=summary_name, user=g.user.name,
-                        answered=len(fills), blank=len(questions) - len(fills))
-    flash(f"Exported: {len(fills)} answers written, {len(questions) - len(fills)} left blank.", "info")
-    return redirect(url_for("questionnaires.review", qn_id=qn_id) + "#export")
+                        answered=outcomes["written"], blank=len(questions) - outcomes["written"], report=outcomes)
+    flash(f"Exported: {export_totals(outcomes)}.", "info")
+    return redirect(url_for("questionnaires.exported", qn_id=qn_id))
+
+
+def export_totals(outcomes: dict) -> str:
+    """ "3 answers written, 1 kept, 3 skipped, 0 pending" """
+    written = outcomes["written"]
+    return (f"{written} answer{'s' if written != 1 else ''} written, {outcomes['kept']} kept, "
+            f"{outcomes['skipped']} skipped, {outcomes['pending']} pending")
+
+
+@bp.get("/<qn_id>/exported")
+@requires("read")
+def exported(qn_id: str):
+    """What the last export did with every question, and what to do next."""
+    qn = _get_questionnaire(qn_id)
+    record = get_store().latest_export(qn_id)
+    if record is None:
+        abort(404, "Nothing was exported yet.")
+    outcomes = record.report
+    groups = {k: [r for r in outcomes["questions"] if r["outcome"] == k] for k in EXPORT_OUTCOMES} if outcomes else {}
+    return render_template("questionnaires/exported.html", qn=qn, export=record, outcomes=outcomes, groups=groups,
+                           totals=export_totals(outcomes) if outcomes else None, links=_review_links(qn_id),
+                           editable=g.user.can("review"))
+
+
+def _review_links(qn_id: str) -> dict[int, str]:
+    """question id -> its row on the (unfiltered) review page."""
+    per = current_app.config["AIMSQ_REVIEW_PAGE_SIZE"]
+    per = min(MAX_PER_PAGE, max(10, int(per)))
+    ids = get_store().question_ids(qn_id)
+    return {qid: url_for("questionnaires.review", qn_id=qn_id, page=i // per + 1, per=per) + f"#q-{qid}"
+            for i, qid in enumerate(ids)}
+
+
+@bp.app_template_filter("readable_time")
+def readable_time(value: str | None) -> str:
+    """ "2026-12-06T00:08:43+00:00" -> "6 Dec 2026, 00:08 UTC" (stored times are UTC)."""
+    import datetime as dt
+
+    if not value:
+        return ""
+    try:
+        t = dt.datetime.fromisoformat(value).astimezone(dt.timezone.utc)
+    except ValueError:
+        return value
+    return f"{t.day} {t:%b %Y, %H:%M} UTC"
 
 
 @bp.get("/<qn_id>/download")

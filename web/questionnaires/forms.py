@@ -1,6 +1,6 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import DateField, IntegerField, StringField, TextAreaField
+from wtforms import DateField, HiddenField, IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 # No FileAllowed on the name: the type comes from the content (SECURITY.md
@@ -33,3 +33,8 @@ class ReviewActionForm(FlaskForm):
     short_answer = StringField(validators=[Optional(), Length(max=20)])
     narrative = TextAreaField(validators=[Optional(), Length(max=40000)])
     note = StringField(validators=[Optional(), Length(max=2000)])
+
+
+class ExportForm(FlaskForm):
+    """Export button; `confirm` is set on the warning page, when questions are still pending."""
+    confirm = HiddenField()
