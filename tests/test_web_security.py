@@ -190,3 +190,47 @@ def test_unknown_and_wrong_password_look_the_same(app):
     a = login(app.test_client(), "nobody-at-all", "whatever-password").get_data(as_text=True)
     b = login(app.test_client(), "vera", "whatever-password").get_data(as_text=True)
     assert "Wrong user name or password." in a and "Wrong user name or password." in b
+
+
+# ---- 32: redirect targets ---------------------------------------------------
+
+HOSTILE_NEXT = [
+    "/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example", "//evil.example", "/\\evil.example",
+    "\\\\evil.example", "https://evil.example/", "javascript:alert(1)", " //evil.example", "/\x00/evil.example",
+    "http:/evil.example", "\t//evil.example",
+]
+
+
+def _login_with_next(c, target: str):
+    token = csrf_token(c, "/login")
+    return c.post("/login", query_string={"next": target},
+                  data={"name": "vera", "password": PASSWORD, "csrf_token": token})
+
+
+@pytest.mark.parametrize("target", HOSTILE_NEXT)
+def test_sign_in_never_redirects_off_site(app, target):
+    r = _login_with_next(app.test_client(), target)
+    assert r.status_code == 302, r.get_data(as_text=True)[:300]
+    location = r.headers["Location"]
+    assert location == "/q/", f"{target!r} -> {location!r}"
+
+
+def test_sign_in_keeps_a_same_site_next(app):
+    r = _login_with_next(app.test_client(), "/bank/?status=draft&page=2")
+    assert r.headers["Location"] == "/bank/?status=draft&page=2"
+
+
+@pytest.mark.parametrize("target", ["/\t/evil.example", "//evil.example", "/\\evil.example", "/\n/evil"])
+def test_review_action_next_stays_on_site(app, target):
+    from tests.web_helpers import uploaded_and_matched
+
+    c = client_as(app, "editor")
+    qn_id = uploaded_and_matched(app, c, make_xlsx(starter_questions(2)), "q.xlsx")
+    q = store_of(app).questions(qn_id)[0]
+    token = csrf_token(c, f"/q/{qn_id}/review")
+    r = c.post(f"/q/{qn_id}/questions/{q.id}", data={
+        "csrf_token": token, "action": "blank", "version": q.version, "next": target})
+    assert r.status_code == 302
+    assert r.headers["Location"] == f"/q/{qn_id}/review#q-{q.id}"
+    r = c.post(f"/q/{qn_id}/bulk-accept", data={"csrf_token": token, "tier": "high", "next": target})
+    assert r.status_code == 302 and r.headers["Location"] == f"/q/{qn_id}/review"
