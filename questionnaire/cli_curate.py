@@ -64,6 +64,8 @@ def bank_restore_version(ctx: click.Context, entry_id: str, version: int):
 
     entry = restore_version(get_bank(ctx), entry_id, version, user=cli_user())
     click.echo(f"{entry_id}: version {version} restored as version {entry.version} ({entry.status})")
+    if entry.status == "draft":
+        click.echo(f"{entry_id} answers no questionnaire until another approver approves it", err=True)
 
 
 @bank.command("approve")
