@@ -320,13 +320,16 @@ def backup_cmd(ctx: click.Context, path: str, force: bool):
 def restore_cmd(ctx: click.Context, path: str, yes: bool):
     """Replace the bank with the backup at PATH (checked first; the current
     bank is saved beside it)."""
-    from answer_bank.backup import inspect_bank, restore
+    from answer_bank.backup import BANK_MIGRATION_SETS, inspect_bank, restore
+    from questionnaire import review_db
 
-    info = inspect_bank(path)
+    # The review app's tables live in the same file: their schema is checked too.
+    sets = (*BANK_MIGRATION_SETS, review_db.migrations)
+    info = inspect_bank(path, sets)
     db_path = ctx.obj["db_path"]
     if not yes and sys.stdin.isatty():
         click.confirm(f"Replace the bank at {db_path} with {info.summary()}?", abort=True)
-    restored, saved = restore(path, db_path, user=cli_user())
+    restored, saved = restore(path, db_path, user=cli_user(), migration_sets=sets)
     if saved:
         click.echo(f"The previous bank is saved as {saved}")
     click.echo(f"Restored {restored.entries} entries, {restored.versions} versions, "
