@@ -21,6 +21,7 @@ from web.services import get_bank, get_store, matcher
 bp = Blueprint("bank", __name__, url_prefix="/bank")
 
 PAGE_SIZE = 100
+MAX_PAGE = 10**9  # keeps the row offset within SQLite's integers
 
 
 @bp.get("/")
@@ -39,11 +40,18 @@ def index():
             match = matcher().match_many([question], top_k=5)[0]
         except ModelNotFound as e:
             flash(f"Search is unavailable: {e}", "error")
+    # Any page number is fine: past the end (however far) shows the last page.
+    page = min(page, MAX_PAGE)
     entries, total = bank.page_entries(status=status or None, text=text or None,
                                        offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    pages = max(1, -(-total // PAGE_SIZE))
+    if page > pages:
+        page = pages
+        entries, total = bank.page_entries(status=status or None, text=text or None,
+                                           offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     return render_template(
         "bank/index.html", question=question, match=match, entries=entries, total=total, page=page,
-        pages=max(1, -(-total // PAGE_SIZE)), status=status, text=text, statuses=STATUSES,
+        pages=pages, status=status, text=text, statuses=STATUSES,
         counts={s: bank.count(s) for s in STATUSES},
     )
 
@@ -121,6 +129,8 @@ def propose(ext_id: str):
                                 user=g.user.name)
             flash(f"Your change to {ext_id} was sent to the approvers.", "info")
         return redirect(url_for("bank.entry", ext_id=ext_id))
+    if form.base_version.errors:  # a hidden field: the page itself was not this app's
+        abort(400, "The form does not say which version of the entry it changes. Reload the entry and edit again.")
     return render_template("bank/propose.html", form=form, entry=current)
 
 
