@@ -241,13 +241,15 @@ def test_review_action_next_stays_on_site(app, target):
 HUGE = "9" * 30
 
 
-def test_a_bank_page_past_the_end_shows_the_last_page(app):
+def test_a_bank_page_past_the_end_is_not_found_and_says_how_many_there_are(app):
     c = client_as(app, "viewer")
-    for page in (HUGE, "99999999999999999999999", "-" + HUGE, "12", "abc"):
+    for page in (HUGE, "99999999999999999999999", "1000000001", "12"):
         r = c.get(f"/bank/?page={page}")
-        assert r.status_code == 200, page
-    html = c.get(f"/bank/?page={HUGE}").get_data(as_text=True)
-    assert "AIMS-" in html  # the last page's entries, not an empty page
+        assert r.status_code == 404, page
+        assert "There is no page" in r.get_data(as_text=True) and "it has 2 pages" in r.get_data(as_text=True)  # 172 starter entries
+    for page in ("-" + HUGE, "0", "abc", "1"):  # not a page number: the first page
+        r = c.get(f"/bank/?page={page}")
+        assert r.status_code == 200 and "AIMS-" in r.get_data(as_text=True), page
 
 
 @pytest.mark.parametrize("url", [

@@ -21,7 +21,7 @@ from web.services import get_bank, get_store, matcher
 bp = Blueprint("bank", __name__, url_prefix="/bank")
 
 PAGE_SIZE = 100
-MAX_PAGE = 10**9  # keeps the row offset within SQLite's integers
+MAX_PAGE = 10**9  # keeps the row offset within SQLite's integers (any larger page is past the end)
 
 
 @bp.get("/")
@@ -40,15 +40,12 @@ def index():
             match = matcher().match_many([question], top_k=5)[0]
         except ModelNotFound as e:
             flash(f"Search is unavailable: {e}", "error")
-    # Any page number is fine: past the end (however far) shows the last page.
-    page = min(page, MAX_PAGE)
     entries, total = bank.page_entries(status=status or None, text=text or None,
-                                       offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+                                       offset=(min(page, MAX_PAGE) - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     pages = max(1, -(-total // PAGE_SIZE))
-    if page > pages:
-        page = pages
-        entries, total = bank.page_entries(status=status or None, text=text or None,
-                                           offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    if page > pages:  # however large: a 404 that says how many pages there are (SECURITY.md 36)
+        abort(404, f"There is no page {page if page <= MAX_PAGE else 'that large'} of the bank list: it has "
+                   f"{pages} page{'s' if pages > 1 else ''} with these filters.")
     return render_template(
         "bank/index.html", question=question, match=match, entries=entries, total=total, page=page,
         pages=pages, status=status, text=text, statuses=STATUSES,
