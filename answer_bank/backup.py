@@ -4,8 +4,9 @@ Never a file copy (SECURITY.md 27): a copy of a live WAL database can miss the
 pages still in the -wal file or catch a half-written page. The backup API
 copies one consistent snapshot while other connections keep reading and
 writing. A restore first proves the file is an aimsq bank (it opens, passes
-`PRAGMA integrity_check`, carries the bank's migration set and tables, and
-was not made by a newer aimsq), then copies it into the configured database
+`PRAGMA integrity_check`, carries the bank's migration set, every table,
+column, index and trigger its migrations make, and was not made by a newer
+aimsq), then copies it into the configured database
 the same way, after saving the current bank beside it, and records in the
 restored bank's audit trail who restored which backup and when.
 """
@@ -13,15 +14,24 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
+import sqlite_utils
+from sqlite_utils import Migrations
+
+from answer_bank import curation_db
 from answer_bank.db import BUSY_TIMEOUT_MS, connect, migrations as bank_migrations, transaction
 from answer_bank.store import Bank, BankError
 
 REQUIRED_TABLES = ("entries", "entry_versions", "audit_log", "bank_meta", "_sqlite_migrations")
+# The migration sets whose schema a backup must carry. Layers above add
+# theirs (the review app's tables) through `migration_sets=`.
+BANK_MIGRATION_SETS: tuple[Migrations, ...] = (bank_migrations, curation_db.migrations)
 # The audit action of a restore from a backup (not "restore": that is a version restore).
 RESTORE_ACTION = "restore_backup"
 
@@ -76,8 +86,11 @@ def backup(db_path: str | Path, dest: str | Path, *, overwrite: bool = False) ->
     return inspect_bank(dest)
 
 
-def inspect_bank(path: str | Path) -> BackupInfo:
-    """Prove `path` is an aimsq bank this version can use, and count what is in it.
+def inspect_bank(path: str | Path, migration_sets: Iterable[Migrations] = BANK_MIGRATION_SETS) -> BackupInfo:
+    """Prove `path` is an aimsq bank this version can use, and count what is in it:
+    every table, column, index and trigger that the migrations it records as
+    applied create is there, the immutability triggers unchanged, and no
+    trigger aimsq does not make (SECURITY.md 33).
     Raises BackupError saying what is wrong."""
     path = Path(path)
     if not path.is_file():
@@ -101,13 +114,72 @@ def inspect_bank(path: str | Path) -> BackupInfo:
             "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", [bank_migrations.name])}
         if not applied:
             raise BackupError(f"{path} is not an aimsq bank (no {bank_migrations.name} migrations)")
-        known = {m.name for m in bank_migrations._migrations}
-        if applied - known:
-            raise BackupError(f"{path} was made by a newer aimsq (migrations {', '.join(sorted(applied - known))}); "
-                              "upgrade aimsq before restoring it")
+        sets = list(dict.fromkeys([bank_migrations, *migration_sets]))
+        for mset in sets:
+            applied = {r[0] for r in conn.execute(
+                "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", [mset.name])}
+            known = {m.name for m in mset._migrations}
+            if applied - known:
+                raise BackupError(f"{path} was made by a newer aimsq (migrations {', '.join(sorted(applied - known))}); "
+                                  "upgrade aimsq before restoring it")
+        problems = schema_problems(conn, sets)
+        if problems:
+            more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
+            raise BackupError(f"{path} is not a complete aimsq bank, so it is not restored: "
+                              f"{'; '.join(problems[:5])}{more}. Restore another backup")
         return _info(conn, path)
     finally:
         conn.close()
+
+
+def _normal_sql(sql: str | None) -> str:
+    return re.sub(r"\s+", " ", (sql or "").strip().rstrip(";")).casefold()
+
+
+def _schema(conn: sqlite3.Connection) -> dict[tuple[str, str], tuple[str, str]]:
+    """{(type, name): (table, sql)} of the tables, indexes, triggers and views (SQLite's own left out)."""
+    return {(t, n): (tbl, sql) for t, n, tbl, sql in conn.execute(
+        "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")}
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT name FROM pragma_table_info(?)", [table])}
+
+
+def schema_problems(conn: sqlite3.Connection, migration_sets: Iterable[Migrations]) -> list[str]:
+    """What the database on `conn` lacks against the schema its own migration
+    record promises: the same migrations are run on an empty database and
+    every table (with its columns), index and trigger they make must be
+    there, triggers unchanged; a trigger they do not make on one of those
+    tables is a problem too (it would run on every write). Empty: the schema
+    is whole."""
+    reference = sqlite3.connect(":memory:")
+    try:
+        ref_db = sqlite_utils.Database(reference)
+        for mset in migration_sets:
+            applied = {r[0] for r in conn.execute(
+                "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", [mset.name])}
+            for migration in mset._migrations:
+                if migration.name in applied:
+                    migration.fn(ref_db)
+        expected, actual = _schema(reference), _schema(conn)
+        problems = []
+        for (kind, name), (table, sql) in expected.items():
+            if (kind, name) not in actual:
+                problems.append(f"no {name} {kind}" + (f" (on {table})" if kind != "table" else ""))
+            elif kind == "table":
+                missing = sorted(_columns(reference, name) - _columns(conn, name))
+                if missing:
+                    problems.append(f"table {name} has no column {', '.join(missing)}")
+            elif kind == "trigger" and _normal_sql(actual[(kind, name)][1]) != _normal_sql(sql):
+                problems.append(f"trigger {name} was changed")
+        checked_tables = {name for kind, name in expected if kind == "table"}
+        for (kind, name), (table, _sql) in actual.items():
+            if kind == "trigger" and (kind, name) not in expected and table in checked_tables:
+                problems.append(f"trigger {name} on {table} is not one aimsq makes")
+        return problems
+    finally:
+        reference.close()
 
 
 def _info(conn: sqlite3.Connection, path: Path) -> BackupInfo:
@@ -123,7 +195,8 @@ def _revision(conn: sqlite3.Connection) -> int:
 
 
 def restore(backup_path: str | Path, db_path: str | Path, *, keep_current: bool = True,
-            user: str = "cli") -> tuple[BackupInfo, Path | None]:
+            user: str = "cli", migration_sets: Iterable[Migrations] = BANK_MIGRATION_SETS,
+            ) -> tuple[BackupInfo, Path | None]:
     """Replace the bank at `db_path` with the backup at `backup_path`, through the
     backup API so connections other processes hold stay valid. The current bank
     is first saved beside it (`<db>.before-restore-<UTC time>`), unless it does
@@ -131,7 +204,7 @@ def restore(backup_path: str | Path, db_path: str | Path, *, keep_current: bool 
     ("restore_backup", by `user`) naming the backup file, its time and where the
     previous bank went. Returns what was restored and where the previous bank
     went. Raises BackupError (nothing changed)."""
-    info = inspect_bank(backup_path)
+    info = inspect_bank(backup_path, migration_sets)
     backup_file = Path(backup_path).resolve()
     written = dt.datetime.fromtimestamp(backup_file.stat().st_mtime, dt.timezone.utc).isoformat(timespec="seconds")
     db_path = Path(db_path)

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from answer_bank.curation import SelfApproval, own_unapproved_versions
 from answer_bank.curation_db import ensure_schema
 from answer_bank.db import transaction
 from answer_bank.embeddings import CachedEmbedder, Embedder
@@ -35,6 +36,17 @@ WORD_OVERLAP = 0.55  # IDF-weighted Jaccard overlap of content words
 
 class CheckError(BankError):
     pass
+
+
+class MergeRefused(SelfApproval):
+    """Merging one's own unapproved change into an approved entry would approve it alone."""
+
+    def __init__(self, merge_away: str, keep: str, user: str, versions: list[int]):
+        super().__init__(merge_away, user, versions)
+        which = ", ".join(str(v) for v in versions)
+        self.args = (f"{user} wrote version {which} of {merge_away} since it was last approved; merging it into "
+                     f"the approved entry {keep} would approve it, so another approver must merge them "
+                     f"(or approve {merge_away} first)",)
 
 
 @dataclass
@@ -289,8 +301,10 @@ def merge(bank: Bank, keep: str, merge_away: str, *, user: str,
     """Merge `merge_away` into `keep` in ONE transaction. The survivor gains the
     other's question and variants (curated and learned) as curated variants, and
     the union of evidence, framework references and tags; the other is retired
-    with reason "merged into KEEP". Both keep their full history.
-    Raises EntryNotFound, VersionConflict, CheckError."""
+    with reason "merged into KEEP". Both keep their full history. An approved
+    survivor stays approved, so whoever wrote the other's versions since it was
+    last approved may not merge it (four eyes).
+    Raises EntryNotFound, VersionConflict, CheckError, MergeRefused."""
     if keep == merge_away:
         raise CheckError("cannot merge an entry into itself")
     expected_versions = expected_versions or {}
@@ -303,6 +317,13 @@ def merge(bank: Bank, keep: str, merge_away: str, *, user: str,
                 raise CheckError(f"{ext_id} is retired ({current.retired_reason}); merge only live entries")
             live.append(current)
         survivor, other = live
+        if survivor.status == "approved":
+            # The survivor stays approved with the other's wordings, evidence,
+            # frameworks and tags: merging is approving them, so whoever wrote
+            # them since their last approval may not do it (SECURITY.md 28).
+            authored = own_unapproved_versions(bank, other, user)
+            if authored:
+                raise MergeRefused(other.ext_id, keep, user, authored)
         merged = copy.deepcopy(survivor)
         for text in [other.question, *other.variants, *other.learned_variants]:
             if text not in merged.texts and text not in merged.variants:

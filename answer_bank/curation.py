@@ -179,6 +179,9 @@ def entry_with_content(current: BankEntry, content: dict[str, Any]) -> BankEntry
 def restore_version(bank: Bank, ext_id: str, version: int, *, user: str,
                     expected_version: int | None = None) -> BankEntry:
     """Make an earlier version's content (status included) the entry's newest version.
+    An approved version comes back approved only when it is the content last
+    approved; older approved content comes back as a draft, which the person
+    who restored it may not approve (four eyes).
     Raises EntryNotFound, VersionNotFound, VersionConflict, CurationError."""
     ensure_schema(bank.db)
     with transaction(bank.db):
@@ -189,11 +192,24 @@ def restore_version(bank: Bank, ext_id: str, version: int, *, user: str,
         restored = entry_with_content(existing, snapshots[version])
         if restored.content() == existing.content():
             raise CurationError(f"version {version} of {ext_id} is the same as the current version {existing.version}")
-        bank.write_version(existing, restored, user, utcnow(), note=f"restored version {version}")
+        note = f"restored version {version}"
+        if restored.status == "approved" and restored.content() != last_approved_content(bank, ext_id):
+            # Approved once is not approved now: bringing back other content
+            # than the entry's last approved one is a change, and a change to
+            # approved content needs a second person (SECURITY.md 28).
+            restored.status = "draft"
+            note += " as a draft for another approver"
+        bank.write_version(existing, restored, user, utcnow(), note=note)
         bank.record_event(user, "restore", ext_id=ext_id, entry_id=existing.id,
-                          detail=f"version {version} restored as version {restored.version}")
+                          detail=f"version {version} restored as version {restored.version} ({restored.status})")
         bank.bump_revision()
     return bank.get_entry(ext_id)
+
+
+def last_approved_content(bank: Bank, ext_id: str) -> dict[str, Any] | None:
+    """The content of the entry's newest approved version (None if it never was)."""
+    approved = [v["content"] for v in bank.versions(ext_id) if v["content"].get("status") == "approved"]
+    return approved[-1] if approved else None
 
 
 def unapproved_authors(bank: Bank, entry: BankEntry) -> dict[str, list[int]]:

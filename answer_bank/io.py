@@ -64,7 +64,7 @@ def read_entries(fp: IO[bytes], fmt: str) -> list[BankEntry]:
         raise BankFileError(f"unknown format {fmt!r}: use csv, xlsx or json")
     entries: list[BankEntry] = []
     seen: dict[str, int] = {}
-    for rownum, row in rows:
+    for rownum, row in _readable(rows, where, first=1 if where == "entry" else 2):
         try:
             entry = entry_from_mapping(row)
         except ValueError as e:
@@ -76,6 +76,33 @@ def read_entries(fp: IO[bytes], fmt: str) -> list[BankEntry]:
     if not entries:
         raise BankFileError("the file has no entries")
     return entries
+
+
+def _readable(rows: Iterable[tuple[int, dict]], where: str, first: int) -> Iterator[tuple[int, dict]]:
+    """The rows, with any error of the reader beneath turned into a
+    BankFileError naming the row it stopped at (never a bare Python error)."""
+    last = first - 1
+    iterator = iter(rows)
+    while True:
+        try:
+            item = next(iterator)
+        except StopIteration:
+            return
+        except BankFileError:
+            raise
+        except RecursionError:
+            raise BankFileError("the file is nested too deeply to be a bank file (a list of entries, "
+                                "each with text and lists of text)") from None
+        except (ValueError, TypeError, IndexError, KeyError, OverflowError, csv.Error) as e:
+            raise BankFileError(_unreadable(e), last + 1, where) from None
+        last = item[0]
+        yield item
+
+
+def _unreadable(e: Exception) -> str:
+    if isinstance(e, ValueError) and "integer string conversion" in str(e):
+        return "a number has more digits than can be read; store it as text or shorten it"
+    return "this part of the file cannot be read; check it is a bank file saved by a spreadsheet or aimsq"
 
 
 def entry_from_mapping(row: dict[str, Any]) -> BankEntry:
@@ -90,7 +117,7 @@ def entry_from_mapping(row: dict[str, Any]) -> BankEntry:
             if required:
                 raise ValueError(f"{key} is empty")
             return None
-        if not isinstance(value, (str, int, float)):
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise ValueError(f"{key} must be text")
         value = str(value).strip()
         if _CONTROL.search(value):
@@ -116,8 +143,10 @@ def entry_from_mapping(row: dict[str, Any]) -> BankEntry:
         except ValueError:
             raise ValueError(f"review_by {review_by!r} is not a date like 2027-06-30") from None
     evidence = []
-    for item in _as_list(row.get("evidence")):
+    for item in _as_list(row.get("evidence"), "evidence", objects=True):
         if isinstance(item, dict):
+            if not all(isinstance(item.get(k), (str, int, float, type(None))) for k in ("title", "ref")):
+                raise ValueError("an evidence item's title and ref must be text")
             title, ref = str(item.get("title") or "").strip(), (str(item.get("ref") or "").strip() or None)
         else:
             title, _, ref = str(item).partition("|")
@@ -125,7 +154,7 @@ def entry_from_mapping(row: dict[str, Any]) -> BankEntry:
         if not title:
             raise ValueError("an evidence item has no title")
         evidence.append(Evidence(title, ref))
-    frameworks = _as_list(row.get("frameworks"))
+    frameworks = [str(ref) for ref in _as_list(row.get("frameworks"), "frameworks")]
     for ref in frameworks:
         if not re.fullmatch(r"[A-Za-z0-9-]+:\S.*", ref):
             raise ValueError(f"framework reference {ref!r} is not like ISO42001:A.6.2.4")
@@ -134,10 +163,10 @@ def entry_from_mapping(row: dict[str, Any]) -> BankEntry:
         question=" ".join(text("question", True).split()),
         answer=text("answer", True),
         short_answer=short,
-        variants=_dedupe(" ".join(v.split()) for v in _as_list(row.get("variants"))),
+        variants=_dedupe(" ".join(str(v).split()) for v in _as_list(row.get("variants"), "variants")),
         evidence=evidence,
         frameworks=_dedupe(frameworks),
-        tags=_dedupe(_as_list(row.get("tags"))),
+        tags=_dedupe(str(t) for t in _as_list(row.get("tags"), "tags")),
         owner=text("owner"),
         status=status,
         review_by=review_by,
@@ -187,11 +216,20 @@ def _check_size(key: str, value: Any) -> None:
         raise ValueError(f"{key} has {max(sizes):,} characters; the limit is {MAX_CELL_CHARS:,}")
 
 
-def _as_list(value: Any) -> list:
+def _as_list(value: Any, key: str = "a list", objects: bool = False) -> list:
+    """A list column's items: a JSON array of text (objects too where `objects`),
+    or text split at ';'. Raises ValueError naming the column for anything else."""
     if value is None:
         return []
     if isinstance(value, list):
+        allowed = (str, int, float, dict) if objects else (str, int, float)
+        for v in value:
+            if v is not None and (isinstance(v, bool) or not isinstance(v, allowed)):
+                kind = {list: "lists", dict: "objects", bool: "true/false"}.get(type(v), type(v).__name__)
+                raise ValueError(f"{key} must be a list of text, not of {kind}")
         return [v.strip() if isinstance(v, str) else v for v in value if v not in (None, "")]
+    if isinstance(value, dict):
+        raise ValueError(f"{key} must be text or a list of text, not an object")
     return [part.strip() for part in str(value).split(LIST_SEP) if part.strip()]
 
 
@@ -233,6 +271,8 @@ def _xlsx_rows(data: bytes) -> Iterator[tuple[int, dict]]:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:
         raise BankFileError("the XLSX file cannot be opened (damaged, encrypted or not a workbook)") from None
+    if not wb.worksheets:
+        raise BankFileError("the workbook has no sheets; put the entries on a sheet named bank")
     ws = wb["bank"] if "bank" in wb.sheetnames else wb.worksheets[0]
     rows = ws.iter_rows(values_only=True)
     try:
@@ -261,9 +301,14 @@ def _rows_with_header(header: list[str], rows: Iterable[list], start: int) -> It
 
 def _json_rows(data: bytes) -> Iterator[tuple[int, dict]]:
     try:
-        payload = json.loads(_decode(data))
+        # Numbers stay as written (an id of 5,000 digits is text, not an int
+        # Python refuses to convert); NaN and Infinity are not JSON values.
+        payload = json.loads(_decode(data), parse_int=str, parse_float=str, parse_constant=_no_constant)
     except json.JSONDecodeError as e:
         raise BankFileError(f"not valid JSON: {e.msg}", e.lineno, "line") from None
+    except RecursionError:
+        raise BankFileError("the JSON is nested too deeply to be a bank file (a list of entries, "
+                            "each an object of text and lists of text)") from None
     if isinstance(payload, dict) and isinstance(payload.get("entries"), list):
         payload = payload["entries"]
     if not isinstance(payload, list):
@@ -275,6 +320,10 @@ def _json_rows(data: bytes) -> Iterator[tuple[int, dict]]:
         if missing:
             raise BankFileError(f"missing {', '.join(missing)}", n, "entry")
         yield n, item
+
+
+def _no_constant(name: str):
+    raise BankFileError(f"not valid JSON: {name} is not a value a bank file holds; write it as text in quotes")
 
 
 def _json_shape(e: BankEntry) -> dict[str, Any]:

@@ -48,9 +48,15 @@ class ImportReport:
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    # Rows the file marked approved, written as drafts: an import approves only when asked to.
+    held_as_draft: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged"
+        text = f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged"
+        if self.held_as_draft:
+            text += (f"; {len(self.held_as_draft)} marked approved in the file are drafts "
+                     "until an approver approves them")
+        return text
 
 
 log = logging.getLogger(__name__)
@@ -183,11 +189,17 @@ class Bank:
         approve: bool = False,
         user: str = "cli",
         source: str | None = None,
+        keep_status: bool = False,
     ) -> ImportReport:
         """Add or update entries in ONE transaction: all of them or none.
 
         An entry whose content equals what is stored is left alone, so
-        importing the same file twice changes nothing.
+        importing the same file twice changes nothing. A row's own status
+        "approved" is taken only with `approve` (which puts the import on the
+        audit trail, by `user`); without it, such a row becomes a draft unless
+        it is exactly the entry's stored approved content (SECURITY.md 28).
+        `keep_status` takes every entry's own status as it is: for entries a
+        program built itself (tests, benchmarks), never for a file's rows.
         """
         report = ImportReport()
         now = utcnow()
@@ -203,6 +215,11 @@ class Bank:
                     # changed content goes back to draft for an approver.
                     same = existing.content() | {"status": None} == entry.content() | {"status": None}
                     entry.status = existing.status if same else "draft"
+                elif entry.status == "approved" and not (approve or keep_status):
+                    same = existing is not None and existing.content() == entry.content()
+                    if not same:
+                        entry.status = "draft"
+                        report.held_as_draft.append(entry.ext_id)
                 if existing is None:
                     self._insert(entry, user, now, note="imported")
                     report.added.append(entry.ext_id)
@@ -212,6 +229,12 @@ class Bank:
                     self.write_version(existing, entry, user, now, note="imported")
                     report.updated.append(entry.ext_id)
             if report.added or report.updated:
+                if approve:
+                    changed = report.added + report.updated
+                    shown = ", ".join(changed[:20]) + (f" and {len(changed) - 20} more" if len(changed) > 20 else "")
+                    self.record_event(user, "import_approved", now=now,
+                                      detail=f"{len(changed)} entries approved by importing "
+                                             f"{source or 'a file'}: {shown}")
                 self.bump_revision()
         return report
 

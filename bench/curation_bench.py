@@ -88,7 +88,7 @@ def main() -> int:
         backup(tmp / "bank.db", tmp / "planted.db")  # never a file copy of a live WAL database
         planted = Bank.open(tmp / "planted.db")
         planted.import_entries([BankEntry(f"PLANT-{n}", q, a, short_answer=s, status="approved")
-                                for n, (_, _, q, a, s) in enumerate(PLANTS)], user="bench")
+                                for n, (_, _, q, a, s) in enumerate(PLANTS)], user="bench", keep_status=True)
         found = {frozenset((f.a.ext_id, f.b.ext_id)): f.kind
                  for f in find_findings(planted, CachedEmbedder(raw, planted))}
         for group in ("duplicate", "conflict", "hard"):

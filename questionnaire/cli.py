@@ -125,7 +125,8 @@ def bank():
 
 @bank.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--approve", is_flag=True, help="Approve every imported entry.")
+@click.option("--approve", is_flag=True,
+              help="Approve every imported entry (on the audit trail). Without it, rows marked approved are drafts.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json"]), help="Default: from the file name.")
 @click.pass_context
 def bank_import(ctx: click.Context, file: str, approve: bool, fmt: str | None):
@@ -134,6 +135,8 @@ def bank_import(ctx: click.Context, file: str, approve: bool, fmt: str | None):
     Required columns: id, question, answer. Optional: short_answer, variants,
     evidence (title|ref), frameworks, tags (';'-separated lists), owner,
     status (draft/approved/retired; default draft), review_by, source.
+    A row marked approved stays a draft unless --approve is given or it is
+    exactly the entry's stored approved content.
     """
     from answer_bank.io import format_of, read_entries
 
@@ -142,6 +145,8 @@ def bank_import(ctx: click.Context, file: str, approve: bool, fmt: str | None):
         entries = read_entries(fp, fmt)
     report = get_bank(ctx).import_entries(entries, approve=approve, user=cli_user(), source=Path(file).name)
     click.echo(f"Imported {Path(file).name}: {report.summary()}")
+    if report.held_as_draft:
+        click.echo("an approver approves them (aimsq bank approve), or import again with --approve", err=True)
     if report.added or report.updated:
         index_bank(ctx)
 

@@ -64,6 +64,8 @@ def bank_restore_version(ctx: click.Context, entry_id: str, version: int):
 
     entry = restore_version(get_bank(ctx), entry_id, version, user=cli_user())
     click.echo(f"{entry_id}: version {version} restored as version {entry.version} ({entry.status})")
+    if entry.status == "draft":
+        click.echo(f"{entry_id} answers no questionnaire until another approver approves it", err=True)
 
 
 @bank.command("approve")
@@ -318,13 +320,16 @@ def backup_cmd(ctx: click.Context, path: str, force: bool):
 def restore_cmd(ctx: click.Context, path: str, yes: bool):
     """Replace the bank with the backup at PATH (checked first; the current
     bank is saved beside it)."""
-    from answer_bank.backup import inspect_bank, restore
+    from answer_bank.backup import BANK_MIGRATION_SETS, inspect_bank, restore
+    from questionnaire import review_db
 
-    info = inspect_bank(path)
+    # The review app's tables live in the same file: their schema is checked too.
+    sets = (*BANK_MIGRATION_SETS, review_db.migrations)
+    info = inspect_bank(path, sets)
     db_path = ctx.obj["db_path"]
     if not yes and sys.stdin.isatty():
         click.confirm(f"Replace the bank at {db_path} with {info.summary()}?", abort=True)
-    restored, saved = restore(path, db_path, user=cli_user())
+    restored, saved = restore(path, db_path, user=cli_user(), migration_sets=sets)
     if saved:
         click.echo(f"The previous bank is saved as {saved}")
     click.echo(f"Restored {restored.entries} entries, {restored.versions} versions, "

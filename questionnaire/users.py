@@ -72,6 +72,11 @@ def _failure_key(name: str | None) -> str:
     return f"name:{(name or '').strip().lower()}"
 
 
+def _change_key(user_id: int) -> str:
+    """The login_failures key of wrong current passwords on the change-password form."""
+    return f"change:{int(user_id)}"
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
 
@@ -201,11 +206,30 @@ class Users:
 
     def login_wait_seconds(self, name: str, address: str, now: float | None = None) -> int:
         """How long sign-in stays blocked for this name or address (0: allowed)."""
+        return self._wait_seconds(((_failure_key(name), MAX_FAILURES_PER_NAME),
+                                   (f"addr:{address}", MAX_FAILURES_PER_ADDRESS)), now)
+
+    def password_change_wait_seconds(self, user_id: int, now: float | None = None) -> int:
+        """How long changing this user's password stays blocked after wrong
+        current passwords (0: allowed). Its own count, so a signed-in session
+        cannot guess the password faster than the sign-in page allows."""
+        return self._wait_seconds(((_change_key(user_id), MAX_FAILURES_PER_NAME),), now)
+
+    def record_password_change_failure(self, user_id: int) -> None:
+        now = time.time()
+        with transaction(self.db):
+            self.db.execute("INSERT INTO login_failures (key, at) VALUES (?, ?)", [_change_key(user_id), now])
+            self.db.execute("DELETE FROM login_failures WHERE at < ?", [now - LOGIN_WINDOW_SECONDS])
+
+    def clear_password_change_failures(self, user_id: int) -> None:
+        with transaction(self.db):
+            self.db.execute("DELETE FROM login_failures WHERE key = ?", [_change_key(user_id)])
+
+    def _wait_seconds(self, keys: tuple[tuple[str, int], ...], now: float | None) -> int:
         now = time.time() if now is None else now
         since = now - LOGIN_WINDOW_SECONDS
         waits = [0]
-        for key, limit in ((_failure_key(name), MAX_FAILURES_PER_NAME),
-                           (f"addr:{address}", MAX_FAILURES_PER_ADDRESS)):
+        for key, limit in keys:
             rows = self.db.execute(
                 "SELECT at FROM login_failures WHERE key = ? AND at > ? ORDER BY at DESC LIMIT ?",
                 [key, since, limit],

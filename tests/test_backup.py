@@ -234,3 +234,66 @@ def test_cli_backup_and_restore(tmp_path):
     assert (row["user"], row["action"]) == ("cora", "restore_backup") and "bank-1.db" in row["detail"]
     missing = runner.invoke(main, ["--db", str(tmp_path / "nope.db"), "backup", str(tmp_path / "x.db")])
     assert missing.exit_code == 1 and "no bank" in missing.output
+
+
+# ---- 33: restore checks the schema ------------------------------------------------
+
+
+def _full_bank(path):
+    """A bank with every table the app makes (bank, curation and review sets)."""
+    from answer_bank.curation_db import ensure_schema
+    from questionnaire import review_db
+
+    db = review_db.connect(path)
+    ensure_schema(db)
+    Bank(db).import_entries([entry(1), entry(2)], user="seed", keep_status=True)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.conn.close()
+
+
+def _without(sql):
+    def make(path):
+        _full_bank(path)
+        conn = sqlite3.connect(path)
+        conn.executescript(sql)
+        conn.close()
+    return make
+
+
+@pytest.mark.parametrize("make, message", [
+    (_without("DROP TABLE entry_tags"), "no entry_tags table"),
+    (_without("DROP TABLE curation_settings"), "no curation_settings table"),
+    (_without("DROP TABLE bank_proposals"), "no bank_proposals table"),
+    (_without("DROP TRIGGER audit_log_no_delete"), "no audit_log_no_delete trigger"),
+    (_without("DROP TRIGGER review_actions_no_update"), "no review_actions_no_update trigger"),
+    (_without("DROP TRIGGER entry_versions_no_delete; CREATE TRIGGER entry_versions_no_delete "
+              "BEFORE DELETE ON entry_versions BEGIN SELECT 1; END"), "trigger entry_versions_no_delete was changed"),
+    (_without("CREATE TRIGGER sneaky AFTER INSERT ON entries BEGIN UPDATE entries SET answer = 'x'; END"),
+     "trigger sneaky on entries is not one aimsq makes"),
+    (_without("DROP INDEX entries_status"), "no entries_status index"),
+    (_without("ALTER TABLE entries DROP COLUMN approved_by"), "table entries has no column approved_by"),
+])
+def test_restore_refuses_a_bank_missing_part_of_its_schema_and_changes_nothing(tmp_path, make, message):
+    live = tmp_path / "live.db"
+    _full_bank(live)
+    before = counts(live)
+    candidate = tmp_path / "candidate.db"
+    make(candidate)
+    result = CliRunner().invoke(main, ["--db", str(live), "restore", str(candidate), "--yes"])
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+    assert "not a complete aimsq bank" in result.output
+    assert counts(live) == before and not list(tmp_path.glob("live.db.before-restore-*"))
+    # The live bank's audit rows are still immutable.
+    conn = sqlite3.connect(live)
+    with pytest.raises(sqlite3.IntegrityError, match="immutable"):
+        conn.execute("DELETE FROM audit_log")
+    conn.close()
+
+
+def test_a_whole_backup_of_the_app_database_still_restores(tmp_path):
+    live, saved = tmp_path / "live.db", tmp_path / "saved.db"
+    _full_bank(live)
+    backup(live, saved)
+    result = CliRunner().invoke(main, ["--db", str(live), "restore", str(saved), "--yes"])
+    assert result.exit_code == 0, result.output
+    assert counts(live)["entries"] == 2

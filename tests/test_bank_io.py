@@ -25,7 +25,7 @@ def snapshot(bank):
 
 def test_csv_import_reads_every_column(bank):
     entries = read_entries(io.BytesIO(GOOD_CSV.encode()), "csv")
-    bank.import_entries(entries)
+    bank.import_entries(entries, approve=False, keep_status=True)
     enc = bank.get_entry("ENC-1")
     assert enc.short_answer == "Yes"
     assert enc.variants == ["Is stored data encrypted?", "Encryption at rest?"]
@@ -58,7 +58,7 @@ def test_export_then_import_round_trips(bank, tmp_path, fmt):
     buffer = io.BytesIO()
     write_entries(bank.list_entries(), buffer, fmt)
     other = Bank.open(tmp_path / "other.db")
-    other.import_entries(read_entries(io.BytesIO(buffer.getvalue()), fmt))
+    other.import_entries(read_entries(io.BytesIO(buffer.getvalue()), fmt), approve=True)
     assert [e.content() for e in other.list_entries()] == [e.content() for e in bank.list_entries()]
 
 
@@ -141,3 +141,89 @@ def test_a_failure_inside_the_transaction_rolls_back_every_row(bank, monkeypatch
     with pytest.raises(RuntimeError):
         bank.import_entries(entries)
     assert bank.count() == 0 and bank.revision() == 0
+
+
+# ---- errors that name the problem (issue 13, point 8) ---------------------------------
+
+
+def _xlsx_with(sheet_xml_edit=None, workbook_xml_edit=None) -> bytes:
+    """A valid bank XLSX, then one part rewritten as a damaged or hostile file would have it."""
+    import zipfile
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["id", "question", "answer"])
+    ws.append(["A-1", "Do you encrypt data?", "Yes."])
+    plain = io.BytesIO()
+    wb.save(plain)
+    src = zipfile.ZipFile(io.BytesIO(plain.getvalue()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "xl/worksheets/sheet1.xml" and sheet_xml_edit:
+                data = sheet_xml_edit(data)
+            if name == "xl/workbook.xml" and workbook_xml_edit:
+                data = workbook_xml_edit(data)
+            dst.writestr(name, data)
+    return out.getvalue()
+
+
+def _huge_number_cell(xml: bytes) -> bytes:
+    import re
+
+    return re.sub(rb'<c r="A2"[^>]*>.*?</c>', b'<c r="A2"><v>' + b"9" * 5000 + b"</v></c>", xml)
+
+
+def _no_sheets(xml: bytes) -> bytes:
+    import re
+
+    return re.sub(rb"<sheets>.*</sheets>", b"<sheets/>", xml)
+
+
+UNREADABLE = [
+    ("deeply nested json", "bank.json", b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    ("deeply nested list in an entry", "bank.json",
+     b'[{"id": "A", "question": "q", "answer": "a", "tags": ' + b"[" * 100_000 + b"]" * 100_000 + b"}]",
+     "nested too deeply"),
+    ("a list of lists", "bank.json", b'[{"id": "A", "question": "q", "answer": "a", "tags": [["x"]]}]',
+     "entry 1: tags must be a list of text, not of lists"),
+    ("objects as variants", "bank.json", b'[{"id": "A", "question": "q", "answer": "a", "variants": [{"x": 1}]}]',
+     "entry 1: variants must be a list of text, not of objects"),
+    ("a number as framework", "bank.json", b'[{"id": "A", "question": "q", "answer": "a", "frameworks": [7]}]',
+     "entry 1: framework reference '7'"),
+    ("true as id", "bank.json", b'[{"id": true, "question": "q", "answer": "a"}]', "entry 1: id must be text"),
+    ("NaN", "bank.json", b'[{"id": "A", "question": NaN, "answer": "a"}]', "NaN is not a value"),
+    ("5,000-digit id", "bank.json", b'[{"id": ' + b"9" * 5000 + b', "question": "q", "answer": "a"}]',
+     "entry 1: id is longer than 200 characters"),
+    ("xlsx without sheets", "bank.xlsx", _xlsx_with(workbook_xml_edit=_no_sheets), "the workbook has no sheets"),
+    ("xlsx 5,000-digit number", "bank.xlsx", _xlsx_with(sheet_xml_edit=_huge_number_cell),
+     "row 2: a number has more digits than can be read"),
+]
+
+
+@pytest.mark.parametrize("name,filename,data,message", UNREADABLE, ids=[u[0] for u in UNREADABLE])
+def test_an_unreadable_bank_file_gets_a_message_naming_the_problem(tmp_path, name, filename, data, message):
+    from click.testing import CliRunner
+
+    from answer_bank.store import Bank
+    from questionnaire.cli import main
+
+    db = tmp_path / "bank.db"
+    Bank.open(db).import_entries(read_entries(io.BytesIO(GOOD_CSV.encode()), "csv"))
+    before = snapshot(Bank.open(db))
+    path = tmp_path / filename
+    path.write_bytes(data)
+    result = CliRunner().invoke(main, ["--db", str(db), "bank", "import", str(path)])
+    assert result.exit_code == 1
+    assert message in result.output, result.output
+    for python_words in ("Traceback", "Error:", "unexpected error", "list index", "sys.set_int_max_str_digits"):
+        assert python_words not in result.output.replace("Error: ", "", 1), result.output
+    assert snapshot(Bank.open(db)) == before
+
+
+def test_json_numbers_are_read_as_the_text_written():
+    [entry] = read_entries(io.BytesIO(b'[{"id": 12, "question": "How many sites?", "answer": 1.50}]'), "json")
+    assert (entry.ext_id, entry.answer) == ("12", "1.50")

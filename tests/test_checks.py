@@ -34,7 +34,7 @@ BASE = [
 
 @pytest.fixture
 def seeded(bank):
-    bank.import_entries([BankEntry(**{**e.__dict__}) for e in BASE], user="ana")
+    bank.import_entries([BankEntry(**{**e.__dict__}) for e in BASE], user="ana", keep_status=True)
     return bank
 
 
@@ -88,7 +88,7 @@ def test_planted_duplicate_and_conflicts_are_found_naming_both_entries(seeded, f
         entry("ENC-2", "Is all customer data encrypted at rest?", "Yes, with AES-256.", "Yes"),
         entry("RET-2", "How long do you keep backups?", "Backups are kept for 90 days."),
         entry("TRAIN-2", "Do you use customer data to train your models?", "Yes, to improve them.", "Yes"),
-    ], user="bo")
+    ], user="bo", keep_status=True)
     found = {(f.kind, f.a.ext_id, f.b.ext_id): f for f in find_findings(seeded, fake_embedder)}
     assert set(found) == {("duplicate", "ENC", "ENC-2"), ("conflict", "RET", "RET-2"),
                           ("conflict", "TRAIN", "TRAIN-2")}
@@ -100,13 +100,14 @@ def test_planted_duplicate_and_conflicts_are_found_naming_both_entries(seeded, f
 
 def test_drafts_are_checked_and_retired_entries_are_not(seeded, fake_embedder):
     seeded.import_entries([entry("ENC-2", "Is all customer data encrypted at rest?", status="draft"),
-                           entry("ENC-3", "Is all customer data encrypted at rest?", status="retired")], user="bo")
+                           entry("ENC-3", "Is all customer data encrypted at rest?", status="retired")],
+                          user="bo", keep_status=True)
     pairs = {(f.a.ext_id, f.b.ext_id) for f in find_findings(seeded, fake_embedder)}
     assert pairs == {("ENC", "ENC-2")}
 
 
 def test_dismissed_findings_are_not_shown_again(seeded, fake_embedder):
-    seeded.import_entries([entry("ENC-2", "Is all customer data encrypted at rest?")], user="bo")
+    seeded.import_entries([entry("ENC-2", "Is all customer data encrypted at rest?")], user="bo", keep_status=True)
     [finding] = find_findings(seeded, fake_embedder)
     dismiss(seeded, "duplicate", "ENC-2", "ENC", user="cy", note="one is for the EU region")
     assert find_findings(seeded, fake_embedder) == []
@@ -138,7 +139,7 @@ def test_merge_keeps_both_histories_and_unions_what_the_other_knew(seeded, fake_
     seeded.import_entries([entry(
         "ENC-2", "Is all customer data encrypted at rest?", "Yes.", "Yes", variants=["Encryption at rest?"],
         evidence=[Evidence("Crypto standard", "STD-1"), Evidence("SOC 2 report", "SOC2-2026")],
-        frameworks=["ISO42001:A.7.2", "NIST-AI-RMF:MEASURE 2.7"], tags=["encryption"])], user="bo")
+        frameworks=["ISO42001:A.7.2", "NIST-AI-RMF:MEASURE 2.7"], tags=["encryption"])], user="bo", keep_status=True)
     seeded.add_learned_variant("ENC-2", "Is data at rest encrypted by you?", user="sam")
     before = {x: seeded.get_entry(x).version for x in ("ENC", "ENC-2")}
     survivor = merge(seeded, "ENC", "ENC-2", user="cy")
@@ -233,7 +234,7 @@ def test_duplicates_and_conflicts_planted_in_the_starter_bank_are_found(starter_
     path, embedder = starter_db
     shutil.copy(path, tmp_path / "bank.db")
     bank = Bank.open(tmp_path / "bank.db")
-    bank.import_entries([p for _, _, p in PLANTED], user="bo")
+    bank.import_entries([p for _, _, p in PLANTED], user="bo", keep_status=True)
     found = {(f.kind, frozenset((f.a.ext_id, f.b.ext_id))) for f in find_findings(bank, embedder)}
     expected = {(kind, frozenset((target, plant.ext_id))) for kind, target, plant in PLANTED}
     assert found == expected

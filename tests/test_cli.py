@@ -39,6 +39,18 @@ def bank_file(tmp_path):
     return path
 
 
+def import_with_statuses(run, bank_file):
+    """BANK_CSV as its statuses say: the approved rows need --approve (a file's
+    own "approved" is not taken without it), the draft stays a draft."""
+    lines = bank_file.read_text().splitlines(keepends=True)
+    approved = bank_file.with_name("approved.csv")
+    approved.write_text(lines[0] + "".join(line for line in lines[1:] if line.rstrip().endswith(",approved")))
+    drafts = bank_file.with_name("drafts.csv")
+    drafts.write_text(lines[0] + "".join(line for line in lines[1:] if not line.rstrip().endswith(",approved")))
+    assert run("bank", "import", str(approved), "--approve").exit_code == 0
+    assert run("bank", "import", str(drafts)).exit_code == 0
+
+
 def test_init_creates_an_empty_bank(run, tmp_path):
     result = run("init")
     assert result.exit_code == 0 and "0 entries" in result.output
@@ -64,7 +76,7 @@ def test_import_list_export(run, bank_file, tmp_path):
 
 
 def test_match_json_lines_follow_the_contract(run, bank_file, tmp_path):
-    run("bank", "import", str(bank_file))
+    import_with_statuses(run, bank_file)
     questions = tmp_path / "q.csv"
     questions.write_text("qid,question,notes\nQ1,Is customer data encrypted at rest?,x\n"
                          "Q2,What colour is the CEO's car?,y\nQ3,Do you have a bug bounty programme?,z\n")
@@ -85,7 +97,7 @@ def test_match_json_lines_follow_the_contract(run, bank_file, tmp_path):
 
 
 def test_match_a_single_question(run, bank_file):
-    run("bank", "import", str(bank_file))
+    import_with_statuses(run, bank_file)
     result = run("match", "--question", "Is client data used for model training?", "--json")
     line = json.loads(result.output)
     assert line["answer"] == "TRAIN-1" and line["tier"] in ("high", "medium")
@@ -125,7 +137,7 @@ def test_the_installed_command_matches_with_the_real_model(tmp_path, bank_file):
     """Whole process, real bundled model, real SQLite file: what a user runs."""
     env = dict(os.environ, AIMSQ_DB=str(tmp_path / "real.db"))
     aimsq = [sys.executable, "-m", "questionnaire"]
-    subprocess.run([*aimsq, "bank", "import", str(bank_file)], check=True, env=env, capture_output=True)
+    subprocess.run([*aimsq, "bank", "import", str(bank_file), "--approve"], check=True, env=env, capture_output=True)
     out = subprocess.run([*aimsq, "match", "--question", "Is data stored encrypted?", "--json"],
                          check=True, env=env, capture_output=True, text=True)
     line = json.loads(out.stdout)

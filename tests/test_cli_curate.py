@@ -22,13 +22,18 @@ BANK_CSV = (
 @pytest.fixture
 def run(tmp_path, fake_embedder, monkeypatch):
     db = str(tmp_path / "cli.db")
-    (tmp_path / "bank.csv").write_text(BANK_CSV)
+    # A file's own "approved" is taken only with --approve: the approved rows
+    # and the draft are imported separately.
+    header, *rows = BANK_CSV.splitlines(keepends=True)
+    (tmp_path / "bank.csv").write_text(header + "".join(r for r in rows if r.rstrip().endswith(",approved")))
+    (tmp_path / "drafts.csv").write_text(header + "".join(r for r in rows if not r.rstrip().endswith(",approved")))
 
     def invoke(*args, user="ana"):
         monkeypatch.setenv("AIMSQ_USER", user)
         return CliRunner().invoke(main, ["--db", db, *args], obj={"embedder": fake_embedder})
 
-    assert invoke("bank", "import", str(tmp_path / "bank.csv"), user="importer").exit_code == 0
+    assert invoke("bank", "import", str(tmp_path / "bank.csv"), "--approve", user="importer").exit_code == 0
+    assert invoke("bank", "import", str(tmp_path / "drafts.csv"), user="importer").exit_code == 0
     return invoke
 
 

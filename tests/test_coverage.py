@@ -17,7 +17,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 @pytest.fixture
 def small(bank):
-    bank.import_entries(small_bank_entries(), user="ana")
+    bank.import_entries(small_bank_entries(), user="ana", keep_status=True)
     return bank
 
 

@@ -31,7 +31,7 @@ def questionnaire(store: ReviewStore, customer: str, texts: list[str]) -> str:
 @pytest.fixture
 def store(tmp_path, fake_embedder):
     db = review_db.connect(tmp_path / "aimsq.db")
-    Bank(db).import_entries(BANK, user="ana")
+    Bank(db).import_entries(BANK, user="ana", keep_status=True)
     store = ReviewStore(db)
     matcher = Matcher(Bank(db), fake_embedder)
     texts = ["Do you encrypt customer data at rest?", "Do you use customer data to train your models?",

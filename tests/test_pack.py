@@ -20,7 +20,7 @@ from tests.curation_fixtures import small_bank_entries, starter_bank
 
 @pytest.fixture
 def small(bank):
-    bank.import_entries(small_bank_entries(), user="ana")
+    bank.import_entries(small_bank_entries(), user="ana", keep_status=True)
     return bank
 
 

@@ -152,7 +152,7 @@ def test_a_page_of_the_bank_is_filtered_and_counted_in_sqlite(bank):
         entry(f"E-{i:03d}", question=f"Question number {i} about backups?", tags=["ops"] if i % 2 else ["legal"],
               frameworks=["ISO42001:A.6.2.4"] if i == 7 else [], status="approved" if i < 150 else "draft")
         for i in range(250)
-    ] + [entry("W-1", question="Is 100% of data_at_rest encrypted?")], user="ana")
+    ] + [entry("W-1", question="Is 100% of data_at_rest encrypted?")], user="ana", keep_status=True)
     first, total = bank.page_entries(limit=100)
     assert total == 251 and [e.ext_id for e in first][:2] == ["E-000", "E-001"] and len(first) == 100
     third, _ = bank.page_entries(offset=200, limit=100)

@@ -85,7 +85,10 @@ def test_history_shows_the_diff_and_an_approver_restores_an_earlier_version(app)
     assert r.status_code == 302
     restored = bank_of(app).get_entry("AIMS-DAT-006")
     assert (restored.version, restored.short_answer) == (3, "No")
-    assert [v["note"] for v in bank_of(app).versions("AIMS-DAT-006")][-1] == "restored version 1"
+    # Version 1 is not the content last approved (version 2 is): it comes back
+    # as a draft for another approver (SECURITY.md 28).
+    assert restored.status == "draft"
+    assert [v["note"] for v in bank_of(app).versions("AIMS-DAT-006")][-1].startswith("restored version 1")
 
 
 def test_a_restore_from_a_stale_page_is_a_conflict_that_shows_the_other_change(app):
@@ -164,7 +167,7 @@ def test_findings_are_listed_and_merged_or_dismissed(app):
         BankEntry("DUP-1", "Is customer data encrypted at rest?", "Yes, always.", short_answer="Yes", status="approved"),
         BankEntry("CON-1", "Do you use customer data to train or improve your AI models?", "Yes, we do.",
                   short_answer="Yes", status="approved"),
-    ], user="eddie")
+    ], user="eddie", keep_status=True)
     c = client_as(app, "approver")
     html = c.get("/curation/checks").get_data(as_text=True)
     assert "DUP-1" in html and "AIMS-ISEC-001" in html

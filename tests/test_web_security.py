@@ -190,3 +190,132 @@ def test_unknown_and_wrong_password_look_the_same(app):
     a = login(app.test_client(), "nobody-at-all", "whatever-password").get_data(as_text=True)
     b = login(app.test_client(), "vera", "whatever-password").get_data(as_text=True)
     assert "Wrong user name or password." in a and "Wrong user name or password." in b
+
+
+# ---- 32: redirect targets ---------------------------------------------------
+
+HOSTILE_NEXT = [
+    "/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example", "//evil.example", "/\\evil.example",
+    "\\\\evil.example", "https://evil.example/", "javascript:alert(1)", " //evil.example", "/\x00/evil.example",
+    "http:/evil.example", "\t//evil.example",
+]
+
+
+def _login_with_next(c, target: str):
+    token = csrf_token(c, "/login")
+    return c.post("/login", query_string={"next": target},
+                  data={"name": "vera", "password": PASSWORD, "csrf_token": token})
+
+
+@pytest.mark.parametrize("target", HOSTILE_NEXT)
+def test_sign_in_never_redirects_off_site(app, target):
+    r = _login_with_next(app.test_client(), target)
+    assert r.status_code == 302, r.get_data(as_text=True)[:300]
+    location = r.headers["Location"]
+    assert location == "/q/", f"{target!r} -> {location!r}"
+
+
+def test_sign_in_keeps_a_same_site_next(app):
+    r = _login_with_next(app.test_client(), "/bank/?status=draft&page=2")
+    assert r.headers["Location"] == "/bank/?status=draft&page=2"
+
+
+@pytest.mark.parametrize("target", ["/\t/evil.example", "//evil.example", "/\\evil.example", "/\n/evil"])
+def test_review_action_next_stays_on_site(app, target):
+    from tests.web_helpers import uploaded_and_matched
+
+    c = client_as(app, "editor")
+    qn_id = uploaded_and_matched(app, c, make_xlsx(starter_questions(2)), "q.xlsx")
+    q = store_of(app).questions(qn_id)[0]
+    token = csrf_token(c, f"/q/{qn_id}/review")
+    r = c.post(f"/q/{qn_id}/questions/{q.id}", data={
+        "csrf_token": token, "action": "blank", "version": q.version, "next": target})
+    assert r.status_code == 302
+    assert r.headers["Location"] == f"/q/{qn_id}/review#q-{q.id}"
+    r = c.post(f"/q/{qn_id}/bulk-accept", data={"csrf_token": token, "tier": "high", "next": target})
+    assert r.status_code == 302 and r.headers["Location"] == f"/q/{qn_id}/review"
+
+
+# ---- 36: numbers out of range, every password check limited -----------------------
+
+HUGE = "9" * 30
+
+
+def test_a_bank_page_past_the_end_is_not_found_and_says_how_many_there_are(app):
+    c = client_as(app, "viewer")
+    for page in (HUGE, "99999999999999999999999", "1000000001", "12"):
+        r = c.get(f"/bank/?page={page}")
+        assert r.status_code == 404, page
+        text = r.get_data(as_text=True)
+        assert "There is no page" in text and "it has 2 pages" in text  # the 172 starter entries
+    for page in ("-" + HUGE, "0", "abc", "1"):  # not a page number: the first page
+        r = c.get(f"/bank/?page={page}")
+        assert r.status_code == 200 and "AIMS-" in r.get_data(as_text=True), page
+
+
+@pytest.mark.parametrize("url", [
+    f"/bank/proposals/{HUGE}/approve", f"/bank/proposals/{HUGE}/reject", f"/admin/users/{HUGE}/role",
+    f"/admin/users/{HUGE}/deactivate", f"/admin/users/{HUGE}/activate", f"/admin/users/{HUGE}/password",
+    "/bank/proposals/9223372036854775808/approve",
+])
+def test_ids_out_of_range_in_urls_are_not_found(app, url):
+    c = client_as(app, "admin")
+    token = csrf_token(c, "/admin/users")
+    r = c.post(url, data={"csrf_token": token, "role": "viewer", "password": "long enough password"})
+    assert r.status_code == 404, r.status_code
+    assert "Traceback" not in r.get_data(as_text=True)
+
+
+def test_a_review_action_on_a_question_out_of_range_is_not_found(app):
+    from tests.web_helpers import uploaded_and_matched
+
+    c = client_as(app, "editor")
+    qn_id = uploaded_and_matched(app, c, make_xlsx(starter_questions(2)), "q.xlsx")
+    token = csrf_token(c, f"/q/{qn_id}/review")
+    r = c.post(f"/q/{qn_id}/questions/{HUGE}", data={"csrf_token": token, "action": "blank"})
+    assert r.status_code == 404
+
+
+@pytest.mark.parametrize("version", [HUGE, "abc", "-1"])
+def test_a_proposal_with_a_bad_version_is_refused_and_nothing_is_stored(app, version):
+    c = client_as(app, "editor")
+    token = csrf_token(c, "/bank/entry/AIMS-GOV-001/propose")
+    r = c.post("/bank/entry/AIMS-GOV-001/propose", data={
+        "csrf_token": token, "question": "Who owns AI governance?", "answer": "The board.", "base_version": version})
+    assert r.status_code == 400 and "Reload the entry" in r.get_data(as_text=True)
+    assert store_of(app).proposals(status=None, ext_id="AIMS-GOV-001") == []
+
+
+def test_the_last_net_turns_an_oversized_number_into_a_400(template_db, tmp_path):
+    app = new_app(template_db, tmp_path)
+    from web.security import requires
+
+    @app.get("/lookup/<n>")
+    @requires("read")
+    def lookup(n):
+        from web.services import get_db
+
+        return str(get_db().execute("SELECT ?", [int(n)]).fetchone())
+
+    r = client_as(app, "viewer").get(f"/lookup/{HUGE}")
+    assert r.status_code == 400 and "out of range" in r.get_data(as_text=True)
+
+
+def _change_password(c, current):
+    token = csrf_token(c, "/account/password")
+    return c.post("/account/password", data={"csrf_token": token, "current": current,
+                                              "new": "a brand new password", "confirm": "a brand new password"})
+
+
+def test_change_password_attempts_are_limited(app):
+    c = client_as(app, "viewer")
+    for _ in range(5):
+        assert _change_password(c, "wrong password!").status_code == 400
+    # Even the right current password is refused while it is locked.
+    r = _change_password(c, PASSWORD)
+    assert r.status_code == 429 and "Too many wrong current passwords" in r.get_data(as_text=True)
+    # Nothing changed: the old password still signs in, the new one does not.
+    assert login(app.test_client(), "vera").status_code == 302
+    assert login(app.test_client(), "vera", "a brand new password").status_code == 401
+    # Another user's form is not locked by vera's failures.
+    assert _change_password(client_as(app, "editor"), PASSWORD).status_code == 302

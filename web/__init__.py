@@ -25,6 +25,7 @@ from pathlib import Path
 
 from flask import Flask, redirect, url_for
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 from ingest.guard import Limits
 
@@ -47,8 +48,18 @@ def _secret_key(db_path: str) -> str:
     return key_file.read_text().strip()
 
 
+class RowIdConverter(IntegerConverter):
+    """`<int:...>` in a URL: at most SQLite's largest integer, so an id out of
+    range is a 404 like any other missing one, never a 500 (SECURITY.md 36)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    app.url_map.converters["int"] = RowIdConverter
     app.config.from_mapping(
         AIMSQ_DB=os.environ.get("AIMSQ_DB") or os.path.join(app.instance_path, "aimsq.db"),
         AIMSQ_FILES_DIR=None,

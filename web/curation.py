@@ -188,7 +188,9 @@ def restore(ext_id: str):
     except curation.CurationError as e:
         flash(str(e), "error")
     else:
-        flash(f"Version {form.version.data} of {ext_id} restored as version {entry.version} ({entry.status}).", "info")
+        flash(f"Version {form.version.data} of {ext_id} restored as version {entry.version} ({entry.status})."
+              + (" Another approver approves it before it answers questionnaires." if entry.status == "draft" else ""),
+              "info")
     return redirect(url_for("curation.history", ext_id=ext_id))
 
 
@@ -310,6 +312,8 @@ def merge():
                 if v is not None}
     try:
         entry = checks.merge(get_bank(), form.keep.data, form.away.data, user=g.user.name, expected_versions=expected)
+    except curation.SelfApproval as e:
+        abort(403, str(e))
     except VersionConflict as e:
         return show_conflict(e, e.current.ext_id, expected.get(e.current.ext_id))
     except BankError as e:

@@ -54,6 +54,9 @@ def describe(e: BaseException) -> tuple[int, str]:
         return 409, str(e)
     if isinstance(e, (ReviewError, BankError, IngestError, UserError)):
         return 400, str(e)
+    if isinstance(e, OverflowError):
+        # The last net for a number from a URL or form too large to look up (SECURITY.md 36).
+        return 400, "A number in the address or the form is out of range. Go back and try again."
     return 500, "An unexpected error happened. It was logged; try again, and tell an admin if it happens again."
 
 

@@ -57,9 +57,17 @@ def password():
     form = PasswordForm()
     if form.validate_on_submit():
         users = get_users()
+        wait = users.password_change_wait_seconds(g.user.id)
+        if wait:
+            minutes = max(1, (wait + 59) // 60)
+            raise TooManyRequests(
+                f"Too many wrong current passwords. Try again in {minutes} minute(s), or ask an admin to reset it."
+            )
         if users.authenticate(g.user.name, form.current.data) is None:
+            users.record_password_change_failure(g.user.id)
             flash("The current password is wrong.", "error")
             return render_template("auth/password.html", form=form), 400
+        users.clear_password_change_failures(g.user.id)
         users.set_password(g.user.id, form.new.data)  # also ends every session
         session.clear()
         session["sid"] = users.start_session(g.user.id)

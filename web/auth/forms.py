@@ -11,7 +11,7 @@ class LoginForm(FlaskForm):
 
 
 class PasswordForm(FlaskForm):
-    current = PasswordField("Current password", validators=[DataRequired()])
+    current = PasswordField("Current password", validators=[DataRequired(), Length(max=200)])
     new = PasswordField("New password", validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)])
     confirm = PasswordField("New password again", validators=[EqualTo("new", message="the two passwords differ")])
 

@@ -21,6 +21,7 @@ from web.services import get_bank, get_store, matcher
 bp = Blueprint("bank", __name__, url_prefix="/bank")
 
 PAGE_SIZE = 100
+MAX_PAGE = 10**9  # keeps the row offset within SQLite's integers (any larger page is past the end)
 
 
 @bp.get("/")
@@ -40,10 +41,14 @@ def index():
         except ModelNotFound as e:
             flash(f"Search is unavailable: {e}", "error")
     entries, total = bank.page_entries(status=status or None, text=text or None,
-                                       offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+                                       offset=(min(page, MAX_PAGE) - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    pages = max(1, -(-total // PAGE_SIZE))
+    if page > pages:  # however large: a 404 that says how many pages there are (SECURITY.md 36)
+        abort(404, f"There is no page {page if page <= MAX_PAGE else 'that large'} of the bank list: it has "
+                   f"{pages} page{'s' if pages > 1 else ''} with these filters.")
     return render_template(
         "bank/index.html", question=question, match=match, entries=entries, total=total, page=page,
-        pages=max(1, -(-total // PAGE_SIZE)), status=status, text=text, statuses=STATUSES,
+        pages=pages, status=status, text=text, statuses=STATUSES,
         counts={s: bank.count(s) for s in STATUSES},
     )
 
@@ -121,6 +126,8 @@ def propose(ext_id: str):
                                 user=g.user.name)
             flash(f"Your change to {ext_id} was sent to the approvers.", "info")
         return redirect(url_for("bank.entry", ext_id=ext_id))
+    if form.base_version.errors:  # a hidden field: the page itself was not this app's
+        abort(400, "The form does not say which version of the entry it changes. Reload the entry and edit again.")
     return render_template("bank/propose.html", form=form, entry=current)
 
 

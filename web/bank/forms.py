@@ -21,7 +21,7 @@ class EntryForm(FlaskForm):
     tags = StringField("Tags (; separated)", validators=[Length(max=2000)])
     review_by = DateField("Review by", validators=[Optional()])
     note = StringField("Why (for the approver)", validators=[Length(max=2000)])
-    base_version = HiddenField()
+    base_version = HiddenField(validators=[Optional(), Regexp(r"^\d{1,9}$", message="a version number")])
 
 
 class DecisionForm(FlaskForm):
