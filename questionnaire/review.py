@@ -21,6 +21,7 @@ import sqlite_utils
 from answer_bank.db import transaction
 from answer_bank.model import SHORT_ANSWERS
 from answer_bank.store import utcnow
+from ingest.cells import neutralise
 from ingest.model import AnswerFill, IngestHints, IngestResult, Locator, Question
 from questionnaire.review_db import REVIEW_STATUSES
 
@@ -728,6 +729,4 @@ def review_summary_csv(qn: Questionnaire, questions: list[ReviewQuestion], *, ex
 
 
 def _safe_cell(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    return neutralise(value) if isinstance(value, str) else value
