@@ -34,7 +34,7 @@ import io
 from dataclasses import dataclass
 
 from ingest.cells import CELL_LIMIT, flag_odd_text, neutralise
-from ingest.encoding import decode_text
+from ingest.encoding import decode_text, encoding_label
 from ingest.errors import ExportError, FileTooLarge, IngestError
 from ingest.guard import Limits
 from ingest.layout import ColumnHints, Grid, detect_questions, is_yes_no_options, norm, short_answer_family
@@ -289,7 +289,7 @@ def write_csv(data: bytes, fills: list[AnswerFill], limits: Limits | None = None
     except UnicodeEncodeError as e:
         bad = text[e.start:e.end]
         raise ExportError(
-            f"An answer contains {bad!r}, which the file's encoding ({decoded.encoding}) cannot hold. "
+            f"An answer contains {bad!r}, which the file's encoding ({encoding_label(decoded.encoding)}) cannot hold. "
             "Edit the answer, or save the questionnaire as 'CSV UTF-8' and start again."
         ) from None
     return decoded.bom + body

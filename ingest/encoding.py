@@ -4,10 +4,12 @@ Order: a byte-order mark decides (UTF-8, UTF-16 LE/BE; UTF-32 is refused);
 UTF-32 and UTF-16 without a mark are recognised by where their NUL bytes
 fall; then strict UTF-8. Anything else is a legacy code page, detected by
 charset-normalizer from the lines that hold non-ASCII bytes (where code
-pages differ). Windows-1252, what Excel writes on Western Windows, is taken
-whenever it reads those lines as cleanly as the best candidate (short
-Western text fits several code pages equally well); its five undefined
-bytes map 1:1 as in Latin-1, both ways. Data that fits no encoding, or
+pages differ), among the pages programs still write. Windows-1252, what
+Excel writes on Western Windows, is taken unless another page reads those
+lines with clearly less mess or Windows-1252 puts symbols inside words
+where another single-byte page puts letters (short Western text fits
+several pages equally well); its five undefined bytes map 1:1 as in
+Latin-1, both ways. Data that fits no encoding, or
 decodes to mostly control characters, is refused as binary.
 
 An encoding inferred from the bytes (no mark, not UTF-8) comes with a
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from ingest.cells import CONTROL
@@ -39,6 +42,8 @@ _BOMS = (
 # on short text they tie with these and would win by accident.
 CODE_PAGES = ["cp1252", "cp1250", "cp1251", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "cp1258",
               "cp874", "cp932", "euc_jp", "gb18030", "big5", "cp949", "koi8_r", "koi8_u"]
+_SINGLE_BYTE = {"cp1252", "cp1250", "cp1251", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "cp1258",
+                "cp874", "koi8_r", "koi8_u"}
 _SAMPLE_BYTES = 64 * 1024
 _BINARY_SHARE = 0.05  # control characters in the first 64K characters of real text: a few, never 5 %
 _LABELS = {
@@ -193,27 +198,50 @@ def _legacy(body: bytes) -> DecodedText:
     best = matches.best()
     western = from_bytes(sample.translate(None, bytes(_CP1252_GAPS)), cp_isolation=["cp1252"]).best()
     candidates = [m.encoding for m in matches]
-    # Windows-1252 unless another page reads the text clearly better: less
-    # mess, or letters that fit a language better (Polish, Czech, Turkish).
-    if western is not None and (
-        best is None or (western.chaos <= best.chaos + 0.1 and western.coherence >= best.coherence - 0.01)
-    ):
+    # Windows-1252 unless another page reads the text with clearly less mess.
+    # charset-normalizer's language fit is not used: on a questionnaire's few
+    # accented words it calls Italian "Czech" as readily as it finds Polish.
+    if western is not None and (best is None or western.chaos <= best.chaos + 0.1):
         candidates.insert(0, "cp1252")
     if not candidates:
         raise UnsupportedFormat(BINARY_MESSAGE)
+    # Between single-byte pages, one that puts symbols inside words (Polish
+    # "są" as "s¹", "ł" as "³") is wrong where another puts letters.
+    if candidates[0] in _SINGLE_BYTE:
+        odd = {enc: _symbols_in_words(_decode(sample, enc)) for enc in candidates[:4] if enc in _SINGLE_BYTE}
+        fewest = min((n for n in odd.values() if n is not None), default=None)
+        candidates = [enc for enc in candidates if fewest is not None and odd.get(enc) == fewest] + candidates
     for encoding in candidates:
-        try:
-            if encoding == "cp1252":
-                text = body.decode("cp1252", errors="aimsq-cp1252")
-            else:
-                text = body.decode(encoding)
-        except (UnicodeDecodeError, LookupError):
-            continue
-        return DecodedText(text, encoding, inferred=True)
+        text = _decode(body, encoding)
+        if text is not None:
+            return DecodedText(text, encoding, inferred=True)
     raise IngestError(
         "The file is not UTF-8 and its text encoding cannot be told from its bytes. "
         "Save it as 'CSV UTF-8' and try again."
     )
+
+
+def _decode(data: bytes, encoding: str) -> str | None:
+    try:
+        return data.decode(encoding, errors="aimsq-cp1252" if encoding == "cp1252" else "strict")
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def _symbols_in_words(text: str | None) -> int | None:
+    """Non-ASCII characters that are neither letters nor punctuation, right
+    after a letter (superscripts, currency, modifier signs: ¹ ³ £ ¥ ¯)."""
+    if text is None:
+        return None
+    count = 0
+    for m in _NON_ASCII_AFTER_LETTER.finditer(text):
+        category = unicodedata.category(m.group(1))
+        if category[0] not in "LMP" and category != "Zs":
+            count += 1
+    return count
+
+
+_NON_ASCII_AFTER_LETTER = re.compile(r"(?<=[^\W\d_])([^\x00-\x7f])")
 
 
 def _non_ascii_lines(body: bytes) -> bytes:

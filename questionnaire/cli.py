@@ -209,8 +209,10 @@ def bank_list(ctx: click.Context, as_json: bool, status: tuple[str, ...]):
 def match(ctx: click.Context, file: str | None, question: str | None, top_k: int, as_json: bool):
     """Match questions against the approved bank entries.
 
-    FILE is a CSV with columns qid,question (other columns ignored). With
-    --json each line is {"qid", "answer", "tier", "matches": [{"id", "score"}]}.
+    FILE is a CSV with columns qid,question (other columns ignored), in
+    UTF-8, UTF-16 or a Windows code page (a guessed encoding is named on
+    stderr). With --json each line is
+    {"qid", "answer", "tier", "matches": [{"id", "score"}]}.
     """
     if bool(file) == bool(question):
         raise click.UsageError("give either FILE or --question TEXT")
