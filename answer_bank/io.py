@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any, Iterable, Iterator
 
 from answer_bank.model import SHORT_ANSWERS, STATUSES, BankEntry, Evidence
-from ingest.cells import neutralise, unneutralise
+from ingest.cells import CELL_LIMIT, neutralise, unneutralise
 from ingest.encoding import decode_text
 from ingest.errors import IngestError
 
@@ -31,7 +31,7 @@ COLUMNS = ["id", "question", "answer", "short_answer", "variants", "evidence", "
 REQUIRED = ("id", "question", "answer")
 # Excel's own cell limit: an answer longer than this could never be written
 # into a customer's spreadsheet, and a cell of megabytes is a broken file.
-MAX_CELL_CHARS = 32_767
+MAX_CELL_CHARS = CELL_LIMIT
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_ID_CHARS = 200
 LIST_SEP = ";"
