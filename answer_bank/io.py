@@ -4,6 +4,11 @@ One entry point per direction: `read_entries(fp, fmt)` takes a binary file
 object and returns validated `BankEntry` objects, or raises `BankFileError`
 naming the row and the reason; nothing is half-read. `write_entries` writes
 the same columns back, so an export re-imports to the same bank.
+
+CSV text is decoded as every CSV aimsq reads (`ingest.encoding`). A CSV
+export puts a ' before text a spreadsheet would run as a formula
+(`ingest.cells.neutralise`); import takes it off, so the bank keeps the raw
+text.
 """
 from __future__ import annotations
 
@@ -16,6 +21,9 @@ from pathlib import Path
 from typing import IO, Any, Iterable, Iterator
 
 from answer_bank.model import SHORT_ANSWERS, STATUSES, BankEntry, Evidence
+from ingest.cells import CELL_LIMIT, neutralise, unneutralise
+from ingest.encoding import decode_text
+from ingest.errors import IngestError
 
 FORMATS = ("csv", "xlsx", "json")
 COLUMNS = ["id", "question", "answer", "short_answer", "variants", "evidence", "frameworks",
@@ -23,7 +31,7 @@ COLUMNS = ["id", "question", "answer", "short_answer", "variants", "evidence", "
 REQUIRED = ("id", "question", "answer")
 # Excel's own cell limit: an answer longer than this could never be written
 # into a customer's spreadsheet, and a cell of megabytes is a broken file.
-MAX_CELL_CHARS = 32_767
+MAX_CELL_CHARS = CELL_LIMIT
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_ID_CHARS = 200
 LIST_SEP = ";"
@@ -49,13 +57,17 @@ def format_of(name: str | Path) -> str:
     raise BankFileError(f"cannot tell the format of {Path(str(name)).name!r}: use a .csv, .xlsx or .json file")
 
 
-def read_entries(fp: IO[bytes], fmt: str) -> list[BankEntry]:
-    """Parse and validate a whole bank file. Raises BankFileError."""
+def read_entries(fp: IO[bytes], fmt: str, warnings: list[str] | None = None) -> list[BankEntry]:
+    """Parse and validate a whole bank file. Raises BankFileError.
+
+    Things the user should check (a CSV's text encoding inferred from its
+    bytes) are appended to `warnings` when a list is given.
+    """
     data = fp.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
         raise BankFileError(f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; split it")
     if fmt == "csv":
-        rows, where = _csv_rows(data), "row"
+        rows, where = _csv_rows(data, warnings if warnings is not None else []), "row"
     elif fmt == "xlsx":
         rows, where = _xlsx_rows(data), "row"
     elif fmt == "json":
@@ -184,8 +196,8 @@ def write_entries(entries: Iterable[BankEntry], fp: IO[bytes], fmt: str) -> None
         text = io.StringIO(newline="")
         writer = csv.DictWriter(text, fieldnames=COLUMNS)
         writer.writeheader()
-        for e in entries:
-            writer.writerow(_flat_shape(e))
+        for e in entries:  # formula-like text gets a ' that import takes off again
+            writer.writerow({k: neutralise(v) for k, v in _flat_shape(e).items()})
         fp.write(text.getvalue().encode("utf-8"))
     elif fmt == "xlsx":
         from openpyxl import Workbook
@@ -251,8 +263,14 @@ def _decode(data: bytes) -> str:
         ) from None
 
 
-def _csv_rows(data: bytes) -> Iterator[tuple[int, dict]]:
-    text = _decode(data)
+def _csv_rows(data: bytes, warnings: list[str]) -> Iterator[tuple[int, dict]]:
+    try:
+        decoded = decode_text(data)
+    except IngestError as e:
+        raise BankFileError(str(e)) from None
+    if decoded.warning:
+        warnings.append(decoded.warning)
+    text = decoded.text
     # A larger limit than csv's default so an oversize cell is reported by
     # _check_size with its row, not by csv with a bare message.
     csv.field_size_limit(max(MAX_FILE_BYTES, csv.field_size_limit()))
@@ -261,7 +279,8 @@ def _csv_rows(data: bytes) -> Iterator[tuple[int, dict]]:
         header = next(reader)
     except StopIteration:
         raise BankFileError("the file is empty") from None
-    yield from _rows_with_header([h.strip().lower() for h in header], reader, start=2)
+    rows = ([unneutralise(v) for v in values] for values in reader)
+    yield from _rows_with_header([h.strip().lower() for h in header], rows, start=2)
 
 
 def _xlsx_rows(data: bytes) -> Iterator[tuple[int, dict]]:

@@ -1,15 +1,19 @@
 """CSV: read the questions, write the answers back into a copy.
 
-Decoding: a BOM decides (UTF-8, UTF-16 LE/BE); UTF-16 without a BOM is
-recognised by its NUL bytes; then strict UTF-8; then Windows-1252 (what
-Excel writes on Western Windows), with Latin-1 for the five bytes cp1252
-leaves undefined. The text itself is never altered.
+Decoding is `ingest.encoding.decode_text`, shared by every CSV aimsq reads:
+BOM, UTF-16 by its NUL bytes, strict UTF-8, else the code page
+charset-normalizer finds (Windows-1252 preferred when it fits as well), with
+a warning naming it. UTF-32 and binary data are refused. The text itself is
+never altered.
 
 The delimiter is the one of `, ; TAB |` that splits the first lines into the
 most consistent number of fields (Excel writes `;` in many locales).
 
-Fields longer than the csv module's default limit (131,072 characters) are
-read in full and flagged, never cut.
+Shape is capped while reading: at most `Limits.max_csv_columns` fields in a
+record and `Limits.max_cells` fields in all. Fields longer than the csv
+module's default limit (131,072 characters) are read in full and flagged,
+never cut; question text over 32,767 characters or with control characters
+is flagged as in every format (`ingest.cells.flag_odd_text`).
 
 Locators are `{"row": n, "column": header}`: n counts records (a quoted
 field spanning lines is one record), 1-based, header = the first row of the
@@ -25,19 +29,19 @@ it opens a CSV.
 """
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 from dataclasses import dataclass
 
+from ingest.cells import CELL_LIMIT, flag_odd_text, neutralise
+from ingest.encoding import decode_text, encoding_label
 from ingest.errors import ExportError, FileTooLarge, IngestError
 from ingest.guard import Limits
 from ingest.layout import ColumnHints, Grid, detect_questions, is_yes_no_options, norm, short_answer_family
 from ingest.model import AnswerFill, IngestHints, IngestResult, Locator, Question
 
 CSV_MODULE_LIMIT = 131_072  # csv.field_size_limit() default
-EXCEL_CELL_LIMIT = 32_767
-FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+EXCEL_CELL_LIMIT = CELL_LIMIT
 _DELIMITERS = (",", ";", "\t", "|")
 
 
@@ -48,68 +52,20 @@ class Decoded:
     bom: bytes
     delimiter: str
     newline: str
+    warning: str | None = None  # the encoding was inferred: name it to the user
 
 
 def decode(data: bytes) -> Decoded:
-    """Text, encoding, BOM, delimiter and line ending of a CSV file."""
-    bom = b""
-    if data.startswith(b"\xef\xbb\xbf"):
-        bom, encoding = b"\xef\xbb\xbf", "utf-8"
-    elif data.startswith(b"\xff\xfe"):
-        bom, encoding = b"\xff\xfe", "utf-16-le"
-    elif data.startswith(b"\xfe\xff"):
-        bom, encoding = b"\xfe\xff", "utf-16-be"
-    else:
-        encoding = _guess_encoding(data)
-    body = data[len(bom):]
-    if encoding == "cp1252":
-        text = _decode_cp1252(body)
-    else:
-        try:
-            text = body.decode(encoding)
-        except UnicodeDecodeError:
-            if encoding.startswith("utf-16"):
-                raise IngestError(
-                    "The file looks like UTF-16 text but cannot be decoded. Save it as 'CSV UTF-8' and upload it again."
-                ) from None
-            encoding, text = "cp1252", _decode_cp1252(body)
-    newline = "\r\n" if "\r\n" in text[:65536] else ("\r" if "\r" in text[:65536] and "\n" not in text[:65536] else "\n")
-    return Decoded(text, encoding, bom, _sniff_delimiter(text), newline)
+    """Text, encoding, BOM, delimiter and line ending of a CSV file.
 
-
-def _guess_encoding(data: bytes) -> str:
-    head = data[:4096]
-    if len(head) >= 4:
-        half = len(head) // 2
-        even, odd = head[0::2].count(0), head[1::2].count(0)
-        if odd > 0.3 * half and even < 0.05 * half:
-            return "utf-16-le"
-        if even > 0.3 * half and odd < 0.05 * half:
-            return "utf-16-be"
-    try:
-        data.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError:
-        return "cp1252"
-
-
-_CP1252_GAPS = (0x81, 0x8D, 0x8F, 0x90, 0x9D)
-
-
-def _cp1252_gaps(err):
-    """cp1252 leaves five bytes undefined; map them 1:1 (as Latin-1 does) both ways."""
-    if isinstance(err, UnicodeDecodeError) and err.object[err.start] in _CP1252_GAPS:
-        return chr(err.object[err.start]), err.start + 1
-    if isinstance(err, UnicodeEncodeError) and ord(err.object[err.start]) in _CP1252_GAPS:
-        return bytes([ord(err.object[err.start])]), err.start + 1
-    raise err
-
-
-codecs.register_error("aimsq-cp1252", _cp1252_gaps)
-
-
-def _decode_cp1252(body: bytes) -> str:
-    return body.decode("cp1252", errors="aimsq-cp1252")
+    Raises UnsupportedFormat (UTF-32, binary data) or IngestError (text that
+    does not decode), from `ingest.encoding.decode_text`.
+    """
+    d = decode_text(data)
+    text = d.text
+    head = text[:65536]
+    newline = "\r\n" if "\r\n" in head else ("\r" if "\r" in head and "\n" not in head else "\n")
+    return Decoded(text, d.encoding, d.bom, _sniff_delimiter(text), newline, d.warning)
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -142,9 +98,22 @@ def parse(decoded: Decoded, limits: Limits) -> tuple[list[list[str]], list[str]]
     csv.field_size_limit(max(csv.field_size_limit(), len(decoded.text) + 1))
     reader = csv.reader(io.StringIO(decoded.text, newline=""), delimiter=decoded.delimiter)
     records: list[list[str]] = []
+    cells = 0
     try:
         for rec in reader:
             records.append(rec)
+            cells += len(rec)
+            if len(rec) > limits.max_csv_columns:
+                raise FileTooLarge(
+                    f"Row {len(records)} of the CSV has {len(rec):,} columns; aimsq reads at most "
+                    f"{limits.max_csv_columns:,} (as many as Excel has). Check that the file is the questionnaire "
+                    "and that its separator is a comma, semicolon, tab or bar; remove the extra columns and try again."
+                )
+            if cells > limits.max_cells:
+                raise FileTooLarge(
+                    f"The CSV has more than {limits.max_cells:,} cells (by row {len(records):,}) — too many for a "
+                    "questionnaire. Split it into smaller files, or remove columns it does not need, and try again."
+                )
             if len(records) > limits.max_csv_rows:
                 raise FileTooLarge(
                     f"The CSV has more than {limits.max_csv_rows:,} rows — too many rows for a questionnaire."
@@ -167,6 +136,8 @@ def read_csv(data: bytes, hints: IngestHints | None = None, limits: Limits | Non
     limits = limits or Limits.from_env()
     decoded = decode(data)
     records, warnings = parse(decoded, limits)
+    if decoded.warning:
+        warnings.insert(0, decoded.warning)
     if not any(any(v.strip() for v in rec) for rec in records):
         return IngestResult("csv", [], ["The CSV file is empty."])
     header_row, header = _header(records)
@@ -198,9 +169,7 @@ def read_csv(data: bytes, hints: IngestHints | None = None, limits: Limits | Non
             comment_at=_locator(fq.comment_cell, names) if fq.comment_cell else None,
             existing_answer=fq.existing_answer, existing_comment=fq.existing_comment, notes=fq.notes,
         ))
-    for q in questions:
-        if len(q.text) > EXCEL_CELL_LIMIT:
-            q.notes.append(f"the question holds {len(q.text):,} characters")
+    flag_odd_text(questions, warnings, lambda q: f"{q.ref or q.text[:40]!r} in row {q.answer_at.row}")
     if not questions:
         warnings.append("No questions were found. Name the columns with --question-col and --answer-col.")
     roles = layout.roles
@@ -223,12 +192,14 @@ def _header(records: list[list[str]]) -> tuple[int, list[str]]:
 
 def _column_names(header: list[str], width: int) -> list[str]:
     names: list[str] = []
+    taken: set[str] = set()  # a list lookup here made wide files quadratic
     for j in range(max(width, len(header))):
         name = header[j] if j < len(header) and header[j] else f"Column {j + 1}"
         base, n = name, 2
-        while name in names:
+        while name in taken:
             name, n = f"{base} ({n})", n + 1
         names.append(name)
+        taken.add(name)
     return names
 
 
@@ -260,11 +231,6 @@ def _hints(hints: IngestHints, names: list[str]) -> ColumnHints:
         answer=resolve(hints.answer_col, "--answer-col"),
         comment=resolve(hints.comment_col, "--comment-col"),
     )
-
-
-def neutralise(value: str) -> str:
-    """Prefix a quote to text a spreadsheet would run as a formula."""
-    return "'" + value if value.startswith(FORMULA_LEADS) else value
 
 
 def write_csv(data: bytes, fills: list[AnswerFill], limits: Limits | None = None) -> bytes:
@@ -347,7 +313,7 @@ def write_csv_report(data: bytes, fills: list[AnswerFill], limits: Limits | None
     except UnicodeEncodeError as e:
         bad = text[e.start:e.end]
         raise ExportError(
-            f"An answer contains {bad!r}, which the file's encoding ({decoded.encoding}) cannot hold. "
+            f"An answer contains {bad!r}, which the file's encoding ({encoding_label(decoded.encoding)}) cannot hold. "
             "Edit the answer, or save the questionnaire as 'CSV UTF-8' and start again."
         ) from None
     return decoded.bom + body, report

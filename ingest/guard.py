@@ -34,6 +34,7 @@ from xml.parsers import expat
 
 import openpyxl
 
+from ingest.encoding import UTF32_MESSAGE, utf16_order, utf32_order
 from ingest.errors import (
     DamagedFile,
     EncryptedFile,
@@ -89,8 +90,9 @@ class Limits:
     max_docx_part_bytes: int = 40 * 1024 * 1024  # python-docx lifts libxml2's size limits
     max_docx_depth: int = 256  # python-docx lifts libxml2's depth limit too
     max_sheet_rows: int = 100_000  # per sheet, counted while reading, never from <dimension>
-    max_cells: int = 2_000_000  # non-empty cells in a workbook
+    max_cells: int = 2_000_000  # non-empty cells in a workbook; every field of a CSV
     max_csv_rows: int = 100_000
+    max_csv_columns: int = 16_384  # fields in one CSV record: Excel's own column limit
 
     @classmethod
     def from_env(cls) -> "Limits":
@@ -507,6 +509,8 @@ def _reject_other_binary(data: bytes, name: str) -> None:
         raise UnsupportedFormat(f"{name} is a PDF. Ask for the questionnaire as .xlsx or .docx, or copy it into one.")
     if stripped.startswith(b"{\\rtf"):
         raise UnsupportedFormat(f"{name} is an RTF document. Open it in Word and save it as .docx.")
+    if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")) or utf32_order(head):
+        raise UnsupportedFormat(UTF32_MESSAGE.format(name=name))
     text_head = head
     if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
         try:
@@ -523,20 +527,10 @@ def _reject_other_binary(data: bytes, name: str) -> None:
         raise UnsupportedFormat(
             f"{name} is an 'XML Spreadsheet 2003' file. Open it in Excel and save it as .xlsx, then upload it again."
         )
-    if b"\x00" in head and head[:2] not in (b"\xff\xfe", b"\xfe\xff") and not _looks_utf16(head):
+    if b"\x00" in head and head[:2] not in (b"\xff\xfe", b"\xfe\xff") and not utf16_order(head):
         raise UnsupportedFormat(
             f"{name} is not a questionnaire file aimsq can read. Upload an .xlsx, .docx or .csv file."
         )
-
-
-def _looks_utf16(head: bytes) -> bool:
-    """UTF-16 text without a BOM: NUL in every other byte of ASCII-heavy text."""
-    if len(head) < 4:
-        return False
-    even = head[0::2].count(0)
-    odd = head[1::2].count(0)
-    half = len(head) // 2
-    return (odd > 0.4 * half and even < 0.1 * half) or (even > 0.4 * half and odd < 0.1 * half)
 
 
 def _strip_vba_content_types(body: bytes) -> bytes:

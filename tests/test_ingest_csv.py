@@ -8,7 +8,7 @@ import pytest
 
 from ingest import read_questionnaire, write_answers
 from ingest.csv_format import decode, neutralise
-from ingest.errors import ExportError, IngestError
+from ingest.errors import ExportError, FileTooLarge, IngestError
 from ingest.model import AnswerFill, IngestHints
 
 
@@ -131,3 +131,52 @@ def test_yes_no_mark_columns():
     assert qs[0].answer_at.to_json()["marks"]["Yes"] == {"row": 2, "column": "Yes"}
     out = write_answers(data, "q.csv", [AnswerFill(qs[0], "Yes", "BitLocker."), AnswerFill(qs[1], "No", None)])
     assert out == b"No.,Question,Yes,No,Comments\n1,Do you encrypt laptops?,X,,BitLocker.\n2,Do you use SSO?,,X,\n"
+
+
+# ---- shape caps (issue 13 point 4, SECURITY.md case 31) --------------------------------------------------
+
+
+def test_a_200000_column_csv_is_refused_naming_the_column_limit():
+    """1.7 MB, one record of 200,000 fields: held a worker for minutes (column
+    names were deduplicated against a list). Refused at the first record; the
+    time is measured in bench/ingest_bench.py, not here."""
+    data = (",".join(f"c{i}" for i in range(200_000)) + "\n" + ",".join("x" * 7 for _ in range(200_000)) + "\n").encode()
+    with pytest.raises(FileTooLarge) as err:
+        read(data)
+    message = str(err.value)
+    assert "200,000 columns" in message and "16,384" in message and "Row 1" in message
+
+
+def test_total_cells_are_capped():
+    """Many rows of many fields: the cell cap (shared with workbooks) names itself."""
+    from ingest.csv_format import read_csv
+    from ingest.guard import Limits
+
+    rows = "".join(f"Q{i},Question {i}?," + ",".join("x" * 40) + "\n" for i in range(60))
+    data = ("ID,Question,Answer," + ",".join(f"c{j}" for j in range(40)) + "\n" + rows).encode()
+    with pytest.raises(FileTooLarge, match="more than 1,000 cells"):
+        read_csv(data, limits=Limits(max_cells=1_000))
+    assert len(read_csv(data, limits=Limits(max_cells=3_000)).questions) == 60
+
+
+def test_a_csv_at_the_column_limit_is_still_read():
+    data = ("ID,Question,Answer," + ",".join(f"Extra {j}" for j in range(16_381)) + "\n"
+            "Q-1,Do you encrypt data at rest?,\n").encode()
+    result = read(data)
+    assert [q.text for q in result.questions] == ["Do you encrypt data at rest?"]
+
+
+# ---- odd text flagged as in XLSX (issue 13 point 8, SECURITY.md case 35) ----------------------------------
+
+
+def test_long_questions_and_control_characters_are_flagged_as_in_xlsx():
+    long_q = "Do you " + "really " * 5713 + "encrypt?"
+    data = f'ID,Question,Answer\nQ-1,"{long_q}",\nQ-2,Bell\x07 question?,\nQ-3,Plain question?,\n'.encode()
+    result = read(data)
+    texts = [q.text for q in result.questions]
+    assert texts == [long_q, "Bell\x07 question?", "Plain question?"]  # read in full, never cut
+    assert any("32,767" in w and "Q-1" in w for w in result.warnings)
+    assert any("control characters" in w and "Q-2" in w for w in result.warnings)
+    notes = [q.notes for q in result.questions]
+    assert any("32,767" in n for n in notes[0]) and "the question text contains control characters" in notes[1]
+    assert notes[2] == []

@@ -328,3 +328,23 @@ def test_a_stale_proposal_is_refused_whole(app):
     assert store.proposal(proposal_id).status == "pending"
     assert (bank.get_entry(entry.ext_id).version, bank.revision()) == before
     assert bank.get_entry(entry.ext_id).answer.endswith("(edited meanwhile)")
+
+
+def test_csv_upload_names_an_inferred_encoding_and_refuses_a_wide_or_utf32_file(app):
+    """Issue 9: a cp1251 upload was read as cp1252 with no warning; issue 13: a
+    200,000-column CSV held a worker, UTF-32 was read as questions."""
+    c = client_as(app, "editor")
+    text = ("ID,Вопрос,Ответ\nQ-1,Шифруются ли данные при хранении?,\n"
+            "Q-2,Назначен ли ответственный за защиту данных?,\n")
+    r = upload(c, text.encode("cp1251"), "russian.csv")
+    assert r.status_code == 302
+    qn_id = qn_id_from(r)
+    page = c.get(f"/q/{qn_id}").get_data(as_text=True)
+    assert "Windows-1251 (Cyrillic)" in page and "CSV UTF-8" in page
+    assert [q.text for q in store_of(app).questions(qn_id)] == [
+        "Шифруются ли данные при хранении?", "Назначен ли ответственный за защиту данных?"]
+    wide = (",".join(f"c{i}" for i in range(200_000)) + "\n").encode()
+    for data, words in ((wide, "200,000 columns"), (text.encode("utf-32"), "UTF-32")):
+        r = upload(c, data, "bad.csv")
+        assert r.status_code == 400 and words in r.get_data(as_text=True)
+    assert len(store_of(app).list()) == 1
