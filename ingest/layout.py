@@ -521,7 +521,8 @@ def _block_roles(base: Roles, grid: Grid, r: int, roles_here: dict[int, str], hi
         if marks and (roles.question is None or min(marks) > roles.question):
             roles.marks, roles.answer, roles.answer_guessed = marks, None, False
     if "comment" in named and hints.comment is None:
-        cols = [c for c in named["comment"] if c not in (roles.question, roles.answer) and grid.anchor(r, c)[1] == c]
+        cols = [c for c in named["comment"] if c not in (roles.question, roles.answer) and grid.anchor(r, c)[1] == c
+                and (roles.question is None or c > roles.question)]  # a block title left of the questions is no column
         if cols:
             roles.comment = cols[0]
     elif hints.comment is None and roles.comment is not None:
