@@ -672,11 +672,57 @@ def detect_questions(grid: Grid, hints: ColumnHints | None = None) -> SheetLayou
             existing_comment=existing_comment, options=options, hidden=r in grid.hidden_rows, notes=notes,
             marks=marks,
         ))
+    questions = _without_guidance(questions)
     n = len(questions)
     with_dv = sum(1 for q in questions if q.options)
     labelled = roles.marks or not (roles.answer_guessed or roles.answer is None)
     score = n * (1.0 + (1.0 if labelled else 0) + (with_dv / n if n else 0))
     return SheetLayout(grid.name, roles, questions, warnings, sorted(headers), score)
+
+
+# Rows that explain or grade the question above them open with a label like these.
+_GUIDANCE_LABEL = re.compile(
+    r"^[\s*\-•]*(quality criteria|criteria|criterion|success criteria|acceptance criteria|guidance|guide|hints?|tips?|"
+    r"notes?|examples?|e\.g\.|scoring|score|rating|maturity criteria|evidence( required| expected)?|expected evidence|"
+    r"criterios?|gu[íi]a|orientaci[óo]n|nota|ejemplos?|puntuaci[óo]n|evidencias?( requeridas?)?|"
+    r"crit[èe]res?|conseils?|remarques?|exemples?|notation|hinweise?|beispiele?|kriterien|bewertung|"
+    r"crit[ée]rios?|orienta[çc][ãa]o|exemplos?)\s*[:\-–\n]",
+    re.IGNORECASE,
+)
+
+
+def _asks(text: str) -> bool:
+    """The text asks something: a question mark, or an interrogative or imperative opening."""
+    if "?" in text:
+        return True
+    low = text.strip().lower().lstrip("¿¡\"'“([ ")
+    first = _FIRST_WORDS.match(low)
+    if not first:
+        return False
+    words = first.group(1)
+    one = words.split()[0]
+    return one in _QUESTION_WORDS or words in _QUESTION_WORDS or one in _IMPERATIVES or words in _IMPERATIVES
+
+
+def _without_guidance(questions: list[FoundQuestion]) -> list[FoundQuestion]:
+    """Drop rows that explain or grade the question above them (quality criteria,
+    guidance, scoring notes): a guidance label at the start, or, where questions
+    carry a dropdown, a recurring row under a question with no reference, no
+    dropdown and no answer that does not itself ask anything."""
+    out = [q for q in questions if q.ref is not None or not _GUIDANCE_LABEL.match(q.text)]
+    with_dv = [q for q in out if q.options]
+    if len(with_dv) < 3 or len(with_dv) < 0.6 * len(out):
+        return out
+    under: set[int] = set()
+    prev: FoundQuestion | None = None
+    for q in out:
+        if prev is not None and (prev.options or prev.row in under) and q.ref is None and not q.options \
+                and not q.existing_answer and not q.marks and not _asks(q.text):
+            under.add(q.row)
+        prev = q
+    if len(under) >= max(2, 0.2 * len(with_dv)):
+        out = [q for q in out if q.row not in under]
+    return out
 
 
 def _row_title(grid: Grid, r: int, cells: dict[int, str], block: Roles) -> str | None:
