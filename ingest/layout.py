@@ -711,7 +711,8 @@ def _without_guidance(questions: list[FoundQuestion]) -> list[FoundQuestion]:
     dropdown and no answer that does not itself ask anything."""
     out = [q for q in questions if q.ref is not None or not _GUIDANCE_LABEL.match(q.text)]
     with_dv = [q for q in out if q.options]
-    if len(with_dv) < 3 or len(with_dv) < 0.6 * len(out):
+    asking = [q for q in out if q.options or q.ref is not None or _asks(q.text)]
+    if len(with_dv) < 3 or len(with_dv) < 0.6 * len(asking):
         return out
     under: set[int] = set()
     prev: FoundQuestion | None = None

@@ -379,3 +379,203 @@ def test_corrupted_bytes_raise_only_ingest_errors(seed):
         read(bytes(data))
     except IngestError:
         pass
+
+
+# ---- a workbook read as a whole: who each sheet is for --------------------------------------------
+# Small workbooks in the shape of three families (a HECVAT-like multi-tab form with
+# mirrors and an evaluation sheet, a CISA-like workbook with a lookup table, an
+# OWASP-SAMM-like interview sheet with quality criteria under each question). The
+# sheet names are varied on purpose: the decisions must not come from names.
+
+YES_NO = '"Yes,No,N/A"'
+
+
+def hecvat_like(start: str = "START HERE", tabs: tuple[str, str] = ("Company", "Data"), evaluation: str = "Institution Evaluation",
+                backend: str = "(backend)") -> bytes:
+    """A start sheet with general and qualifying questions, two response tabs whose
+    general rows mirror the start sheet by VLOOKUP, an evaluation sheet for the
+    receiving side (answers pulled by formula, a "Compliant Override" dropdown), and a
+    hidden back-end sheet that holds every question."""
+    gen = [("GNRL-01", "Solution Provider Name", "Acme Ltd"), ("GNRL-02", "Solution Name", "Acme Cloud"),
+           ("GNRL-03", "Country of Company Headquarters", "Ireland")]
+    req = [("REQU-01", "Are you offering a cloud-based product?", "Yes"),
+           ("REQU-02", "Does your solution have AI features?", "No")]
+    start_rows: dict[int, dict[int, object]] = {
+        1: {1: "Vendor Response - Start Here"},
+        2: {1: "Date Completed"},
+        4: {1: "General Information", 3: "Answer", 4: "Additional Information", 5: "Guidance", 6: "Analyst Notes"},
+    }
+    for i, (ref, text, ans) in enumerate(gen, start=5):
+        start_rows[i] = {1: ref, 2: text, 3: ans}
+    start_rows[9] = {1: "Required Questions", 3: "Answer", 4: "Additional Information", 5: "Guidance", 6: "Analyst Notes"}
+    for i, (ref, text, ans) in enumerate(req, start=10):
+        start_rows[i] = {1: ref, 2: text, 3: ans}
+    start_xml = sheet_xml(start_rows, validations=[("C10:C11", YES_NO)])
+    own = {tabs[0]: [("COMP-01", "Do you have a dedicated information security office?", "Yes"),
+                     ("COMP-02", "Describe your organization's ownership structure.", None),
+                     ("COMP-03", "Have you operated without unplanned disruptions in the past 3 years?", None)],
+           tabs[1]: [("DATA-01", "Is customer data encrypted at rest?", None),
+                     ("DATA-02", "Is customer data encrypted in transit?", "Yes"),
+                     ("DATA-03", "Do you overwrite customer data when it is deleted?", None)]}
+    tab_xml = {}
+    for tab, questions in own.items():
+        rows: dict[int, dict[int, object]] = {1: {1: f"Vendor Response - {tab}"},
+                                              2: {1: "General Information", 3: "Answer"}}
+        formulas = {}
+        for i, (ref, text, ans) in enumerate(gen[:2], start=3):
+            rows[i] = {1: ref, 2: text, 3: ans}
+            formulas[(i, 3)] = f"VLOOKUP($A{i},'{start}'!$A$5:$C$7,3,0)&\"\""
+        rows[5] = {1: "Required Questions", 3: "Answer", 4: "Additional Information", 5: "Guidance"}
+        rows[6] = {1: req[0][0], 2: req[0][1], 3: req[0][2]}
+        formulas[(6, 3)] = f"VLOOKUP($A6,'{start}'!$A$10:$F$11,3,0)&\"\""
+        rows[7] = {1: "Section questions", 3: "Answer", 4: "Additional Information", 5: "Guidance", 6: "Analyst Notes"}
+        for i, (ref, text, ans) in enumerate(questions, start=8):
+            rows[i] = {1: ref, 2: text, 3: ans, 5: "Describe the details."}
+            formulas[(i, 5)] = f'IF($C{i}="Yes","Describe the details.","")'
+        tab_xml[tab] = sheet_xml(rows, formulas=formulas, validations=[("C8:C10", YES_NO)])
+    # the evaluation sheet: every question, the answer pulled from where the vendor typed it
+    ev_rows: dict[int, dict[int, object]] = {1: {1: "Institution Evaluation - for analysts"},
+                                             2: {1: "ID", 2: "Question", 3: "Answer", 4: "Additional Information",
+                                                 7: "Compliant Response", 8: "Compliant Override"}}
+    ev_formulas = {}
+    everything = [(start, 5 + i, ref, text, ans) for i, (ref, text, ans) in enumerate(gen)] + \
+                 [(start, 10 + i, ref, text, ans) for i, (ref, text, ans) in enumerate(req)] + \
+                 [(tab, 8 + i, ref, text, ans) for tab, qs in own.items() for i, (ref, text, ans) in enumerate(qs)]
+    for r, (sheet, src_row, ref, text, ans) in enumerate(everything, start=3):
+        ev_rows[r] = {1: ref, 2: text, 3: ans or "", 7: "Yes"}
+        ev_formulas[(r, 3)] = f"'{sheet}'!$C${src_row}&\"\""
+        ev_formulas[(r, 7)] = f"VLOOKUP($A{r},'{backend}'!$A$2:$C$40,3,0)"
+    n_ev = 2 + len(everything)
+    ev_xml = sheet_xml(ev_rows, formulas=ev_formulas, validations=[(f"H3:H{n_ev}", '"Mark as Compliant,Mark as Non-Compliant"')])
+    be_rows = {1: {1: "ID", 2: "Question", 3: "Compliant Response"}}
+    for r, (_, _, ref, text, _) in enumerate(everything, start=2):
+        be_rows[r] = {1: ref, 2: text, 3: "Yes"}
+    sheets = [(start, start_xml)] + [(t, tab_xml[t]) for t in tabs] + [(evaluation, ev_xml), (backend, sheet_xml(be_rows))]
+    return xlsx_package(sheets, states={backend: "hidden"})
+
+
+def _formula_cells(data: bytes) -> set[tuple[str, str]]:
+    from ingest.guard import Limits
+    from ingest.xlsx_format import _Package, cell_name
+
+    pkg = _Package(data, Limits())
+    return {(s.name, cell_name(*k)) for s in pkg.sheets for k in pkg.sheet_data(s).formulas}
+
+
+@pytest.mark.parametrize("names", [
+    {},
+    # the same workbook with names that say nothing: the decisions come from the cells
+    {"start": "Hoja1", "tabs": ("Hoja2", "Hoja3"), "evaluation": "Hoja4", "backend": "Hoja5"},
+])
+def test_multi_tab_form_is_read_as_a_whole(names):
+    data = hecvat_like(**names)
+    start = names.get("start", "START HERE")
+    tabs = names.get("tabs", ("Company", "Data"))
+    evaluation = names.get("evaluation", "Institution Evaluation")
+    backend = names.get("backend", "(backend)")
+    result = read(data)
+    refs = [q.ref for q in result.questions]
+    # each question once, where the vendor types it: the start sheet's general and
+    # qualifying questions, each tab's own questions
+    assert sorted(refs) == sorted(["GNRL-01", "GNRL-02", "GNRL-03", "REQU-01", "REQU-02", "COMP-01", "COMP-02", "COMP-03",
+                                   "DATA-01", "DATA-02", "DATA-03"])
+    by = {q.ref: q for q in result.questions}
+    assert by["GNRL-01"].answer_at.to_json() == {"sheet": start, "cell": "C5"}
+    assert by["REQU-01"].answer_at.to_json() == {"sheet": start, "cell": "C10"}
+    assert by["REQU-01"].comment_at.to_json() == {"sheet": start, "cell": "D10"}
+    assert by["COMP-01"].answer_at.to_json() == {"sheet": tabs[0], "cell": "C8"}
+    assert by["DATA-02"].answer_at.to_json() == {"sheet": tabs[1], "cell": "C9"}
+    assert by["DATA-02"].comment_at.to_json() == {"sheet": tabs[1], "cell": "D9"}
+    assert by["GNRL-01"].existing_answer == "Acme Ltd" and by["DATA-02"].existing_answer == "Yes"
+    formulas = _formula_cells(data)
+    for q in result.questions:
+        assert (q.answer_at.sheet, q.answer_at.cell) not in formulas
+        assert q.comment_at is None or (q.comment_at.sheet, q.comment_at.cell) not in formulas
+        assert q.not_writable is None
+    skipped = {s.sheet: s.reason for s in result.skipped_sheets}
+    assert set(skipped) == {evaluation, backend}
+    assert "formulas" in skipped[evaluation] and "receiving side" in skipped[evaluation]
+    assert "hidden" in skipped[backend]
+    out = result.to_json()
+    assert {s["sheet"] for s in out["skipped_sheets"]} == {evaluation, backend}
+    assert result.layout["sheets"][tabs[0]]["mirrors"] == 3
+
+
+def test_formula_answer_cell_that_is_not_a_mirror_is_reported_not_writable():
+    data = hecvat_like()
+    result = read(data, sheet="Institution Evaluation")
+    assert result.questions, "a sheet a person names is read"
+    for q in result.questions:
+        # the evaluation sheet's answer column shows the vendor's answers by formula
+        assert q.answer_at.sheet == "Institution Evaluation"
+    # its answers are mirrors of cells that are not read this time: not writable, with the reason
+    reasons = [q.not_writable for q in result.questions]
+    assert all(reasons) and all("formula" in r for r in reasons)
+    assert result.to_json()["questions"][0]["not_writable"] == reasons[0]
+
+
+def test_export_never_replaces_a_mirror_formula():
+    data = hecvat_like()
+    result = read(data)
+    out = write_answers(data, "q.xlsx", [AnswerFill(q, "Yes", "Details.") for q in result.questions])
+    assert _formula_cells(out) == _formula_cells(data)
+    again = read(out)
+    assert {q.ref: q.existing_answer for q in again.questions}["COMP-02"] == "Yes"
+
+
+def cisa_like(lookup_formula: bool) -> bytes:
+    """A supply-chain questionnaire with a lookup/metadata table other sheets use."""
+    rows = {1: {1: "Control ID", 2: "Question", 3: "Response", 4: "Notes", 5: "Implementation group"}}
+    formulas = {}
+    for i in range(1, 6):
+        rows[i + 1] = {1: f"SC-{i:02d}", 2: f"Does the supplier maintain a record of component {i} origins?"}
+        if lookup_formula:
+            rows[i + 1][5] = "Foundational"
+            formulas[(i + 1, 5)] = f"VLOOKUP(\"IG{1 + i % 3}\",implementation_groups_content!$A$2:$B$4,2,0)"
+    content = {1: {1: "ig_id", 2: "ig_title", 3: "ig_content"}}
+    for i, text in enumerate(["Organizations should keep an inventory of all suppliers and the products they provide.",
+                              "Organizations must assess the security practices of every critical supplier each year.",
+                              "Suppliers should notify the acquirer of any incident affecting delivered components."], start=2):
+        content[i] = {1: f"IG{i - 1}", 2: ["Foundational", "Intermediate", "Advanced"][i - 2], 3: text}
+    main = sheet_xml(rows, formulas=formulas, validations=[("C2:C6", YES_NO)])
+    return xlsx_package([("supply_chain_questions", main), ("implementation_groups_content", sheet_xml(content))])
+
+
+@pytest.mark.parametrize("lookup_formula", [True, False])
+def test_lookup_or_data_sheet_is_not_read_as_questions(lookup_formula):
+    result = read(cisa_like(lookup_formula))
+    assert [q.ref for q in result.questions] == [f"SC-{i:02d}" for i in range(1, 6)]
+    assert {q.answer_at.sheet for q in result.questions} == {"supply_chain_questions"}
+    skipped = {s.sheet: s for s in result.skipped_sheets}
+    assert "implementation_groups_content" in skipped
+    reason = skipped["implementation_groups_content"].reason
+    assert ("lookup table" in reason) if lookup_formula else ("data table" in reason)
+
+
+@pytest.mark.parametrize("criteria", ["labelled", "bare"])
+def test_interview_sheet_quality_criteria_rows_are_not_questions(criteria):
+    """OWASP-SAMM-like: each question has a dropdown answer, and under it rows that
+    say what a good answer looks like."""
+    options = '"No,Yes - for some,Yes - for most,Yes - for all"'
+    rows = {1: {1: "Stream", 2: "Question", 3: "Answer", 4: "Interview notes"}}
+    questions = ["Do you understand the enterprise-wide risk appetite for your applications?",
+                 "Do you have a strategic plan for application security that you use to make decisions?",
+                 "Do you review the application security strategy at regular intervals?",
+                 "Do you use a set of metrics to measure the effectiveness of your security program?"]
+    r = 2
+    answer_cells = []
+    for i, q in enumerate(questions):
+        rows[r] = {1: f"Stream {'AB'[i % 2]}", 2: q}
+        answer_cells.append(f"C{r}")
+        r += 1
+        if criteria == "labelled":
+            rows[r] = {2: "Quality criteria:\nYou capture the risk appetite of leadership\nThe leadership vets the risks"}
+            r += 1
+        else:
+            rows[r] = {2: "The plan is reviewed and updated by the security team and should reflect business priorities"}
+            rows[r + 1] = {2: "The organization's leadership must approve the documented risk appetite each year"}
+            r += 2
+    validations = [(" ".join(answer_cells), options)]
+    result = read(xlsx_package([("Interview", sheet_xml(rows, validations=validations))]))
+    assert [q.text for q in result.questions] == questions
+    assert [q.answer_at.cell for q in result.questions] == answer_cells
