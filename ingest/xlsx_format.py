@@ -823,6 +823,9 @@ def read_xlsx(data: bytes, hints: IngestHints | None = None, limits: Limits | No
     chosen = _chosen_sheets(pkg, hints)
     if chosen is not None:
         first, later = chosen, []
+        for s in pkg.sheets:
+            if s not in chosen:
+                skipped[s.name] = ("not among the sheets chosen to read", 0)
     else:
         first, later = [], []
         for s in pkg.sheets:
@@ -917,7 +920,7 @@ def read_xlsx(data: bytes, hints: IngestHints | None = None, limits: Limits | No
             note = formula_notes.get((info.name, fq.row))
             if note is not None:
                 q.not_writable = note[1]
-                q.notes = [n for n in q.notes if "holds a formula" not in n] + [note[1]]
+                q.notes = [n for n in q.notes if "holds a formula" not in n] + [f"not writable: {note[1]}"]
             questions.append(q)
         hidden_rows = [fq.row for fq in kept if fq.hidden]
         if hidden_rows:
@@ -1078,11 +1081,11 @@ def _formula_answers(pkg: _Package, layouts: list) -> dict[tuple[str, int], tupl
                     out[(info.name, fq.row)] = ("mirror", f"its answer cell {here} shows the answer given at {where}")
                     continue
                 out[(info.name, fq.row)] = (
-                    "formula", f"not writable: the answer cell {here} is a formula that shows {where}; "
+                    "formula", f"the answer cell {here} is a formula that shows {where}; "
                     "Excel fills it in, so it is left as it is")
             else:
                 out[(info.name, fq.row)] = (
-                    "formula", f"not writable: the answer cell {here} is a formula whose value Excel computes; "
+                    "formula", f"the answer cell {here} is a formula whose value Excel computes; "
                     "it is left as it is")
     return out
 
