@@ -585,8 +585,8 @@ def _number_text(raw: str) -> str:
 # A cell reference in a formula, outside string literals: A1, $C$13, 'START HERE'!$A$13:$C$21
 _F_STRING = re.compile(r'"(?:[^"]|"")*"')
 _F_CELL = re.compile(r"(?<![A-Za-z0-9_.!$'])(\$?)([A-Z]{1,3})(\$?)(\d{1,7})(?![\d(A-Za-z_])")
-_F_SHEET = re.compile(r"(?:'((?:[^']|'')+)'|([A-Za-z_\u00c0-\uffff][\w.\u00c0-\uffff]*))!")
-_F_REF = r"(?:(?:'(?:[^']|'')+'|[A-Za-z_\u00c0-\uffff][\w.\u00c0-\uffff]*)!)?\$?[A-Z]{1,3}\$?\d{1,7}"
+_F_SHEET = re.compile(r"(?:'((?:[^']|'')+)'|([^\W\d][\w.]*))!")
+_F_REF = r"(?:(?:'(?:[^']|'')+'|[^\W\d][\w.]*)!)?\$?[A-Z]{1,3}\$?\d{1,7}"
 _F_RANGE = _F_REF + r"(?::\$?[A-Z]{1,3}\$?\d{1,7})?"
 _F_DIRECT = re.compile(rf"^\(?({_F_REF})\)?$")
 _F_VLOOKUP = re.compile(
@@ -1008,6 +1008,10 @@ def _vendor_facing(pkg: _Package, layouts: list, skipped: dict[str, tuple[str, i
                 len(layout.questions))
             continue
         out.append(t)
+    if not out:  # every sheet's answers are formulas: nothing better to read, so read them (marked not writable)
+        for t in layouts:
+            skipped.pop(t[0].name, None)
+        out = list(layouts)
     labelled = [t for t in out if t[1].roles.marks or (t[1].roles.answer is not None and not t[1].roles.answer_guessed)]
     if not labelled:
         return out
