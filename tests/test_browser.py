@@ -258,3 +258,26 @@ def test_docx_review_flow(page, server, tmp_path):
     doc = docx.Document(str(filled))
     cells = [c.text for row in doc.tables[0].rows for c in row.cells]
     assert any(accepted[0].narrative.split(".")[0] in c for c in cells)
+
+
+def test_workbook_sheets_listed_and_chosen(page, server):
+    """A multi-tab vendor form: the layout page lists every sheet with what was
+    found or why not; unticking a tab and detecting again drops its questions."""
+    from tests.ingest_fixtures import hecvat_like
+
+    pg = page
+    _upload(pg, server, hecvat_like(), "vendor form.xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "Contoso University")
+    assert pg.inner_text("#question-count") == "11"
+    sheets = pg.inner_text("#sheets")
+    assert "Institution Evaluation" in sheets and "not read: its answer cells are formulas" in sheets
+    assert "--" not in pg.inner_text("main")
+    assert pg.is_checked("input[name=sheets][value=Data]")
+    assert not pg.is_checked("input[name=sheets][value='Institution Evaluation']")
+    pg.uncheck("input[name=sheets][value=Data]")
+    with pg.expect_navigation():
+        pg.click("#layout-form button[type=submit]")
+    pg.wait_for_selector("#question-count")
+    assert pg.inner_text("#question-count") == "8"
+    assert not pg.is_checked("input[name=sheets][value=Data]")
+    assert "Data" in pg.inner_text("#sheets") and "not among the sheets chosen to read" in pg.inner_text("#sheets")

@@ -98,9 +98,11 @@ def detail(qn_id: str):
     if qn.status == "matching":
         return redirect(url_for("questionnaires.progress", qn_id=qn_id))
     form = LayoutForm(data=_layout_defaults(qn.hints, qn.layout))
+    sheet_rows = _sheet_rows(qn.layout)
+    form.sheet_choice.data = "1" if sheet_rows else ""  # the ticked sheets are posted (hidden_tag renders it)
     return render_template(
         "questionnaires/detail.html", qn=qn, preview=get_store().questions(qn_id, limit=25), form=form,
-        button_form=ButtonForm(), sheets=_sheet_names(qn.layout), sheet_rows=_sheet_rows(qn.layout),
+        button_form=ButtonForm(), sheets=_sheet_names(qn.layout), sheet_rows=sheet_rows,
         warnings=[page_text(w) for w in qn.warnings or []],
     )
 
