@@ -636,6 +636,8 @@ def detect_questions(grid: Grid, hints: ColumnHints | None = None) -> SheetLayou
             if is_title(q_text) and not has_ref:
                 section = q_text
             continue
+        if not has_ref and any(c != q_col and c != block.answer and _GUIDANCE_CELL.match(t) for c, t in cells.items()):
+            continue  # a cell on the row labels it as guidance ("Quality criteria") for the question above
         if block.section is not None:
             sec = grid.merged_text(r, block.section)
             if sec and sec.strip():
@@ -691,7 +693,16 @@ _GUIDANCE_LABEL = re.compile(
 )
 
 
-def _asks(text: str) -> bool:
+# A cell that only says the row is guidance (a label column beside the text)
+_GUIDANCE_CELL = re.compile(
+    r"^\s*(quality criteria|criteria|success criteria|acceptance criteria|maturity criteria|guidance|scoring guidance|"
+    r"criterios?( de calidad)?|gu[íi]a|crit[èe]res?( de qualit[ée])?|kriterien|qualit[äa]tskriterien|"
+    r"crit[ée]rios?( de qualidade)?)\s*:?\s*$",
+    re.IGNORECASE,
+)
+
+
+def asks(text: str) -> bool:
     """The text asks something: a question mark, or an interrogative or imperative opening."""
     if "?" in text:
         return True
@@ -711,15 +722,20 @@ def _without_guidance(questions: list[FoundQuestion]) -> list[FoundQuestion]:
     dropdown and no answer that does not itself ask anything."""
     out = [q for q in questions if q.ref is not None or not _GUIDANCE_LABEL.match(q.text)]
     with_dv = [q for q in out if q.options]
-    asking = [q for q in out if q.options or q.ref is not None or _asks(q.text)]
+    asking = [q for q in out if q.options or q.ref is not None or asks(q.text)]
     if len(with_dv) < 3 or len(with_dv) < 0.6 * len(asking):
         return out
     under: set[int] = set()
     prev: FoundQuestion | None = None
     for q in out:
-        if prev is not None and (prev.options or prev.row in under) and q.ref is None and not q.options \
-                and not q.existing_answer and not q.marks and not _asks(q.text):
-            under.add(q.row)
+        if prev is not None and q.ref is None and not q.existing_answer and not q.marks and not asks(q.text):
+            if not q.options and (prev.options or prev.row in under):
+                under.add(q.row)
+            # a dropdown laid over the whole column: the row is guidance only under a
+            # question that asks, and when it states no requirement of its own
+            elif q.options and (prev.row in under or (prev.options and asks(prev.text))) \
+                    and not _REQUIREMENT.search(q.text):
+                under.add(q.row)
         prev = q
     if len(under) >= max(2, 0.2 * len(with_dv)):
         out = [q for q in out if q.row not in under]

@@ -60,6 +60,7 @@ from ingest.layout import (
     ColumnHints,
     Grid,
     SheetLayout,
+    asks,
     detect_questions,
     is_yes_no_options,
     norm,
@@ -1022,6 +1023,8 @@ def _vendor_facing(pkg: _Package, layouts: list, skipped: dict[str, tuple[str, i
             for name in formula_sheets(text) | _named_sheets(pkg, text):
                 if name.lower() != info.name.lower():
                     referenced.setdefault(name.lower(), set()).add(info.name)
+    open_answers = sum(1 for t in labelled for fq in t[1].questions if not fq.existing_answer)
+    labelled_open = open_answers >= 0.5 * max(1, sum(len(t[1].questions) for t in labelled))
     kept = []
     for t in out:
         info, layout, sheet, _ = t
@@ -1029,6 +1032,7 @@ def _vendor_facing(pkg: _Package, layouts: list, skipped: dict[str, tuple[str, i
             kept.append(t)
             continue
         n = len(layout.questions)
+        filled = sum(1 for fq in layout.questions if fq.existing_answer)
         users = referenced.get(info.name.lower())
         if users:
             skipped[info.name] = (
@@ -1037,12 +1041,23 @@ def _vendor_facing(pkg: _Package, layouts: list, skipped: dict[str, tuple[str, i
         elif _identifier_headers(sheet):
             skipped[info.name] = ("its columns are named by field identifiers and it has no answer column: "
                                   "a data table", n)
+        elif labelled_open and n >= 3 and filled >= 0.9 * n:
+            skipped[info.name] = ("every row is already filled in and it has no answer column, while the "
+                                  "questionnaire's answers are still open: reference content", n)
+        elif sum(1 for fq in layout.questions if asks(fq.text)) < 0.5 * n and not _column_used(sheet, layout.roles.answer):
+            skipped[info.name] = ("its rows state things rather than ask, and no column is there for answers: "
+                                  "reference content", n)
         elif n <= 2:
             warnings.append(f"Sheet '{info.name}' has {n} question-like row(s) but no answer column; it was not read.")
             skipped[info.name] = (f"{n} question-like row(s) and no answer column", n)
         else:
             kept.append(t)
     return kept
+
+
+def _column_used(sheet: SheetData, col: int | None) -> bool:
+    """Any cell of the column holds something (a heading, an answer)."""
+    return col is not None and any(col in cells for cells in sheet.rows.values())
 
 
 def _named_sheets(pkg: _Package, text: str) -> set[str]:
