@@ -994,15 +994,23 @@ def _vendor_facing(pkg: _Package, layouts: list, skipped: dict[str, tuple[str, i
     questionnaire sheets (notes).
     """
     out = []
+    names = {t[0].name.lower() for t in layouts}
     for t in layouts:
         info, layout, sheet, _ = t
+        copied_from = _copied_from(pkg, info, layout, sheet, names)
+        if copied_from and len(layouts) > 1:
+            skipped[info.name] = (
+                f"its questions are copied by formula from {_name_list(copied_from)}: "
+                "it shows that sheet again (for evaluation or reporting), it does not collect answers",
+                len(layout.questions))
+            continue
         cells = [fq.answer_cell for fq in layout.questions if fq.answer_cell]
         formulas = sum(1 for c in cells if c in sheet.formulas)
         if cells and formulas >= _FORMULA_SHEET_SHARE * len(cells) and len(layouts) > 1:
             sources = set()
             for c in cells:
                 sources |= formula_sheets(sheet.formula_text.get(c, ""))
-            where = f" from {', '.join(sorted(repr(s) for s in sources)[:3])}" if sources else ""
+            where = f" from {_name_list(sources)}" if sources else ""
             skipped[info.name] = (
                 f"its answer cells are formulas ({formulas} of {len(cells)}) that show values{where}: "
                 "it reports or evaluates answers (for the receiving side), it does not collect them",
@@ -1036,7 +1044,7 @@ def _vendor_facing(pkg: _Package, layouts: list, skipped: dict[str, tuple[str, i
         users = referenced.get(info.name.lower())
         if users:
             skipped[info.name] = (
-                f"other sheets ({', '.join(sorted(users)[:3])}) look values up in it and it has no answer column: "
+                f"other sheets ({_name_list(users)}) look values up in it and it has no answer column: "
                 "a lookup table", n)
         elif _identifier_headers(sheet):
             skipped[info.name] = ("its columns are named by field identifiers and it has no answer column: "
@@ -1053,6 +1061,31 @@ def _vendor_facing(pkg: _Package, layouts: list, skipped: dict[str, tuple[str, i
         else:
             kept.append(t)
     return kept
+
+
+def _name_list(names: Iterable[str], limit: int = 3) -> str:
+    names = sorted(names)
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(repr(n) for n in names[:limit]) + more
+
+
+def _copied_from(pkg: _Package, info: SheetInfo, layout: SheetLayout, sheet: SheetData, names: set[str]) -> set[str]:
+    """The other question sheets this sheet's questions are pulled from by formula, when
+    most of them are (an evaluation view repeats the questionnaire); else empty."""
+    n = len(layout.questions)
+    if n < 3:
+        return set()
+    sources: set[str] = set()
+    copied = 0
+    for fq in layout.questions:
+        for col in (layout.roles.ref, layout.roles.question):
+            text = sheet.formula_text.get((fq.row, col)) if col is not None else None
+            src = formula_source(pkg, info.name, text) if text else None
+            if src is not None and src[0].lower() in names and src[0].lower() != info.name.lower():
+                sources.add(src[0])
+                copied += 1
+                break
+    return sources if copied >= _FORMULA_SHEET_SHARE * n else set()
 
 
 def _column_used(sheet: SheetData, col: int | None) -> bool:

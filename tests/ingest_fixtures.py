@@ -334,7 +334,7 @@ YES_NO = '"Yes,No,N/A"'
 
 
 def hecvat_like(start: str = "START HERE", tabs: tuple[str, str] = ("Company", "Data"), evaluation: str = "Institution Evaluation",
-                backend: str = "(backend)") -> bytes:
+                backend: str = "(backend)", pulled_answers: bool = True) -> bytes:
     """A start sheet with general and qualifying questions, two response tabs whose
     general rows mirror the start sheet by VLOOKUP, an evaluation sheet for the
     receiving side (answers pulled by formula, a "Compliant Override" dropdown), and a
@@ -385,9 +385,14 @@ def hecvat_like(start: str = "START HERE", tabs: tuple[str, str] = ("Company", "
                  [(start, 10 + i, ref, text, ans) for i, (ref, text, ans) in enumerate(req)] + \
                  [(tab, 8 + i, ref, text, ans) for tab, qs in own.items() for i, (ref, text, ans) in enumerate(qs)]
     for r, (sheet, src_row, ref, text, ans) in enumerate(everything, start=3):
-        ev_rows[r] = {1: ref, 2: text, 3: ans or "", 7: "Yes"}
-        ev_formulas[(r, 3)] = f"'{sheet}'!$C${src_row}&\"\""
-        ev_formulas[(r, 7)] = f"VLOOKUP($A{r},'{backend}'!$A$2:$C$40,3,0)"
+        if pulled_answers:
+            ev_rows[r] = {1: ref, 2: text, 3: ans or "", 7: "Yes"}
+            ev_formulas[(r, 3)] = f"'{sheet}'!$C${src_row}&\"\""
+            ev_formulas[(r, 7)] = f"VLOOKUP($A{r},'{backend}'!$A$2:$C$40,3,0)"
+        else:  # only the questions are pulled (ids by reference, texts by lookup); the override is typed
+            ev_rows[r] = {1: ref, 2: text}
+            ev_formulas[(r, 1)] = f"'{sheet}'!$A${src_row}"
+            ev_formulas[(r, 2)] = f"VLOOKUP($A{r},'{sheet}'!$A$1:$C$20,2,0)"
     n_ev = 2 + len(everything)
     ev_xml = sheet_xml(ev_rows, formulas=ev_formulas, validations=[(f"H3:H{n_ev}", '"Mark as Compliant,Mark as Non-Compliant"')])
     be_rows = {1: {1: "ID", 2: "Question", 3: "Compliant Response"}}
