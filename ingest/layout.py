@@ -79,6 +79,8 @@ _ROLE_PATTERNS: dict[str, list[str]] = {
         r"\bweight", r"\bguidance\b", r"\breason\b", r"\bfollow up", r"\bfor (the )?(institution|customer|client|buyer) use",
         r"\brisk (rating|level)\b", r"\bevaluat", r"\bexpected\b", r"\bexamples?\b", r"\bmapping\b", r"\bcrosswalk",
         r"\boverride\b", r"\bofficial use\b", r"\bpuntuaci", r"\bponderaci", r"\bevaluaci",
+        r"\breserved for\b", r"\bréservé", r"\breservado", r"\bévaluat", r"\bavalia[çc]", r"\bbewertung",
+        r"\bprüfer", r"\bvalutazion", r"\bauditeur", r"\bevaluador",
     ],
     "ref": [
         r"\bid\b", r"\bids\b", r"\bref\b", r"\bref id\b", r"\breference\b", r"^#$", r"^no\.?$", r"^nr\.?$", r"^n[º°o]\.?$",
@@ -131,6 +133,10 @@ def is_ref(text: str | None) -> bool:
     return bool(text) and len(text) <= 24 and bool(_REF.match(text.strip()))
 
 
+# "Name of the project", "List of sub-processors", "Details of the DPO": a form label, not an imperative
+_NOUN_LABEL = re.compile(r"^[\w'’\-]+\s+(of|for|de|du|des|der|von|do|da|del)\b", re.IGNORECASE)
+
+
 def question_score(text: str) -> int:
     """0..4: how much a cell's text reads like a question or a requirement."""
     t = text.strip()
@@ -146,7 +152,7 @@ def question_score(text: str) -> int:
         one = words.split()[0]
         if one in _QUESTION_WORDS or words in _QUESTION_WORDS:
             score += 2 if "?" in t or len(t) > 25 else 1
-        elif one in _IMPERATIVES or words in _IMPERATIVES:
+        elif (one in _IMPERATIVES or words in _IMPERATIVES) and not _NOUN_LABEL.match(low):
             score += 2
     if score == 0 and len(t) > 40 and _REQUIREMENT.search(t):
         score += 2
@@ -685,6 +691,7 @@ def detect_questions(grid: Grid, hints: ColumnHints | None = None) -> SheetLayou
 # Rows that explain or grade the question above them open with a label like these.
 _GUIDANCE_LABEL = re.compile(
     r"^[\s*\-•]*(quality criteria|criteria|criterion|success criteria|acceptance criteria|guidance|guide|hints?|tips?|"
+    r"supplemental guidance|implementation guidance|assessment guidance|discussion|rationale|related controls|"
     r"notes?|examples?|e\.g\.|scoring|score|rating|maturity criteria|evidence( required| expected)?|expected evidence|"
     r"criterios?|gu[íi]a|orientaci[óo]n|nota|ejemplos?|puntuaci[óo]n|evidencias?( requeridas?)?|"
     r"crit[èe]res?|conseils?|remarques?|exemples?|notation|hinweise?|beispiele?|kriterien|bewertung|"

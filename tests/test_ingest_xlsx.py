@@ -527,3 +527,37 @@ def test_interview_sheet_quality_criteria_rows_are_not_questions(criteria):
     result = read(xlsx_package([("Interview", sheet_xml(rows, validations=validations))]))
     assert [q.text for q in result.questions] == questions
     assert [q.answer_at.cell for q in result.questions] == answer_cells
+
+
+def test_control_sheet_guidance_rows_and_form_labels_are_not_questions():
+    """An SSP-like control sheet: a requirement per control with a status dropdown and
+    a guidance row under it, and a form header whose labels are not questions."""
+    rows = {1: {2: "Name of the system and its environment"}, 2: {2: "Name of the system owner or sponsor"},
+            4: {1: "Control ID", 2: "Requirement", 3: "Implementation Status", 4: "Implementation Details"}}
+    r = 5
+    answers = []
+    for i, text in enumerate(["The organization must develop and document an access control policy.",
+                              "The organization must review the access control policy every year.",
+                              "The system must enforce approved authorizations for logical access."], start=1):
+        rows[r] = {1: f"AC-{i}", 2: text}
+        answers.append(f"C{r}")
+        rows[r + 1] = {2: "Supplemental Guidance: the policy can be part of the general security policy and "
+                          "should reflect applicable laws."}
+        r += 2
+    result = read(xlsx_package([("Controls", sheet_xml(rows, validations=[(
+        " ".join(answers), '"Implemented,Partially implemented,Planned,Not applicable"')]))]))
+    assert [q.ref for q in result.questions] == ["AC-1", "AC-2", "AC-3"]
+    assert [q.answer_at.cell for q in result.questions] == answers
+    assert [q.comment_at.cell for q in result.questions] == [a.replace("C", "D") for a in answers]
+
+
+@pytest.mark.parametrize("text, is_label", [
+    ("Name of the Data Protection Officer", True),
+    ("List of sub-processors and their locations", True),
+    ("Name the sub-processors you use for hosting", False),
+    ("List all sub-processors you use", False),
+])
+def test_noun_labels_are_not_imperatives(text, is_label):
+    from ingest.layout import question_score
+
+    assert (question_score(text) < 3) == is_label
