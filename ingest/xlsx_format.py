@@ -847,7 +847,8 @@ def read_xlsx(data: bytes, hints: IngestHints | None = None, limits: Limits | No
     for group in (first, later):
         if layouts:
             for info in group:
-                skipped[info.name] = ("named like instructions, scoring or reference material, and other sheets hold the questions", 0)
+                skipped[info.name] = ("named like instructions, scoring or reference material, "
+                                      "and other sheets hold the questions", 0)
             continue
         for info in group:
             try:

@@ -337,7 +337,7 @@ def export(qn_id: str):
     try:
         filled = _write(stored_file(qn.stored_name).read_bytes(), qn.filename, fills)
     except IngestError as e:
-        flash(f"The export failed: {e}", "error")
+        flash(f"The export failed: {page_text(str(e))}", "error")
         return redirect(url_for("questionnaires.review", qn_id=qn_id))
     stamp = f"{int(time.time() * 1000)}"
     export_name, summary_name = f"{qn_id}-{stamp}.export", f"{qn_id}-{stamp}.summary.csv"
