@@ -79,6 +79,8 @@ _ROLE_PATTERNS: dict[str, list[str]] = {
         r"\bweight", r"\bguidance\b", r"\breason\b", r"\bfollow up", r"\bfor (the )?(institution|customer|client|buyer) use",
         r"\brisk (rating|level)\b", r"\bevaluat", r"\bexpected\b", r"\bexamples?\b", r"\bmapping\b", r"\bcrosswalk",
         r"\boverride\b", r"\bofficial use\b", r"\bpuntuaci", r"\bponderaci", r"\bevaluaci",
+        r"\breserved for\b", r"\bréservé", r"\breservado", r"\bévaluat", r"\bavalia[çc]", r"\bbewertung",
+        r"\bprüfer", r"\bvalutazion", r"\bauditeur", r"\bevaluador",
     ],
     "ref": [
         r"\bid\b", r"\bids\b", r"\bref\b", r"\bref id\b", r"\breference\b", r"^#$", r"^no\.?$", r"^nr\.?$", r"^n[º°o]\.?$",
@@ -131,6 +133,10 @@ def is_ref(text: str | None) -> bool:
     return bool(text) and len(text) <= 24 and bool(_REF.match(text.strip()))
 
 
+# "Name of the project", "List of sub-processors", "Details of the DPO": a form label, not an imperative
+_NOUN_LABEL = re.compile(r"^[\w'’\-]+\s+(of|for|de|du|des|der|von|do|da|del)\b", re.IGNORECASE)
+
+
 def question_score(text: str) -> int:
     """0..4: how much a cell's text reads like a question or a requirement."""
     t = text.strip()
@@ -146,7 +152,7 @@ def question_score(text: str) -> int:
         one = words.split()[0]
         if one in _QUESTION_WORDS or words in _QUESTION_WORDS:
             score += 2 if "?" in t or len(t) > 25 else 1
-        elif one in _IMPERATIVES or words in _IMPERATIVES:
+        elif (one in _IMPERATIVES or words in _IMPERATIVES) and not _NOUN_LABEL.match(low):
             score += 2
     if score == 0 and len(t) > 40 and _REQUIREMENT.search(t):
         score += 2
@@ -521,7 +527,8 @@ def _block_roles(base: Roles, grid: Grid, r: int, roles_here: dict[int, str], hi
         if marks and (roles.question is None or min(marks) > roles.question):
             roles.marks, roles.answer, roles.answer_guessed = marks, None, False
     if "comment" in named and hints.comment is None:
-        cols = [c for c in named["comment"] if c not in (roles.question, roles.answer) and grid.anchor(r, c)[1] == c]
+        cols = [c for c in named["comment"] if c not in (roles.question, roles.answer) and grid.anchor(r, c)[1] == c
+                and (roles.question is None or c > roles.question)]  # a block title left of the questions is no column
         if cols:
             roles.comment = cols[0]
     elif hints.comment is None and roles.comment is not None:
@@ -635,6 +642,8 @@ def detect_questions(grid: Grid, hints: ColumnHints | None = None) -> SheetLayou
             if is_title(q_text) and not has_ref:
                 section = q_text
             continue
+        if not has_ref and any(c != q_col and c != block.answer and _GUIDANCE_CELL.match(t) for c, t in cells.items()):
+            continue  # a cell on the row labels it as guidance ("Quality criteria") for the question above
         if block.section is not None:
             sec = grid.merged_text(r, block.section)
             if sec and sec.strip():
@@ -671,11 +680,73 @@ def detect_questions(grid: Grid, hints: ColumnHints | None = None) -> SheetLayou
             existing_comment=existing_comment, options=options, hidden=r in grid.hidden_rows, notes=notes,
             marks=marks,
         ))
+    questions = _without_guidance(questions)
     n = len(questions)
     with_dv = sum(1 for q in questions if q.options)
     labelled = roles.marks or not (roles.answer_guessed or roles.answer is None)
     score = n * (1.0 + (1.0 if labelled else 0) + (with_dv / n if n else 0))
     return SheetLayout(grid.name, roles, questions, warnings, sorted(headers), score)
+
+
+# Rows that explain or grade the question above them open with a label like these.
+_GUIDANCE_LABEL = re.compile(
+    r"^[\s*\-•]*(quality criteria|criteria|criterion|success criteria|acceptance criteria|guidance|guide|hints?|tips?|"
+    r"supplemental guidance|implementation guidance|assessment guidance|discussion|rationale|related controls|"
+    r"notes?|examples?|e\.g\.|scoring|score|rating|maturity criteria|evidence( required| expected)?|expected evidence|"
+    r"criterios?|gu[íi]a|orientaci[óo]n|nota|ejemplos?|puntuaci[óo]n|evidencias?( requeridas?)?|"
+    r"crit[èe]res?|conseils?|remarques?|exemples?|notation|hinweise?|beispiele?|kriterien|bewertung|"
+    r"crit[ée]rios?|orienta[çc][ãa]o|exemplos?)\s*[:\-–\n]",
+    re.IGNORECASE,
+)
+
+
+# A cell that only says the row is guidance (a label column beside the text)
+_GUIDANCE_CELL = re.compile(
+    r"^\s*(quality criteria|criteria|success criteria|acceptance criteria|maturity criteria|guidance|scoring guidance|"
+    r"criterios?( de calidad)?|gu[íi]a|crit[èe]res?( de qualit[ée])?|kriterien|qualit[äa]tskriterien|"
+    r"crit[ée]rios?( de qualidade)?)\s*:?\s*$",
+    re.IGNORECASE,
+)
+
+
+def asks(text: str) -> bool:
+    """The text asks something: a question mark, or an interrogative or imperative opening."""
+    if "?" in text:
+        return True
+    low = text.strip().lower().lstrip("¿¡\"'“([ ")
+    first = _FIRST_WORDS.match(low)
+    if not first:
+        return False
+    words = first.group(1)
+    one = words.split()[0]
+    return one in _QUESTION_WORDS or words in _QUESTION_WORDS or one in _IMPERATIVES or words in _IMPERATIVES
+
+
+def _without_guidance(questions: list[FoundQuestion]) -> list[FoundQuestion]:
+    """Drop rows that explain or grade the question above them (quality criteria,
+    guidance, scoring notes): a guidance label at the start, or, where questions
+    carry a dropdown, a recurring row under a question with no reference, no
+    dropdown and no answer that does not itself ask anything."""
+    out = [q for q in questions if q.ref is not None or not _GUIDANCE_LABEL.match(q.text)]
+    with_dv = [q for q in out if q.options]
+    asking = [q for q in out if q.options or q.ref is not None or asks(q.text)]
+    if len(with_dv) < 3 or len(with_dv) < 0.6 * len(asking):
+        return out
+    under: set[int] = set()
+    prev: FoundQuestion | None = None
+    for q in out:
+        if prev is not None and q.ref is None and not q.existing_answer and not q.marks and not asks(q.text):
+            if not q.options and (prev.options or prev.row in under):
+                under.add(q.row)
+            # a dropdown laid over the whole column: the row is guidance only under a
+            # question that asks, and when it states no requirement of its own
+            elif q.options and (prev.row in under or (prev.options and asks(prev.text))) \
+                    and not _REQUIREMENT.search(q.text):
+                under.add(q.row)
+        prev = q
+    if len(under) >= max(2, 0.2 * len(with_dv)):
+        out = [q for q in out if q.row not in under]
+    return out
 
 
 def _row_title(grid: Grid, r: int, cells: dict[int, str], block: Roles) -> str | None:

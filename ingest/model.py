@@ -62,6 +62,8 @@ class Question:
     hidden: bool = False  # hidden sheet/row in the source: the reviewer is told
     notes: list[str] = field(default_factory=list)
     existing_comment: str | None = None  # what the comment cell already holds (completed files)
+    # None: the answer can be written at answer_at. Otherwise why not, in plain words
+    # (the answer cell is a formula Excel computes); writers must leave such a question alone.
     not_writable: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -76,6 +78,7 @@ class Question:
             "existing_answer": self.existing_answer,
             "existing_comment": self.existing_comment,
             "hidden": self.hidden,
+            "not_writable": self.not_writable,
         }
 
 
@@ -87,6 +90,8 @@ class IngestHints:
     question_col: str | None = None  # column letter ("B") or header text
     answer_col: str | None = None
     comment_col: str | None = None
+    # Read exactly these sheets (the review app's sheet choice); `sheet` adds one more
+    sheets: list[str] | None = None
 
 
 @dataclass
@@ -97,13 +102,28 @@ class IngestResult:
     # What was detected, for the person to check (sheets used, columns, ...)
     layout: dict[str, Any] = field(default_factory=dict)
     kind: str = "questionnaire"  # or "standard" when the document is not a questionnaire
+    # Sheets (XLSX) that were not read for questions, each with the reason in plain words
+    skipped_sheets: list["SkippedSheet"] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "format": self.format,
             "questions": [q.to_json() for q in self.questions],
             "warnings": list(self.warnings),
+            "skipped_sheets": [s.to_json() for s in self.skipped_sheets],
         }
+
+
+@dataclass(frozen=True)
+class SkippedSheet:
+    """A sheet that holds no answers for the vendor to give, and why."""
+
+    sheet: str
+    reason: str
+    questions: int = 0  # question-like rows it holds (a person may still choose to read it)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sheet": self.sheet, "reason": self.reason, "questions": self.questions}
 
 
 @dataclass

@@ -63,12 +63,13 @@ from ingest.layout import (
     ColumnHints,
     Grid,
     SheetLayout,
+    asks,
     detect_questions,
     is_yes_no_options,
     norm,
     short_answer_family,
 )
-from ingest.model import AnswerFill, IngestHints, IngestResult, Locator, Question
+from ingest.model import AnswerFill, IngestHints, IngestResult, Locator, Question, SkippedSheet
 
 EXCEL_CELL_LIMIT = CELL_LIMIT
 _REL_NS_SUFFIX = "/relationships"
@@ -170,6 +171,7 @@ class Validation:
 class SheetData:
     rows: dict[int, dict[int, str]] = field(default_factory=dict)
     formulas: set[tuple[int, int]] = field(default_factory=set)
+    formula_text: dict[tuple[int, int], str] = field(default_factory=dict)  # shared formulas expanded
     formulas_without_value: set[tuple[int, int]] = field(default_factory=set)
     errors: set[tuple[int, int]] = field(default_factory=set)
     hidden_rows: set[int] = field(default_factory=set)
@@ -410,6 +412,11 @@ class _SheetParser:
         self.in_dv_formula1 = False
         self.max_rows = pkg.limits.max_sheet_rows
         self._locals: dict[str, str] = {}
+        self.f_text: list[str] | None = None
+        self.f_shared: str | None = None  # si of a shared formula
+        self.f_master = False
+        self.shared_masters: dict[str, tuple[int, int, str]] = {}
+        self.shared_followers: list[tuple[int, int, str]] = []
 
     def _local(self, name: str) -> str:
         local = self._locals.get(name)
@@ -423,6 +430,10 @@ class _SheetParser:
         parser.EndElementHandler = self.end
         parser.CharacterDataHandler = self.chars
         _parse_member(parser, self.pkg.zf, self.info.part, self.pkg.limits)
+        for r, c, si in self.shared_followers:
+            master = self.shared_masters.get(si)
+            if master is not None:
+                self.out.formula_text[(r, c)] = shift_formula(master[2], r - master[0], c - master[1])
         return self.out
 
     def start(self, name, attrs):
@@ -437,6 +448,8 @@ class _SheetParser:
                 self.col += 1
             self.cell_type = attrs.get("t", "n")
             self.has_formula = False
+            self.f_text = None
+            self.f_shared = None
             self.value = None
             self.inline = None
         elif local == "v":
@@ -460,6 +473,9 @@ class _SheetParser:
                 self.capture = self.dv_formula
             else:
                 self.has_formula = True
+                self.f_text = []
+                self.capture = self.f_text
+                self.f_shared = attrs.get("si") if attrs.get("t") == "shared" else None
         elif local == "is":
             self.inline = []
             self.in_is = True
@@ -509,6 +525,8 @@ class _SheetParser:
             if self.dv is not None and self.dv_formula is not None:
                 self.dv.formula1 = "".join(self.dv_formula).strip()
             self.capture = None
+        elif local == "f":
+            self.capture = None
         elif local == "sqref" and self.dv is not None:
             self.dv.ranges.extend(_ranges("".join(self.dv_sqref or [])))
             self.capture = None
@@ -544,6 +562,13 @@ class _SheetParser:
         key = (self.row, self.col)
         if self.has_formula:
             self.out.formulas.add(key)
+            ftext = "".join(self.f_text or []).strip()
+            if ftext:
+                self.out.formula_text[key] = ftext
+                if self.f_shared is not None:
+                    self.shared_masters.setdefault(self.f_shared, (self.row, self.col, ftext))
+            elif self.f_shared is not None:
+                self.shared_followers.append((self.row, self.col, self.f_shared))
             if self.value is None and self.inline is None:
                 self.out.formulas_without_value.add(key)
         if text is not None and text.strip():
@@ -556,6 +581,136 @@ def _number_text(raw: str) -> str:
     if raw.endswith(".0") and raw[:-2].lstrip("-").isdigit():
         return raw[:-2]
     return raw
+
+
+# ---- formulas: where a formula cell takes its value from ----------------------------------
+
+# A cell reference in a formula, outside string literals: A1, $C$13, 'START HERE'!$A$13:$C$21
+_F_STRING = re.compile(r'"(?:[^"]|"")*"')
+_F_CELL = re.compile(r"(?<![A-Za-z0-9_.!$'])(\$?)([A-Z]{1,3})(\$?)(\d{1,7})(?![\d(A-Za-z_])")
+_F_SHEET = re.compile(r"(?:'((?:[^']|'')+)'|([^\W\d][\w.]*))!")
+_F_REF = r"(?:(?:'(?:[^']|'')+'|[^\W\d][\w.]*)!)?\$?[A-Z]{1,3}\$?\d{1,7}"
+_F_RANGE = _F_REF + r"(?::\$?[A-Z]{1,3}\$?\d{1,7})?"
+_F_DIRECT = re.compile(rf"^\(?({_F_REF})\)?$")
+_F_VLOOKUP = re.compile(
+    rf"^VLOOKUP\(\s*({_F_REF}|\"(?:[^\"]|\"\")*\")\s*,\s*({_F_RANGE})\s*,\s*(\d{{1,3}})\s*(?:,\s*(?:0|FALSE)\s*)?\)$",
+    re.IGNORECASE,
+)
+_F_INDEX_MATCH = re.compile(
+    rf"^INDEX\(\s*({_F_RANGE})\s*,\s*MATCH\(\s*({_F_REF}|\"(?:[^\"]|\"\")*\")\s*,\s*({_F_RANGE})\s*,\s*0\s*\)\s*"
+    rf"(?:,\s*(\d{{1,3}})\s*)?\)$",
+    re.IGNORECASE,
+)
+# Wrappers that do not change which cell is shown: X&"", ""&X, IFERROR(X,""), TRIM(X), T(X)
+_F_CONCAT_EMPTY = re.compile(r'^(?:""\s*&\s*)?(.+?)(?:\s*&\s*"")?$', re.DOTALL)
+_F_WRAP = re.compile(r'^(?:IFERROR|TRIM|T|CLEAN)\((.+?)(?:,\s*"(?:[^"]|"")*")?\)$', re.IGNORECASE | re.DOTALL)
+
+
+def shift_formula(text: str, drow: int, dcol: int) -> str:
+    """A shared formula's text as it reads in a cell `drow` rows, `dcol` columns from its master."""
+    if not drow and not dcol:
+        return text
+
+    def shift(m: re.Match) -> str:
+        col = m.group(2) if m.group(1) else col_letter(max(1, col_index(m.group(2)) + dcol))
+        row = m.group(4) if m.group(3) else str(max(1, int(m.group(4)) + drow))
+        return f"{m.group(1)}{col}{m.group(3)}{row}"
+
+    return _outside_strings(text, lambda part: _F_CELL.sub(shift, part))
+
+
+def _outside_strings(text: str, fn) -> str:
+    out, pos = [], 0
+    for m in _F_STRING.finditer(text):
+        out.append(fn(text[pos:m.start()]))
+        out.append(m.group(0))
+        pos = m.end()
+    out.append(fn(text[pos:]))
+    return "".join(out)
+
+
+def formula_sheets(text: str) -> set[str]:
+    """Names of the sheets a formula (or a list source) refers to."""
+    found: set[str] = set()
+
+    def collect(part: str) -> str:
+        for m in _F_SHEET.finditer(part):
+            found.add((m.group(1) or "").replace("''", "'") or m.group(2))
+        return part
+
+    _outside_strings(text, collect)
+    return found
+
+
+def _split_ref(ref: str, default_sheet: str) -> tuple[str, str]:
+    if "!" in ref:
+        sheet, _, cells = ref.rpartition("!")
+        if sheet.startswith("'") and sheet.endswith("'"):
+            sheet = sheet[1:-1].replace("''", "'")
+        return sheet, cells.replace("$", "")
+    return default_sheet, ref.replace("$", "")
+
+
+def formula_source(pkg: "_Package", sheet: str, text: str) -> tuple[str, tuple[int, int]] | None:
+    """The one cell a formula shows, when it is a plain reference or a lookup
+    with a fixed column (VLOOKUP(key, range, n, 0), INDEX(range, MATCH(key, range, 0), n)),
+    possibly wrapped in X&"" / IFERROR(X, "") / TRIM(X). None for anything computed."""
+    f = text.strip().lstrip("=").strip()
+    for _ in range(4):
+        m = _F_CONCAT_EMPTY.match(f)
+        inner = m.group(1).strip() if m else f
+        w = _F_WRAP.match(inner)
+        inner = w.group(1).strip() if w else inner
+        if inner == f:
+            break
+        f = inner
+    m = _F_DIRECT.match(f)
+    if m:
+        ref_sheet, cell = _split_ref(m.group(1), sheet)
+        try:
+            return ref_sheet, split_cell(cell)
+        except ValueError:
+            return None
+    m = _F_VLOOKUP.match(f)
+    if m:
+        key, rng, n = m.group(1), m.group(2), int(m.group(3))
+        return _lookup(pkg, sheet, key, rng, rng, n)
+    m = _F_INDEX_MATCH.match(f)
+    if m:
+        rng, key, match_rng, n = m.group(1), m.group(2), m.group(3), int(m.group(4) or 1)
+        return _lookup(pkg, sheet, key, match_rng, rng, n)
+    return None
+
+
+def _lookup(pkg: "_Package", sheet: str, key: str, match_rng: str, value_rng: str, n: int):
+    """Where VLOOKUP / INDEX-MATCH finds `key`: (sheet, (row, col)) or None."""
+    if key.startswith('"'):
+        wanted = key[1:-1].replace('""', '"')
+    else:
+        key_sheet, key_cell = _split_ref(key, sheet)
+        info = pkg.sheet_by_name(key_sheet)
+        if info is None:
+            return None
+        try:
+            r, c = split_cell(key_cell)
+        except ValueError:
+            return None
+        wanted = pkg.sheet_data(info).rows.get(r, {}).get(c)
+    if not wanted or not wanted.strip():
+        return None
+    m_sheet, m_cells = _split_ref(match_rng, sheet)
+    v_sheet, v_cells = _split_ref(value_rng, sheet)
+    m_r, v_r = _ranges(m_cells), _ranges(v_cells)
+    info = pkg.sheet_by_name(m_sheet)
+    if not m_r or not v_r or info is None or m_sheet != v_sheet:
+        return None
+    r1, c1, r2, _ = m_r[0]
+    data = pkg.sheet_data(info)
+    low = wanted.strip().lower()
+    for r in sorted(k for k in data.rows if r1 <= k <= r2):
+        if (data.rows[r].get(c1) or "").strip().lower() == low:
+            return v_sheet, (r, v_r[0][1] + n - 1)
+    return None
 
 
 # ---- list validations -----------------------------------------------------------------
@@ -667,16 +822,18 @@ def read_xlsx(data: bytes, hints: IngestHints | None = None, limits: Limits | No
     if not pkg.sheets:
         raise IngestError("The workbook has no worksheets.")
 
-    if hints.sheet:
-        wanted = pkg.sheet_by_name(hints.sheet)
-        if wanted is None:
-            names = ", ".join(f"'{s.name}'" for s in pkg.sheets)
-            raise IngestError(f"There is no sheet named '{hints.sheet}'. The sheets are: {names}.")
-        first, later = [wanted], []
+    skipped: dict[str, tuple[str, int]] = {}  # sheet -> (reason, question-like rows)
+    chosen = _chosen_sheets(pkg, hints)
+    if chosen is not None:
+        first, later = chosen, []
+        for s in pkg.sheets:
+            if s not in chosen:
+                skipped[s.name] = ("not among the sheets chosen to read", 0)
     else:
         first, later = [], []
         for s in pkg.sheets:
             if s.state != "visible":
+                skipped[s.name] = ("hidden in the workbook (a back-end or helper sheet)", 0)
                 continue
             looks_aside = _NOT_QUESTION_SHEET.search(s.name) and not _QUESTION_SHEET_WORDS.search(s.name)
             (later if looks_aside else first).append(s)
@@ -690,11 +847,17 @@ def read_xlsx(data: bytes, hints: IngestHints | None = None, limits: Limits | No
     layouts: list[tuple[SheetInfo, SheetLayout, SheetData, _Options]] = []
     too_big: list[TooManyRows] = []
     for group in (first, later):
+        if layouts:
+            for info in group:
+                skipped[info.name] = ("named like instructions, scoring or reference material, "
+                                      "and other sheets hold the questions", 0)
+            continue
         for info in group:
             try:
                 sheet = pkg.sheet_data(info)
             except TooManyRows as e:
                 too_big.append(e)
+                skipped[info.name] = ("too many rows for a questionnaire", 0)
                 continue
             options = _Options(pkg, info, sheet, warnings)
             grid = Grid(
@@ -705,8 +868,8 @@ def read_xlsx(data: bytes, hints: IngestHints | None = None, limits: Limits | No
             layout = detect_questions(grid, col_hints)
             if layout.questions:
                 layouts.append((info, layout, sheet, options))
-        if layouts:
-            break
+            else:
+                skipped[info.name] = ("no question rows found", 0)
     if not layouts and too_big:
         raise too_big[0]
     for e in too_big:
@@ -716,14 +879,17 @@ def read_xlsx(data: bytes, hints: IngestHints | None = None, limits: Limits | No
     definition_sheets: set[str] = set()
     for info, layout, _, _ in layouts:
         definition_sheets |= _apply_answer_codes(pkg, layout, layout.questions, warnings)
+    for t in layouts:
+        if t[0].name in definition_sheets:
+            skipped[t[0].name] = ("it defines the answer types another sheet uses", len(t[1].questions))
     layouts = [t for t in layouts if t[0].name not in definition_sheets]
-    # Beside a sheet with a labelled answer column, a sheet with a couple of
-    # question-like rows and no answer column of its own is notes, not questions.
-    if any(not t[1].roles.answer_guessed and t[1].roles.answer is not None for t in layouts) and not hints.sheet:
-        weak = [t for t in layouts if t[1].roles.answer_guessed and len(t[1].questions) <= 2]
-        for t in weak:
-            warnings.append(f"Sheet '{t[0].name}' has {len(t[1].questions)} question-like row(s) but no answer column; it was not read.")
-        layouts = [t for t in layouts if t not in weak]
+    if chosen is None:
+        layouts = _vendor_facing(pkg, layouts, skipped, warnings)
+
+    # Formula answer cells: a mirror of another question's answer cell is dropped
+    # (that question is answered once, where the vendor types); any other formula
+    # cell is kept and marked not writable.
+    formula_notes = _formula_answers(pkg, layouts)
 
     questions: list[Question] = []
     seen: set[tuple[str | None, str]] = set()
@@ -732,6 +898,9 @@ def read_xlsx(data: bytes, hints: IngestHints | None = None, limits: Limits | No
     for i, (info, layout, _, _) in sorted(enumerate(layouts), key=lambda t: -t[1][1].score):
         rows = set()
         for fq in layout.questions:
+            note = formula_notes.get((info.name, fq.row))
+            if note is not None and note[0] == "mirror":
+                continue
             key = (fq.ref, norm(fq.text))
             if key in seen:
                 continue
@@ -741,7 +910,9 @@ def read_xlsx(data: bytes, hints: IngestHints | None = None, limits: Limits | No
     layout_report: dict[str, dict] = {}
     for i, (info, layout, sheet, options) in enumerate(layouts):
         kept = [fq for fq in layout.questions if fq.row in keep[i]]
+        mirrors = sum(1 for fq in layout.questions if formula_notes.get((info.name, fq.row), ("",))[0] == "mirror")
         if not kept:
+            skipped[info.name] = ("its questions are all answered on other sheets", len(layout.questions))
             continue
         warnings.extend(layout.warnings)
         kind_default = _column_kind(kept)
@@ -749,7 +920,12 @@ def read_xlsx(data: bytes, hints: IngestHints | None = None, limits: Limits | No
             for fq in kept:
                 fq.section = fq.section or info.name
         for fq in kept:
-            questions.append(_to_question(info, fq, kind_default, sheet))
+            q = _to_question(info, fq, kind_default, sheet)
+            note = formula_notes.get((info.name, fq.row))
+            if note is not None:
+                q.not_writable = note[1]
+                q.notes = [n for n in q.notes if "holds a formula" not in n] + [f"not writable: {note[1]}"]
+            questions.append(q)
         hidden_rows = [fq.row for fq in kept if fq.hidden]
         if hidden_rows:
             warnings.append(
@@ -772,6 +948,8 @@ def read_xlsx(data: bytes, hints: IngestHints | None = None, limits: Limits | No
             "comment_col": col_letter(layout.roles.comment) if layout.roles.comment else None,
             "header_rows": layout.header_rows,
             "questions": len(kept),
+            "mirrors": mirrors,
+            "not_writable": sum(1 for fq in kept if (info.name, fq.row) in formula_notes),
         }
     _flag_odd_text(questions, warnings)
     if not questions:
@@ -779,7 +957,192 @@ def read_xlsx(data: bytes, hints: IngestHints | None = None, limits: Limits | No
             "No questions were found. If the workbook is a questionnaire, name the sheet and columns "
             "with --sheet, --question-col and --answer-col."
         )
-    return IngestResult("xlsx", questions, warnings, layout={"sheets": layout_report})
+    order = {s.name: i for i, s in enumerate(pkg.sheets)}
+    skipped_list = [SkippedSheet(name, reason, n) for name, (reason, n) in
+                    sorted(skipped.items(), key=lambda kv: order.get(kv[0], 0)) if name not in layout_report]
+    layout = {"sheets": layout_report, "skipped": [s.to_json() for s in skipped_list]}
+    return IngestResult("xlsx", questions, warnings, layout=layout, skipped_sheets=skipped_list)
+
+
+def _chosen_sheets(pkg: _Package, hints: IngestHints) -> list[SheetInfo] | None:
+    """The sheets a person named (--sheet / the review app's choice), in workbook order, or None."""
+    names = list(hints.sheets or []) + ([hints.sheet] if hints.sheet else [])
+    if not names:
+        return None
+    out: list[SheetInfo] = []
+    for name in names:
+        info = pkg.sheet_by_name(name)
+        if info is None:
+            listed = ", ".join(f"'{s.name}'" for s in pkg.sheets)
+            raise IngestError(f"There is no sheet named '{name}'. The sheets are: {listed}.")
+        if info not in out:
+            out.append(info)
+    return sorted(out, key=lambda s: s.index)
+
+
+# Column headers that are field identifiers (ig_id, control_text): a data table for a program
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
+# A sheet whose answer cells are this share formulas shows answers, it does not collect them
+_FORMULA_SHEET_SHARE = 0.8
+
+
+def _vendor_facing(pkg: _Package, layouts: list, skipped: dict[str, tuple[str, int]], warnings: list[str]) -> list:
+    """The sheets meant for the vendor's answers; the others go to `skipped` with the reason.
+
+    Evidence, per sheet, that holds for any workbook: its answer cells are
+    formulas (an evaluation or summary view of answers typed elsewhere); other
+    sheets look values up in it while it has no answer column of its own (a
+    lookup table); its columns are named by field identifiers (a data table);
+    a couple of question-like rows without an answer column beside real
+    questionnaire sheets (notes).
+    """
+    out = []
+    names = {t[0].name.lower() for t in layouts}
+    for t in layouts:
+        info, layout, sheet, _ = t
+        copied_from = _copied_from(pkg, info, layout, sheet, names)
+        if copied_from and len(layouts) > 1:
+            skipped[info.name] = (
+                f"its questions are copied by formula from {_name_list(copied_from)}: "
+                "it shows that sheet again (for evaluation or reporting), it does not collect answers",
+                len(layout.questions))
+            continue
+        cells = [fq.answer_cell for fq in layout.questions if fq.answer_cell]
+        formulas = sum(1 for c in cells if c in sheet.formulas)
+        if cells and formulas >= _FORMULA_SHEET_SHARE * len(cells) and len(layouts) > 1:
+            sources = set()
+            for c in cells:
+                sources |= formula_sheets(sheet.formula_text.get(c, ""))
+            where = f" from {_name_list(sources)}" if sources else ""
+            skipped[info.name] = (
+                f"its answer cells are formulas ({formulas} of {len(cells)}) that show values{where}: "
+                "it reports or evaluates answers (for the receiving side), it does not collect them",
+                len(layout.questions))
+            continue
+        out.append(t)
+    if not out:  # every sheet's answers are formulas: nothing better to read, so read them (marked not writable)
+        for t in layouts:
+            skipped.pop(t[0].name, None)
+        out = list(layouts)
+    labelled = [t for t in out if t[1].roles.marks or (t[1].roles.answer is not None and not t[1].roles.answer_guessed)]
+    if not labelled:
+        return out
+    referenced: dict[str, set[str]] = {}
+    for info, layout, sheet, _ in out:
+        texts = list(sheet.formula_text.values()) + [v.formula1 or "" for v in sheet.validations]
+        for text in texts:
+            for name in formula_sheets(text) | _named_sheets(pkg, text):
+                if name.lower() != info.name.lower():
+                    referenced.setdefault(name.lower(), set()).add(info.name)
+    open_answers = sum(1 for t in labelled for fq in t[1].questions if not fq.existing_answer)
+    labelled_open = open_answers >= 0.5 * max(1, sum(len(t[1].questions) for t in labelled))
+    kept = []
+    for t in out:
+        info, layout, sheet, _ = t
+        if t in labelled:
+            kept.append(t)
+            continue
+        n = len(layout.questions)
+        filled = sum(1 for fq in layout.questions if fq.existing_answer)
+        users = referenced.get(info.name.lower())
+        if users:
+            skipped[info.name] = (
+                f"other sheets ({_name_list(users)}) look values up in it and it has no answer column: "
+                "a lookup table", n)
+        elif _identifier_headers(sheet):
+            skipped[info.name] = ("its columns are named by field identifiers and it has no answer column: "
+                                  "a data table", n)
+        elif labelled_open and n >= 3 and filled >= 0.9 * n:
+            skipped[info.name] = ("every row is already filled in and it has no answer column, while the "
+                                  "questionnaire's answers are still open: reference content", n)
+        elif sum(1 for fq in layout.questions if asks(fq.text)) < 0.5 * n and not _column_used(sheet, layout.roles.answer):
+            skipped[info.name] = ("its rows state things rather than ask, and no column is there for answers: "
+                                  "reference content", n)
+        elif n <= 2:
+            warnings.append(f"Sheet '{info.name}' has {n} question-like row(s) but no answer column; it was not read.")
+            skipped[info.name] = (f"{n} question-like row(s) and no answer column", n)
+        else:
+            kept.append(t)
+    return kept
+
+
+def _name_list(names: Iterable[str], limit: int = 3) -> str:
+    names = sorted(names)
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(repr(n) for n in names[:limit]) + more
+
+
+def _copied_from(pkg: _Package, info: SheetInfo, layout: SheetLayout, sheet: SheetData, names: set[str]) -> set[str]:
+    """The other question sheets this sheet's questions are pulled from by formula, when
+    most of them are (an evaluation view repeats the questionnaire); else empty."""
+    n = len(layout.questions)
+    if n < 3:
+        return set()
+    sources: set[str] = set()
+    copied = 0
+    for fq in layout.questions:
+        for col in (layout.roles.ref, layout.roles.question):
+            text = sheet.formula_text.get((fq.row, col)) if col is not None else None
+            src = formula_source(pkg, info.name, text) if text else None
+            if src is not None and src[0].lower() in names and src[0].lower() != info.name.lower():
+                sources.add(src[0])
+                copied += 1
+                break
+    return sources if copied >= _FORMULA_SHEET_SHARE * n else set()
+
+
+def _column_used(sheet: SheetData, col: int | None) -> bool:
+    """Any cell of the column holds something (a heading, an answer)."""
+    return col is not None and any(col in cells for cells in sheet.rows.values())
+
+
+def _named_sheets(pkg: _Package, text: str) -> set[str]:
+    """Sheets behind a defined name used as a list source (=yes_no)."""
+    f = text.strip().lstrip("=")
+    if not re.fullmatch(r"[A-Za-z_\\][\w.\\]*", f):
+        return set()
+    low = f.lower()
+    return set().union(*[formula_sheets(t) for n, _, t in pkg.defined_names if n.lower() == low] or [set()])
+
+
+def _identifier_headers(sheet: SheetData) -> bool:
+    for r in sorted(sheet.rows)[:5]:
+        cells = [t.strip() for t in sheet.rows[r].values() if t.strip()]
+        if len(cells) >= 2:
+            return sum(1 for t in cells if _IDENTIFIER.match(t)) >= 0.6 * len(cells)
+    return False
+
+
+def _formula_answers(pkg: _Package, layouts: list) -> dict[tuple[str, int], tuple[str, str]]:
+    """(sheet, row) -> ("mirror" | "formula", reason) for questions whose answer cell is a formula."""
+    typed: dict[tuple[str, tuple[int, int]], str] = {}
+    for info, layout, sheet, _ in layouts:
+        for fq in layout.questions:
+            if fq.answer_cell and fq.answer_cell not in sheet.formulas:
+                typed[(info.name.lower(), fq.answer_cell)] = info.name
+    out: dict[tuple[str, int], tuple[str, str]] = {}
+    for info, layout, sheet, _ in layouts:
+        for fq in layout.questions:
+            cell = fq.answer_cell
+            if not cell or cell not in sheet.formulas:
+                continue
+            here = f"{info.name}!{cell_name(*cell)}"
+            text = sheet.formula_text.get(cell)
+            src = formula_source(pkg, info.name, text) if text else None
+            if src is not None:
+                target = pkg.sheet_by_name(src[0])
+                where = f"{target.name if target else src[0]}!{cell_name(*src[1])}"
+                if target is not None and (target.name.lower(), src[1]) in typed:
+                    out[(info.name, fq.row)] = ("mirror", f"its answer cell {here} shows the answer given at {where}")
+                    continue
+                out[(info.name, fq.row)] = (
+                    "formula", f"the answer cell {here} is a formula that shows {where}; "
+                    "Excel fills it in, so it is left as it is")
+            else:
+                out[(info.name, fq.row)] = (
+                    "formula", f"the answer cell {here} is a formula whose value Excel computes; "
+                    "it is left as it is")
+    return out
 
 
 def _row_list(rows: list[int], limit: int = 8) -> str:

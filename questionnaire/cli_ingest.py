@@ -67,7 +67,7 @@ def _where(loc) -> str:
 
 @main.command("ingest")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (format, questions, warnings).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (format, questions, warnings, skipped_sheets).")
 @_hint_options
 def ingest_command(file, as_json, sheet, question_col, answer_col, comment_col):
     """List the questions found in a questionnaire FILE (.xlsx, .xlsm, .csv, .docx)
@@ -80,8 +80,11 @@ def ingest_command(file, as_json, sheet, question_col, answer_col, comment_col):
         return
     for q in result.questions:
         mark = " (hidden in source)" if q.hidden else ""
+        mark += " (not writable: formula cell)" if q.not_writable else ""
         kind = q.answer_kind if not q.options else f"{q.answer_kind}: {'/'.join(q.options)[:30]}"
         click.echo(f"{(q.ref or '-'):<12} {_where(q.answer_at):<24} {kind:<22} {_clip(q.text, 70)}{mark}")
+    for s in result.skipped_sheets:
+        click.echo(f"sheet '{s.sheet}' not read: {s.reason} (--sheet '{s.sheet}' reads it)", err=True)
     _warn(result.warnings)
     click.echo(f"{len(result.questions)} questions in {Path(file).name} ({result.format})", err=True)
 

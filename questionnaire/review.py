@@ -93,6 +93,10 @@ class Questionnaire:
         return self.reviewed / self.total if self.total else 0.0
 
 
+# The XLSX reader notes a formula answer cell with this opening (Question.not_writable).
+NOT_WRITABLE_NOTE = "not writable: "
+
+
 @dataclass
 class ReviewQuestion:
     id: int
@@ -146,12 +150,18 @@ class ReviewQuestion:
                 return c
         return None
 
+    @property
+    def not_writable(self) -> str | None:
+        """Why the answer cannot be written (a formula cell), kept as the reader's note."""
+        return next((n[len(NOT_WRITABLE_NOTE):] for n in self.notes if n.startswith(NOT_WRITABLE_NOTE)), None)
+
     def to_question(self) -> Question:
         """The ingest Question again, for the writers."""
         return Question(
             text=self.text, answer_at=locator_from_json(self.answer_at), ref=self.ref, section=self.section,
             answer_kind=self.answer_kind, options=self.options, comment_at=locator_from_json(self.comment_at),
             existing_answer=self.existing_answer, hidden=self.hidden, notes=list(self.notes),
+            not_writable=self.not_writable,
         )
 
     def state(self) -> dict[str, Any]:

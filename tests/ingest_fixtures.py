@@ -328,3 +328,75 @@ class FakeMatcher:
             else:
                 out.append(FakeResult("none", None, 0.0, [], ["no bank entry resembles this question"]))
         return out
+
+
+YES_NO = '"Yes,No,N/A"'
+
+
+def hecvat_like(start: str = "START HERE", tabs: tuple[str, str] = ("Company", "Data"), evaluation: str = "Institution Evaluation",
+                backend: str = "(backend)", pulled_answers: bool = True) -> bytes:
+    """A start sheet with general and qualifying questions, two response tabs whose
+    general rows mirror the start sheet by VLOOKUP, an evaluation sheet for the
+    receiving side (answers pulled by formula, a "Compliant Override" dropdown), and a
+    hidden back-end sheet that holds every question."""
+    gen = [("GNRL-01", "Solution Provider Name", "Acme Ltd"), ("GNRL-02", "Solution Name", "Acme Cloud"),
+           ("GNRL-03", "Country of Company Headquarters", "Ireland")]
+    req = [("REQU-01", "Are you offering a cloud-based product?", "Yes"),
+           ("REQU-02", "Does your solution have AI features?", "No")]
+    start_rows: dict[int, dict[int, object]] = {
+        1: {1: "Vendor Response - Start Here"},
+        2: {1: "Date Completed"},
+        4: {1: "General Information", 3: "Answer", 4: "Additional Information", 5: "Guidance", 6: "Analyst Notes"},
+    }
+    for i, (ref, text, ans) in enumerate(gen, start=5):
+        start_rows[i] = {1: ref, 2: text, 3: ans}
+    start_rows[9] = {1: "Required Questions", 3: "Answer", 4: "Additional Information", 5: "Guidance", 6: "Analyst Notes"}
+    for i, (ref, text, ans) in enumerate(req, start=10):
+        start_rows[i] = {1: ref, 2: text, 3: ans}
+    start_xml = sheet_xml(start_rows, validations=[("C10:C11", YES_NO)])
+    own = {tabs[0]: [("COMP-01", "Do you have a dedicated information security office?", "Yes"),
+                     ("COMP-02", "Describe your organization's ownership structure.", None),
+                     ("COMP-03", "Have you operated without unplanned disruptions in the past 3 years?", None)],
+           tabs[1]: [("DATA-01", "Is customer data encrypted at rest?", None),
+                     ("DATA-02", "Is customer data encrypted in transit?", "Yes"),
+                     ("DATA-03", "Do you overwrite customer data when it is deleted?", None)]}
+    tab_xml = {}
+    for tab, questions in own.items():
+        rows: dict[int, dict[int, object]] = {1: {1: f"Vendor Response - {tab}"},
+                                              2: {1: "General Information", 3: "Answer"}}
+        formulas = {}
+        for i, (ref, text, ans) in enumerate(gen[:2], start=3):
+            rows[i] = {1: ref, 2: text, 3: ans}
+            formulas[(i, 3)] = f"VLOOKUP($A{i},'{start}'!$A$5:$C$7,3,0)&\"\""
+        rows[5] = {1: "Required Questions", 3: "Answer", 4: "Additional Information", 5: "Guidance"}
+        rows[6] = {1: req[0][0], 2: req[0][1], 3: req[0][2]}
+        formulas[(6, 3)] = f"VLOOKUP($A6,'{start}'!$A$10:$F$11,3,0)&\"\""
+        rows[7] = {1: "Section questions", 3: "Answer", 4: "Additional Information", 5: "Guidance", 6: "Analyst Notes"}
+        for i, (ref, text, ans) in enumerate(questions, start=8):
+            rows[i] = {1: ref, 2: text, 3: ans, 5: "Describe the details."}
+            formulas[(i, 5)] = f'IF($C{i}="Yes","Describe the details.","")'
+        tab_xml[tab] = sheet_xml(rows, formulas=formulas, validations=[("C8:C10", YES_NO)])
+    # the evaluation sheet: every question, the answer pulled from where the vendor typed it
+    ev_rows: dict[int, dict[int, object]] = {1: {1: "Institution Evaluation - for analysts"},
+                                             2: {1: "ID", 2: "Question", 3: "Answer", 4: "Additional Information",
+                                                 7: "Compliant Response", 8: "Compliant Override"}}
+    ev_formulas = {}
+    everything = [(start, 5 + i, ref, text, ans) for i, (ref, text, ans) in enumerate(gen)] + \
+                 [(start, 10 + i, ref, text, ans) for i, (ref, text, ans) in enumerate(req)] + \
+                 [(tab, 8 + i, ref, text, ans) for tab, qs in own.items() for i, (ref, text, ans) in enumerate(qs)]
+    for r, (sheet, src_row, ref, text, ans) in enumerate(everything, start=3):
+        if pulled_answers:
+            ev_rows[r] = {1: ref, 2: text, 3: ans or "", 7: "Yes"}
+            ev_formulas[(r, 3)] = f"'{sheet}'!$C${src_row}&\"\""
+            ev_formulas[(r, 7)] = f"VLOOKUP($A{r},'{backend}'!$A$2:$C$40,3,0)"
+        else:  # only the questions are pulled (ids by reference, texts by lookup); the override is typed
+            ev_rows[r] = {1: ref, 2: text}
+            ev_formulas[(r, 1)] = f"'{sheet}'!$A${src_row}"
+            ev_formulas[(r, 2)] = f"VLOOKUP($A{r},'{sheet}'!$A$1:$C$20,2,0)"
+    n_ev = 2 + len(everything)
+    ev_xml = sheet_xml(ev_rows, formulas=ev_formulas, validations=[(f"H3:H{n_ev}", '"Mark as Compliant,Mark as Non-Compliant"')])
+    be_rows = {1: {1: "ID", 2: "Question", 3: "Compliant Response"}}
+    for r, (_, _, ref, text, _) in enumerate(everything, start=2):
+        be_rows[r] = {1: ref, 2: text, 3: "Yes"}
+    sheets = [(start, start_xml)] + [(t, tab_xml[t]) for t in tabs] + [(evaluation, ev_xml), (backend, sheet_xml(be_rows))]
+    return xlsx_package(sheets, states={backend: "hidden"})

@@ -328,3 +328,26 @@ def test_export_warns_about_open_questions_then_lists_every_outcome(page, server
     cells = openpyxl.load_workbook(filled)["Controls"]
     assert (cells["C2"].value, cells["C3"].value) == (None, "Yes")
     assert not [e for e in pg.console_errors if "Content Security Policy" in e]
+
+
+def test_workbook_sheets_listed_and_chosen(page, server):
+    """A multi-tab vendor form: the layout page lists every sheet with what was
+    found or why not; unticking a tab and detecting again drops its questions."""
+    from tests.ingest_fixtures import hecvat_like
+
+    pg = page
+    _upload(pg, server, hecvat_like(), "vendor form.xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "Contoso University")
+    assert pg.inner_text("#question-count") == "11"
+    sheets = pg.inner_text("#sheets")
+    assert "Institution Evaluation" in sheets and "not read: its answer cells are formulas" in sheets
+    assert "--" not in pg.inner_text("main")
+    assert pg.is_checked("input[name=sheets][value=Data]")
+    assert not pg.is_checked("input[name=sheets][value='Institution Evaluation']")
+    pg.uncheck("input[name=sheets][value=Data]")
+    with pg.expect_navigation():
+        pg.click("#layout-form button[type=submit]")
+    pg.wait_for_selector("#question-count")
+    assert pg.inner_text("#question-count") == "8"
+    assert not pg.is_checked("input[name=sheets][value=Data]")
+    assert "Data" in pg.inner_text("#sheets") and "not among the sheets chosen to read" in pg.inner_text("#sheets")

@@ -46,9 +46,12 @@ def test_ingest_json_contract(files):
     result = run("ingest", "--json", str(files / "q.xlsx"))
     assert result.exit_code == 0
     out = json.loads(result.stdout)
-    assert set(out) == {"format", "questions", "warnings"} and out["format"] == "xlsx"
+    assert set(out) == {"format", "questions", "warnings", "skipped_sheets"} and out["format"] == "xlsx"
+    assert out["skipped_sheets"] == []
     q = out["questions"][0]
-    assert {"ref", "section", "text", "answer_kind", "options", "answer_at", "comment_at", "existing_answer"} <= set(q)
+    assert {"ref", "section", "text", "answer_kind", "options", "answer_at", "comment_at", "existing_answer",
+            "not_writable"} <= set(q)
+    assert q["not_writable"] is None
     assert q["answer_at"] == {"sheet": "Questions", "cell": "C2"} and q["options"] == ["Yes", "No", "N/A"]
 
 

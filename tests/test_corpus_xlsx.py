@@ -132,6 +132,58 @@ def test_supply_chain_es():
     assert len({x.section for x in qs}) == 14
 
 
+# ---- HECVAT 4.12, completed by a vendor: a workbook read as a whole -----------------------------------
+
+HECVAT4 = "hecvat-4.12-completed-vendor.xlsx"
+HECVAT4_VENDOR_SHEETS = {"START HERE", "Organization", "Product", "Infrastructure", "IT Accessibility",
+                         "Case-Specific", "AI", "Privacy"}
+
+
+def test_hecvat4_every_question_once_where_the_vendor_types():
+    data = load(HECVAT4)
+    result = read_questionnaire(io.BytesIO(data), HECVAT4)
+    refs = [q.ref for q in result.questions]
+    # the hidden question list holds 331 ids (Questions!A3:A333); each is asked once
+    assert len(refs) == 331 and len(set(refs)) == 331 and None not in refs
+    assert {q.answer_at.sheet for q in result.questions} == HECVAT4_VENDOR_SHEETS
+    for q in result.questions:
+        assert q.answer_at.cell.rstrip("0123456789") == "C", q.ref
+        assert q.comment_at is not None and q.comment_at.cell.rstrip("0123456789") == "D", q.ref
+        assert q.comment_at.sheet == q.answer_at.sheet and q.not_writable is None
+    q = by_ref(result)
+    # general questions are typed on START HERE; the tabs' copies are VLOOKUP mirrors
+    assert q["GNRL-01"].answer_at.to_json() == {"sheet": "START HERE", "cell": "C13"}
+    assert q["REQU-04"].answer_at.to_json() == {"sheet": "START HERE", "cell": "C32"}
+    assert q["AIQU-01"].answer_at.to_json() == {"sheet": "AI", "cell": "C20"}
+    assert q["PCOM-01"].comment_at.to_json() == {"sheet": "Privacy", "cell": "D30"}
+    skipped = {s.sheet: s.reason for s in result.skipped_sheets}
+    assert {"Institution Evaluation", "High-Risk Evaluation", "Questions", "Auto Responses", "(backend scoring)"} <= set(skipped)
+    assert not set(skipped) & HECVAT4_VENDOR_SHEETS
+    assert "formula" in skipped["Institution Evaluation"]
+
+
+def test_hecvat4_formula_cells_are_never_targets_and_answers_read_back():
+    data = load(HECVAT4)
+    result = read_questionnaire(io.BytesIO(data), HECVAT4)
+    pkg = _Package(data, Limits())
+    from ingest.xlsx_format import split_cell
+
+    equal = 0
+    for q in result.questions:
+        sheet = pkg.sheet_data(pkg.sheet_by_name(q.answer_at.sheet))
+        cell = split_cell(q.answer_at.cell)
+        assert cell not in sheet.formulas, (q.ref, q.answer_at)
+        assert split_cell(q.comment_at.cell) not in sheet.formulas, (q.ref, q.comment_at)
+        value = (sheet.rows.get(cell[0], {}).get(cell[1]) or "").strip() or None
+        equal += value == q.existing_answer
+    assert equal >= 0.98 * len(result.questions)
+    # a fill of every question leaves every formula of the workbook in place (AI!C13 and C14 included)
+    out = write_answers(data, HECVAT4, [AnswerFill(q, "Yes", "Details.") for q in result.questions])
+    after = _Package(out, Limits())
+    for s in pkg.sheets:
+        assert after.sheet_data(after.sheet_by_name(s.name)).formulas == pkg.sheet_data(s).formulas, s.name
+
+
 # ---- round trips ------------------------------------------------------------------------------------------
 
 FILES = ["caiq-v4.0.3-completed.xlsx", "hecvat-full-v3.06.xlsx", "hecvat-triage-v2.10.xlsx", "supply-chain-risk-es.xlsx"]

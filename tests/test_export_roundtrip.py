@@ -271,7 +271,7 @@ def test_xlsx_report_counts_exactly_the_cells_that_changed():
         "R-6": "skipped", "R-7": "written"}
     assert "'Partial'" in outcome["R-3"].reason and "Yes, No" in outcome["R-3"].reason
     assert any("'Partial'" in n and "Yes, No" in n for n in outcome["R-2"].notes)
-    assert "formula cell" in outcome["R-5"].reason
+    assert "is a formula" in outcome["R-5"].reason
     assert outcome["R-6"].reason == "the answer cell mirrors another sheet"
     assert [(w.at.cell, w.value) for w in outcome["R-1"].changes] == [("C2", "Yes"), ("D2", "Encrypted at rest.")]
     before, after = _xlsx_values(data), _xlsx_values(out)

@@ -12,7 +12,7 @@ from ingest import read_questionnaire, write_answers, write_answers_report
 from ingest.errors import ExportError, IngestError
 from ingest.model import AnswerFill, IngestHints
 from ingest.xlsx_format import col_index, col_letter, excel_text, patch_sheet_xml, split_cell
-from tests.ingest_fixtures import openpyxl_workbook, sheet_xml, simple_questionnaire, xlsx_package
+from tests.ingest_fixtures import YES_NO, hecvat_like, openpyxl_workbook, sheet_xml, simple_questionnaire, xlsx_package
 
 
 def read(data: bytes, name: str = "q.xlsx", **hints):
@@ -316,7 +316,7 @@ def test_formula_answer_cell_is_skipped_and_other_answers_recalculate():
     q1, q2 = read(data).questions[:2]
     out, report = write_answers_report(data, "q.xlsx", [AnswerFill(q1, "Yes", None), AnswerFill(q2, "Yes", None)])
     assert [(r.outcome, r.question.ref) for r in report.questions] == [("skipped", "Q1"), ("written", "Q2")]
-    assert "formula cell" in report.questions[0].reason and "Q!C2" in report.questions[0].reason
+    assert "formula" in report.questions[0].reason and "Q!C2" in report.questions[0].reason
     assert report.cells_written == 1
     z = zipfile.ZipFile(io.BytesIO(out))
     assert "xl/calcChain.xml" in z.namelist()  # no formula was replaced, Excel's cache stays valid
@@ -385,3 +385,185 @@ def test_corrupted_bytes_raise_only_ingest_errors(seed):
         read(bytes(data))
     except IngestError:
         pass
+
+
+# ---- a workbook read as a whole: who each sheet is for --------------------------------------------
+# Small workbooks in the shape of three families (a HECVAT-like multi-tab form with
+# mirrors and an evaluation sheet, a CISA-like workbook with a lookup table, an
+# OWASP-SAMM-like interview sheet with quality criteria under each question). The
+# sheet names are varied on purpose: the decisions must not come from names.
+
+def _formula_cells(data: bytes) -> set[tuple[str, str]]:
+    from ingest.guard import Limits
+    from ingest.xlsx_format import _Package, cell_name
+
+    pkg = _Package(data, Limits())
+    return {(s.name, cell_name(*k)) for s in pkg.sheets for k in pkg.sheet_data(s).formulas}
+
+
+@pytest.mark.parametrize("names", [
+    {},
+    # the same workbook with names that say nothing: the decisions come from the cells
+    {"start": "Hoja1", "tabs": ("Hoja2", "Hoja3"), "evaluation": "Hoja4", "backend": "Hoja5"},
+    # an evaluation sheet that pulls the questions but not the answers; its only input is the override dropdown
+    {"pulled_answers": False},
+    {"start": "Hoja1", "tabs": ("Hoja2", "Hoja3"), "evaluation": "Hoja4", "backend": "Hoja5", "pulled_answers": False},
+])
+def test_multi_tab_form_is_read_as_a_whole(names):
+    data = hecvat_like(**names)
+    start = names.get("start", "START HERE")
+    tabs = names.get("tabs", ("Company", "Data"))
+    evaluation = names.get("evaluation", "Institution Evaluation")
+    backend = names.get("backend", "(backend)")
+    result = read(data)
+    refs = [q.ref for q in result.questions]
+    # each question once, where the vendor types it: the start sheet's general and
+    # qualifying questions, each tab's own questions
+    assert sorted(refs) == sorted(["GNRL-01", "GNRL-02", "GNRL-03", "REQU-01", "REQU-02", "COMP-01", "COMP-02", "COMP-03",
+                                   "DATA-01", "DATA-02", "DATA-03"])
+    by = {q.ref: q for q in result.questions}
+    assert by["GNRL-01"].answer_at.to_json() == {"sheet": start, "cell": "C5"}
+    assert by["REQU-01"].answer_at.to_json() == {"sheet": start, "cell": "C10"}
+    assert by["REQU-01"].comment_at.to_json() == {"sheet": start, "cell": "D10"}
+    assert by["COMP-01"].answer_at.to_json() == {"sheet": tabs[0], "cell": "C8"}
+    assert by["DATA-02"].answer_at.to_json() == {"sheet": tabs[1], "cell": "C9"}
+    assert by["DATA-02"].comment_at.to_json() == {"sheet": tabs[1], "cell": "D9"}
+    assert by["GNRL-01"].existing_answer == "Acme Ltd" and by["DATA-02"].existing_answer == "Yes"
+    formulas = _formula_cells(data)
+    for q in result.questions:
+        assert (q.answer_at.sheet, q.answer_at.cell) not in formulas
+        assert q.comment_at is None or (q.comment_at.sheet, q.comment_at.cell) not in formulas
+        assert q.not_writable is None
+    skipped = {s.sheet: s.reason for s in result.skipped_sheets}
+    assert set(skipped) == {evaluation, backend}
+    assert "formula" in skipped[evaluation]
+    assert ("for evaluation" in skipped[evaluation]) or ("receiving side" in skipped[evaluation])
+    assert "hidden" in skipped[backend]
+    out = result.to_json()
+    assert {s["sheet"] for s in out["skipped_sheets"]} == {evaluation, backend}
+    assert result.layout["sheets"][tabs[0]]["mirrors"] == 3
+
+
+def test_formula_answer_cell_that_is_not_a_mirror_is_reported_not_writable():
+    data = hecvat_like()
+    result = read(data, sheet="Institution Evaluation")
+    assert result.questions, "a sheet a person names is read"
+    for q in result.questions:
+        # the evaluation sheet's answer column shows the vendor's answers by formula
+        assert q.answer_at.sheet == "Institution Evaluation"
+    # its answers are mirrors of cells that are not read this time: not writable, with the reason
+    reasons = [q.not_writable for q in result.questions]
+    assert all(reasons) and all("formula" in r for r in reasons)
+    assert result.to_json()["questions"][0]["not_writable"] == reasons[0]
+
+
+def test_export_never_replaces_a_mirror_formula():
+    data = hecvat_like()
+    result = read(data)
+    out = write_answers(data, "q.xlsx", [AnswerFill(q, "Yes", "Details.") for q in result.questions])
+    assert _formula_cells(out) == _formula_cells(data)
+    again = read(out)
+    assert {q.ref: q.existing_answer for q in again.questions}["COMP-02"] == "Yes"
+
+
+def cisa_like(lookup_formula: bool, headers: tuple[str, str, str] = ("ig_id", "ig_title", "ig_content")) -> bytes:
+    """A supply-chain questionnaire with a lookup/metadata table other sheets use."""
+    rows = {1: {1: "Control ID", 2: "Question", 3: "Response", 4: "Notes", 5: "Implementation group"}}
+    formulas = {}
+    for i in range(1, 6):
+        rows[i + 1] = {1: f"SC-{i:02d}", 2: f"Does the supplier maintain a record of component {i} origins?"}
+        if lookup_formula:
+            rows[i + 1][5] = "Foundational"
+            formulas[(i + 1, 5)] = f"VLOOKUP(\"IG{1 + i % 3}\",implementation_groups_content!$A$2:$B$4,2,0)"
+    content = {1: dict(enumerate(headers, start=1))}
+    for i, text in enumerate(["Organizations should keep an inventory of all suppliers and the products they provide.",
+                              "Organizations must assess the security practices of every critical supplier each year.",
+                              "Suppliers should notify the acquirer of any incident affecting delivered components."], start=2):
+        content[i] = {1: f"IG{i - 1}", 2: ["Foundational", "Intermediate", "Advanced"][i - 2], 3: text}
+    main = sheet_xml(rows, formulas=formulas, validations=[("C2:C6", YES_NO)])
+    return xlsx_package([("supply_chain_questions", main), ("implementation_groups_content", sheet_xml(content))])
+
+
+@pytest.mark.parametrize("lookup_formula, headers, why", [
+    (True, ("ig_id", "ig_title", "ig_content"), "lookup table"),
+    (False, ("ig_id", "ig_title", "ig_content"), "data table"),
+    # plain headings, nothing refers to it: every row is filled while the questionnaire is open
+    (False, ("Group", "Title", "Content"), "reference content"),
+])
+def test_lookup_or_data_sheet_is_not_read_as_questions(lookup_formula, headers, why):
+    result = read(cisa_like(lookup_formula, headers))
+    assert [q.ref for q in result.questions] == [f"SC-{i:02d}" for i in range(1, 6)]
+    assert {q.answer_at.sheet for q in result.questions} == {"supply_chain_questions"}
+    skipped = {s.sheet: s for s in result.skipped_sheets}
+    assert "implementation_groups_content" in skipped
+    assert why in skipped["implementation_groups_content"].reason
+
+
+@pytest.mark.parametrize("criteria", ["labelled", "bare", "label column", "whole-column dropdown"])
+def test_interview_sheet_quality_criteria_rows_are_not_questions(criteria):
+    """OWASP-SAMM-like: each question has a dropdown answer, and under it rows that
+    say what a good answer looks like."""
+    options = '"No,Yes - for some,Yes - for most,Yes - for all"'
+    rows = {1: {1: "Stream", 2: "Question", 3: "Answer", 4: "Interview notes"}}
+    questions = ["Do you understand the enterprise-wide risk appetite for your applications?",
+                 "Do you have a strategic plan for application security that you use to make decisions?",
+                 "Do you review the application security strategy at regular intervals?",
+                 "Do you use a set of metrics to measure the effectiveness of your security program?"]
+    r = 2
+    answer_cells = []
+    for i, q in enumerate(questions):
+        rows[r] = {1: f"Stream {'AB'[i % 2]}", 2: q}
+        answer_cells.append(f"C{r}")
+        r += 1
+        if criteria == "labelled":
+            rows[r] = {2: "Quality criteria:\nYou capture the risk appetite of leadership\nThe leadership vets the risks"}
+            r += 1
+        elif criteria == "label column":
+            rows[r] = {1: "Quality criteria", 2: "You capture the risk appetite of your organization's executive leadership"}
+            r += 1
+        elif criteria == "whole-column dropdown":
+            rows[r] = {2: "You capture the risk appetite of your organization's executive leadership"}
+            rows[r + 1] = {2: "You document the main business and technical threats to your assets and data"}
+            r += 2
+        else:
+            rows[r] = {2: "The plan is reviewed and updated by the security team and should reflect business priorities"}
+            rows[r + 1] = {2: "The organization's leadership must approve the documented risk appetite each year"}
+            r += 2
+    validations = [(f"C2:C{r}" if criteria == "whole-column dropdown" else " ".join(answer_cells), options)]
+    result = read(xlsx_package([("Interview", sheet_xml(rows, validations=validations))]))
+    assert [q.text for q in result.questions] == questions
+    assert [q.answer_at.cell for q in result.questions] == answer_cells
+
+
+def test_control_sheet_guidance_rows_and_form_labels_are_not_questions():
+    """An SSP-like control sheet: a requirement per control with a status dropdown and
+    a guidance row under it, and a form header whose labels are not questions."""
+    rows = {1: {2: "Name of the system and its environment"}, 2: {2: "Name of the system owner or sponsor"},
+            4: {1: "Control ID", 2: "Requirement", 3: "Implementation Status", 4: "Implementation Details"}}
+    r = 5
+    answers = []
+    for i, text in enumerate(["The organization must develop and document an access control policy.",
+                              "The organization must review the access control policy every year.",
+                              "The system must enforce approved authorizations for logical access."], start=1):
+        rows[r] = {1: f"AC-{i}", 2: text}
+        answers.append(f"C{r}")
+        rows[r + 1] = {2: "Supplemental Guidance: the policy can be part of the general security policy and "
+                          "should reflect applicable laws."}
+        r += 2
+    result = read(xlsx_package([("Controls", sheet_xml(rows, validations=[(
+        " ".join(answers), '"Implemented,Partially implemented,Planned,Not applicable"')]))]))
+    assert [q.ref for q in result.questions] == ["AC-1", "AC-2", "AC-3"]
+    assert [q.answer_at.cell for q in result.questions] == answers
+    assert [q.comment_at.cell for q in result.questions] == [a.replace("C", "D") for a in answers]
+
+
+@pytest.mark.parametrize("text, is_label", [
+    ("Name of the Data Protection Officer", True),
+    ("List of sub-processors and their locations", True),
+    ("Name the sub-processors you use for hosting", False),
+    ("List all sub-processors you use", False),
+])
+def test_noun_labels_are_not_imperatives(text, is_label):
+    from ingest.layout import question_score
+
+    assert (question_score(text) < 3) == is_label

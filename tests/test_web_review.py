@@ -348,3 +348,46 @@ def test_csv_upload_names_an_inferred_encoding_and_refuses_a_wide_or_utf32_file(
         r = upload(c, data, "bad.csv")
         assert r.status_code == 400 and words in r.get_data(as_text=True)
     assert len(store_of(app).list()) == 1
+
+
+def test_layout_page_lists_every_sheet_and_reads_the_ticked_ones(app):
+    from tests.ingest_fixtures import hecvat_like
+
+    c = client_as(app, "editor")
+    qn_id = qn_id_from(upload(c, hecvat_like(), "vendor form.xlsx"))
+    store = store_of(app)
+    page = c.get(f"/q/{qn_id}").get_data(as_text=True)
+    assert 'id="question-count">11<' in page
+    # every sheet, read or not, with what was found or why not; no command-line words
+    for name in ("START HERE", "Company", "Data", "Institution Evaluation", "(backend)"):
+        assert f'value="{name}"' in page
+    assert "not read: its answer cells are formulas" in page and "not read: hidden in the workbook" in page
+    assert "copies of answers given on another sheet" in page
+    assert not re.search(r"--(sheet|question-col|answer-col|comment-col)\b", page)
+    token = csrf_token(c, f"/q/{qn_id}")
+    # nothing ticked: a clear message, nothing changes
+    r = c.post(f"/q/{qn_id}/layout", data={"csrf_token": token, "sheet_choice": "1"})
+    assert r.status_code == 302
+    assert "Tick at least one sheet" in c.get(f"/q/{qn_id}").get_data(as_text=True)
+    assert len(store.questions(qn_id)) == 11
+    # only the start sheet and one tab
+    r = c.post(f"/q/{qn_id}/layout", data={"csrf_token": token, "sheet_choice": "1", "sheets": ["START HERE", "Company"]})
+    assert r.status_code == 302
+    assert {q.answer_at["sheet"] for q in store.questions(qn_id)} == {"START HERE", "Company"}
+    assert len(store.questions(qn_id)) == 8
+    assert store.get(qn_id).hints["sheets"] == ["START HERE", "Company"]
+    page = c.get(f"/q/{qn_id}").get_data(as_text=True)
+    assert 'value="Data" form="layout-form" aria-label="Read sheet Data">' in page  # listed, not ticked
+    assert 'value="Company" form="layout-form" aria-label="Read sheet Company" checked>' in page
+    assert "not among the sheets chosen to read" in page
+
+
+def test_layout_page_messages_name_page_fields_not_options(app):
+    from web.questionnaires import page_text
+
+    assert page_text("Hidden sheets were not read: 'X' (use --sheet NAME to read one).") == \
+        "Hidden sheets were not read: 'X' (tick it under Sheets to read it)."
+    assert "--" not in page_text("Sheet1: no answer column found; give one with --answer-col")
+    assert "--" not in page_text("No questions were found. If the workbook is a questionnaire, name the sheet and "
+                                 "columns with --sheet, --question-col and --answer-col.")
+    assert "--" not in page_text("--answer-col 'Nope': no column with that letter or heading in sheet 'Q'.")

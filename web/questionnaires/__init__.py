@@ -60,7 +60,7 @@ def upload():
         try:
             result = _read(data, filename, IngestHints())
         except IngestError as e:
-            form.file.errors.append(str(e))
+            form.file.errors.append(page_text(str(e)))
             return render_template("questionnaires/upload.html", form=form), 400
         qn_id = new_id()
         stored_name = f"{qn_id}.upload"
@@ -99,10 +99,51 @@ def detail(qn_id: str):
     if qn.status == "matching":
         return redirect(url_for("questionnaires.progress", qn_id=qn_id))
     form = LayoutForm(data=_layout_defaults(qn.hints, qn.layout))
+    sheet_rows = _sheet_rows(qn.layout)
+    form.sheet_choice.data = "1" if sheet_rows else ""  # the ticked sheets are posted (hidden_tag renders it)
     return render_template(
         "questionnaires/detail.html", qn=qn, preview=get_store().questions(qn_id, limit=25), form=form,
-        button_form=ButtonForm(), sheets=_sheet_names(qn.layout),
+        button_form=ButtonForm(), sheets=_sheet_names(qn.layout), sheet_rows=sheet_rows,
+        warnings=[page_text(w) for w in qn.warnings or []],
     )
+
+
+# What the command line calls its options, in the words of the layout page.
+_PAGE_WORDS = (
+    (re.compile(r"\(use --sheet NAME to read one\)"), "(tick it under Sheets to read it)"),
+    (re.compile(r"with --sheet, --question-col and --answer-col"),
+     "with the sheet choice and the column fields under Correct the layout"),
+    (re.compile(r"--sheet(?: NAME)?"), "the sheet choice"),
+    (re.compile(r"(?:pass |give one with |with )?--question-col(?: / | and )--answer-col"),
+     "the Question column and Answer column fields"),
+    (re.compile(r"--question-col"), "the Question column field"),
+    (re.compile(r"(?:give one with |use )?--answer-col"), "the Answer column field"),
+    (re.compile(r"--comment-col"), "the Comment column field"),
+)
+
+
+def page_text(message: str) -> str:
+    """An ingest message with its command-line option names put in the page's words."""
+    for pattern, words in _PAGE_WORDS:
+        message = pattern.sub(words, message)
+    return message
+
+
+def _sheet_rows(layout: dict) -> list[dict]:
+    """One row per sheet of a workbook: read (with what was found) or not (with why)."""
+    if not isinstance(layout, dict) or not isinstance(layout.get("sheets"), dict):
+        return []
+    rows = []
+    for name, info in layout["sheets"].items():
+        info = info if isinstance(info, dict) else {}
+        rows.append({"name": str(name), "read": True, "questions": info.get("questions"),
+                     "columns": {k: info.get(k) for k in ("ref_col", "question_col", "answer_col", "comment_col")},
+                     "mirrors": info.get("mirrors") or 0, "not_writable": info.get("not_writable") or 0})
+    for s in layout.get("skipped") or []:
+        if isinstance(s, dict) and s.get("sheet"):
+            rows.append({"name": str(s["sheet"]), "read": False, "reason": s.get("reason"),
+                         "questions": s.get("questions") or 0})
+    return rows
 
 
 def _layout_defaults(hints: dict, layout: dict) -> dict:
@@ -143,11 +184,19 @@ def correct_layout(qn_id: str):
         sheet=(form.sheet.data or "").strip() or None, question_col=(form.question_col.data or "").strip() or None,
         answer_col=(form.answer_col.data or "").strip() or None, comment_col=(form.comment_col.data or "").strip() or None,
     )
+    if form.sheet_choice.data:
+        chosen = [s for s in (form.sheets.data or []) if s.strip()]
+        if not chosen:
+            flash("Tick at least one sheet to read.", "error")
+            return redirect(url_for("questionnaires.detail", qn_id=qn_id))
+        read_now = _sheet_names(qn.layout)
+        if qn.hints.get("sheets") or qn.hints.get("sheet") or set(chosen) != set(read_now):
+            hints.sheets = chosen
     data = stored_file(qn.stored_name).read_bytes()
     try:
         result = _read(data, qn.filename, hints)
     except IngestError as e:
-        flash(f"That layout does not work: {e}", "error")
+        flash(f"That layout does not work: {page_text(str(e))}", "error")
         return redirect(url_for("questionnaires.detail", qn_id=qn_id))
     get_store().redetect(qn_id, hints, result, user=g.user.name)
     flash(f"Layout corrected: {len(result.questions)} questions found.", "info")
@@ -313,7 +362,7 @@ def export(qn_id: str):
     try:
         filled, report = _write(stored_file(qn.stored_name).read_bytes(), qn.filename, fills)
     except IngestError as e:
-        flash(f"The export failed: {e}", "error")
+        flash(f"The export failed: {page_text(str(e))}", "error")
         return redirect(url_for("questionnaires.review", qn_id=qn_id))
     outcomes = export_outcomes(questions, report)
     stamp = f"{int(time.time() * 1000)}"

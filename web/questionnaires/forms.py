@@ -1,6 +1,6 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import DateField, HiddenField, IntegerField, StringField, TextAreaField
+from wtforms import DateField, HiddenField, IntegerField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 # No FileAllowed on the name: the type comes from the content (SECURITY.md
@@ -21,6 +21,9 @@ class LayoutForm(FlaskForm):
     question_col = StringField("Question column", validators=[Optional(), Length(max=200)])
     answer_col = StringField("Answer column", validators=[Optional(), Length(max=200)])
     comment_col = StringField("Comment column", validators=[Optional(), Length(max=200)])
+    # Workbooks: the sheets to read, ticked on the page (sheet_choice marks that the list was shown)
+    sheets = SelectMultipleField("Sheets to read", choices=[], validate_choice=False)
+    sheet_choice = HiddenField()
 
 
 class ButtonForm(FlaskForm):
