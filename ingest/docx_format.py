@@ -118,7 +118,7 @@ from typing import Any, Iterable
 
 from ingest.errors import DamagedFile, ExportError, IngestError, UnsupportedFormat
 from ingest.fill import match_option, plan_fill
-from ingest.guard import OoxmlInfo, check_ooxml, copy_zipinfo, open_zip, strip_macros
+from ingest.guard import OoxmlInfo, check_ooxml, copy_zipinfo, open_zip, safe_member_name, strip_macros
 from ingest.model import AnswerFill, IngestHints, IngestResult, Locator, Question
 
 # ---- names -----------------------------------------------------------------
@@ -337,6 +337,8 @@ def _replace_member(data: bytes, member: str, body: bytes) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
         for info in zin.infolist():
+            if not safe_member_name(info.filename):
+                continue  # a name like ../x could escape a folder when unpacked: never copied
             content = body if info.filename == member else zin.read(info.filename)
             zout.writestr(copy_zipinfo(info), content)
     return out.getvalue()
