@@ -673,6 +673,19 @@ def _dedupe(items: Iterable[str]) -> list[str]:
 # ---- reading ------------------------------------------------------------------------------
 
 
+def sheet_rows(data: bytes, limits: Limits, prefer: str | None = None) -> tuple[str, dict[int, dict[int, str]]]:
+    """(sheet name, {row: {column: text}}) of one sheet of a package that passed
+    the guard: the sheet named `prefer` when there is one, else the first
+    worksheet. The same streaming reader as questionnaires, so rows are counted
+    as they come (a forged `<dimension>` changes nothing) and every cap of
+    `limits` applies. Raises DamagedFile, FileTooLarge or IngestError."""
+    pkg = _Package(data, limits)
+    if not pkg.sheets:
+        raise IngestError("The workbook has no worksheets.")
+    info = (pkg.sheet_by_name(prefer) if prefer else None) or pkg.sheets[0]
+    return info.name, pkg.sheet_data(info).rows
+
+
 def read_xlsx(data: bytes, hints: IngestHints | None = None, limits: Limits | None = None) -> IngestResult:
     """Questions from an XLSX/XLSM package that passed the guard.
 

@@ -111,7 +111,7 @@ BAD_FILES = [
     ("json syntax", "json", b'[{"id": "A",', "not valid JSON"),
     ("xlsx duplicate id", "xlsx", _xlsx_bytes([["id", "question", "answer"], ["A", "Q?", "a"], ["A", "Q2?", "b"]]), "row 3: duplicate id 'A'"),
     ("xlsx megabyte cell", "xlsx", _xlsx_bytes([["id", "question", "answer"], ["A", "Q?", "PLACEHOLDER"]], ("PLACEHOLDER", "y" * 40_000)), "row 2: answer has 40,000 characters"),
-    ("xlsx not a workbook", "xlsx", b"PK\x03\x04 this is not a zip", "cannot be opened"),
+    ("xlsx not a workbook", "xlsx", b"PK\x03\x04 this is not a zip", "damaged"),
 ]
 
 
