@@ -89,7 +89,7 @@ class Limits:
     max_docx_part_bytes: int = 40 * 1024 * 1024  # python-docx lifts libxml2's size limits
     max_docx_depth: int = 256  # python-docx lifts libxml2's depth limit too
     max_sheet_rows: int = 100_000  # per sheet, counted while reading, never from <dimension>
-    max_cells: int = 2_000_000  # non-empty cells in a workbook
+    max_cells: int = 1_000_000  # cells in a workbook (the HECVAT has 20,000 filled)
     max_csv_rows: int = 100_000
     # Shape, not bytes (SECURITY.md case 31): each checked as the file is read,
     # so a file past one is refused after a fraction of its parts.
@@ -211,17 +211,25 @@ def check_ooxml(data: bytes, limits: Limits | None = None, filename: str | None 
         if info.file_size > limits.ratio_floor_bytes and info.file_size > limits.max_ratio * max(info.compress_size, 1):
             raise _bomb(name)
     members: dict[str, int] = {}
+    cells = 0
     for info in infos:
         if info.is_dir():
             continue
         is_word_part = kind == "docx" and info.filename.startswith("word/") and _is_xml_name(info.filename)
         cap = limits.max_docx_part_bytes if is_word_part else limits.max_member_bytes
         if is_word_part:
-            part = _as_text(read_member(zf, info.filename, cap), info.filename, name)
+            part = read_member(zf, info.filename, cap)
             _check_xml_part(part, info.filename, name)
-            _check_shape(part, info.filename, name, limits)
+            _check_shape(_as_text(part, info.filename, name), info.filename, name, limits)
         elif _is_xml_name(info.filename):
-            _scan_xml_part(zf, info.filename, name, cap)  # streamed: a 40 MB sheet is never held whole
+            # streamed: a 40 MB sheet is never held whole; worksheet cells are counted on the way
+            cells += _scan_xml_part(zf, info.filename, name, cap, count_cells=kind == "xlsx" and _is_worksheet(info.filename, content_types))
+            if cells > limits.max_cells:
+                raise FileTooLarge(
+                    f"{name} has more than {limits.max_cells:,} cells — too many rows or columns for a "
+                    "questionnaire; it was not read. Delete the unused rows and the sheets that hold data rather "
+                    "than questions, and upload it again."
+                )
         else:
             for _ in iter_member(zf, info.filename, cap):
                 pass  # decompress to verify the CRC; the bytes are not kept
@@ -477,27 +485,40 @@ def _as_text(part: bytes, member: str, name: str, encoding: str | None = None) -
 
 
 def _check_xml_part(part: bytes, member: str, name: str) -> None:
-    if _DECLARATION.search(_as_text(part, member, name)):
+    # The bytes as they are, and decoded when the encoding is not ASCII-compatible:
+    # a declaration found either way is refused.
+    if _DECLARATION.search(part) or _DECLARATION.search(_as_text(part, member, name)):
         raise UnsafeFile(
             f"{name}: the part {member} declares an XML document type or entities, which Office never "
             "writes (this is how 'billion laughs' and external-entity attacks work); it was not opened."
         )
 
 
-def _scan_xml_part(zf: zipfile.ZipFile, member: str, name: str, cap: int) -> None:
-    """_check_xml_part over a stream, in chunks that overlap by a few bytes."""
+def _scan_xml_part(zf: zipfile.ZipFile, member: str, name: str, cap: int, count_cells: bool = False) -> int:
+    """_check_xml_part over a stream, in chunks that overlap by a few bytes.
+    With `count_cells`, returns how many `<c>` elements (worksheet cells) it holds."""
     tail = b""
     first = True
+    cells = 0
     for block in iter_member(zf, member, cap):
         if first and xml_encoding(block[:256]) is not None:
             # UTF-16, UTF-7 and the like (rare): check it whole, decoded (the cap bounds it)
-            _check_xml_part(b"".join(iter_member(zf, member, cap)), member, name)
-            return
+            text = _as_text(b"".join(iter_member(zf, member, cap)), member, name)
+            _check_xml_part(text, member, name)
+            return text.count(b"<c ") + text.count(b"<c>") if count_cells else 0
         first = False
         window = tail + block
         if _DECLARATION.search(window):
             _check_xml_part(window, member, name)
+        if count_cells:  # a tag split between two blocks is missed: the reader counts exactly
+            cells += block.count(b"<c ") + block.count(b"<c>")
         tail = window[-16:]
+    return cells
+
+
+def _is_worksheet(member: str, content_types: dict[str, str]) -> bool:
+    ctype = content_types.get("/" + member, "")
+    return ctype.endswith(".worksheet+xml") or (not ctype and member.startswith("xl/worksheets/"))
 
 
 _SHAPE_TAG = re.compile(rb"<(/?)(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)\b[^>]*?(/?)>")
