@@ -120,6 +120,7 @@ from ingest.errors import DamagedFile, ExportError, IngestError, UnsupportedForm
 from ingest.fill import match_option, plan_fill
 from ingest.guard import OoxmlInfo, check_ooxml, copy_zipinfo, open_zip, safe_member_name, strip_macros
 from ingest.model import AnswerFill, IngestHints, IngestResult, Locator, Question
+from ingest.textcheck import flag_odd_text
 
 # ---- names -----------------------------------------------------------------
 
@@ -240,7 +241,12 @@ def read_docx(data: bytes, hints: IngestHints | None = None, checked: OoxmlInfo 
     reader = _Reader(doc, hints or IngestHints())
     result = reader.read()
     result.warnings[:0] = warnings
+    flag_odd_text(result.questions, result.warnings, _where_in_document)
     return result
+
+
+def _where_in_document(q) -> str:
+    return repr(q.ref or " ".join(q.text.split())[:40])
 
 
 def write_docx(data: bytes, fills: list[AnswerFill], checked: OoxmlInfo | None = None) -> bytes:

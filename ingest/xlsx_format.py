@@ -937,19 +937,9 @@ def _apply_answer_codes(pkg: _Package, layout: SheetLayout, found, warnings: lis
 
 
 def _flag_odd_text(questions: list[Question], warnings: list[str]) -> None:
-    long = [q for q in questions if len(q.text) > EXCEL_CELL_LIMIT]
-    for q in long:
-        q.notes.append(f"the question cell holds {len(q.text):,} characters, more than Excel allows ({EXCEL_CELL_LIMIT:,})")
-    if long:
-        warnings.append(
-            f"{len(long)} question(s) are longer than Excel's {EXCEL_CELL_LIMIT:,}-character cell limit "
-            f"(first: {_where(long[0])}); they were read in full — check the file."
-        )
-    odd = [q for q in questions if _CONTROL.search(q.text)]
-    for q in odd:
-        q.notes.append("the question text contains control characters")
-    if odd:
-        warnings.append(f"{len(odd)} question(s) contain control characters (first: {_where(odd[0])}).")
+    from ingest.textcheck import flag_odd_text
+
+    flag_odd_text(questions, warnings, _where)
 
 
 def _where(q: Question) -> str:
