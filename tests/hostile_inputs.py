@@ -46,9 +46,20 @@ class Hostile:
     build: Callable[[], bytes]
     words: str  # regex the user's message must match
     outcome: str = "rejected"  # "rejected" | "read" (read with the warning in `words`)
+    bank_words: str | None = None  # what `bank import` says, when not `words` (a file safe to read that is no bank)
 
     def data(self) -> bytes:
         return _built(self.build)
+
+    @property
+    def bank_message(self) -> str:
+        if self.bank_words:
+            return self.bank_words
+        return NOT_A_BANK if self.outcome == "read" else self.words
+
+
+# What a bank import says about a file that is safe to read but is not a bank file.
+NOT_A_BANK = r"missing column|answer is empty|question is empty|no entries"
 
 
 @functools.cache
@@ -306,7 +317,8 @@ CASES: list[Hostile] = [
             "entities|document type"),
     Hostile("external entity", "3", "xxe.xlsx", lambda: xlsx_package([("Q", XXE_SHEET)]), "entities|document type"),
     Hostile("deep nesting docx", "4", "deep.docx", docx_deep, "levels deep"),
-    Hostile("150,000 rows, forged dimension", "5", "rows.xlsx", many_rows, "too many rows"),
+    # a bank may have 200,000 rows: this one is read, and is no bank
+    Hostile("150,000 rows, forged dimension", "5", "rows.xlsx", many_rows, "too many rows", bank_words=NOT_A_BANK),
     Hostile("xlsm", "6", "form.xlsm", xlsm, "macros", outcome="read"),
     Hostile("VBA under another name", "29", "form.xlsm", lambda: hidden_vba(False), "macros", outcome="read"),
     Hostile("VBA in a plain .xlsx", "29", "form.xlsx", lambda: hidden_vba(True), "macros", outcome="read"),
@@ -324,7 +336,7 @@ CASES: list[Hostile] = [
     Hostile("entities in UTF-7", "30", "u7.docx", lambda: entity_docx("utf-7"), "entities|document type"),
     Hostile("sheet entities in UTF-16 without BOM", "30", "u16.xlsx", entity_sheet_utf16, "entities|document type"),
     Hostile("2,400 sheets", "31", "sheets.xlsx", many_sheets, "sheets"),
-    Hostile("10,001 questions", "31", "questions.xlsx", too_many_questions, "questions"),
+    Hostile("10,001 questions", "31", "questions.xlsx", too_many_questions, "questions", bank_words=NOT_A_BANK),
     Hostile("5,000 cells in a row", "31", "wide.xlsx", wide_row, "filled cells in row"),
     Hostile("1,800,000 cells", "31", "cells.xlsx", cells_flood, "cells"),
     Hostile("250,000 paragraphs", "31", "long.docx", docx_paragraph_flood, "paragraphs"),
