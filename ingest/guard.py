@@ -199,6 +199,13 @@ def check_ooxml(data: bytes, limits: Limits | None = None, filename: str | None 
         raise _not_office(data, names, name)
     content_types = _read_content_types(zf, limits)
     kind, main_part, macro = _main_part(zf, names, content_types, name, limits)
+    if kind == "xlsx":
+        sheets = sum(1 for n in names if _is_worksheet(n, content_types))
+        if sheets > limits.max_sheets:
+            raise FileTooLarge(
+                f"{name} has {sheets:,} sheets (the limit is {limits.max_sheets:,}), far more than a questionnaire; "
+                "it was not read. Delete the sheets that hold no questions and upload it again."
+            )
     # Declared sizes first (nothing decompressed yet), then every member read with a cap.
     for info in infos:
         is_word_part = kind == "docx" and info.filename.startswith("word/") and _is_xml_name(info.filename)
@@ -529,6 +536,8 @@ def _check_shape(part: bytes, member: str, name: str, limits: Limits) -> None:
     pass over the tags (python-docx would parse all of it first)."""
     depth = paragraphs = 0
     row_cells: list[int] = []  # a count per open table row (tables nest)
+    if part.count(b"<w:p>") + part.count(b"<w:p ") > limits.max_docx_paragraphs:
+        paragraphs = limits.max_docx_paragraphs  # the usual prefix, counted fast: refused at the first <p> below
     for m in _SHAPE_TAG.finditer(part):
         closing, local, empty = m.group(1), m.group(2), m.group(3)
         if closing:
