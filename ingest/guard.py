@@ -12,9 +12,17 @@ What it checks (../shared/docs/SECURITY.md cases 1-9):
 - damage: a truncated archive, a bad CRC or a missing part all give the same
   "the file is damaged" message;
 - XML parts with a DOCTYPE or entity declaration (billion laughs, XXE) are
-  rejected: Office never writes one;
-- DOCX parts: a size cap and a nesting-depth cap (python-docx lifts libxml2's
-  own limits with `huge_tree=True`), see `check_ooxml`.
+  rejected: Office never writes one. The check runs in the encoding a parser
+  would use (`xml_encoding`: BOM, UTF-16/32 without one, UTF-7, ...), case 30;
+- zip member names that could leave a folder (`..`, `/`, `C:`, `\`) are
+  refused, and never copied by a writer (`safe_member_name`), case 35;
+- shape (case 31): worksheets and cells in a workbook; paragraphs, cells per
+  table row and a nesting-depth cap for DOCX parts, with a size cap
+  (python-docx lifts libxml2's own limits with `huge_tree=True`), see
+  `check_ooxml`. The readers cap rows per sheet, filled cells per row and
+  questions per file with the same `Limits`;
+- macros (case 29): VBA parts are found by relationship type and content
+  type, not file name (`macro_parts`), and `strip_macros` removes them.
 
 It also gives the parsers a safe expat parser (`safe_expat_parser`) with the
 same three protections as defusedxml's parser (no DTD, no entity
