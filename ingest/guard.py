@@ -345,8 +345,9 @@ def strip_macros(data: bytes) -> bytes:
                 body = _strip_vba_relationships(body, _rels_folder(info.filename), vba)
             zout.writestr(_copy_info(info), body)
     result = out.getvalue()
-    left = macro_parts(open_zip(result))
-    if left or _macro_enabled_type(open_zip(result)):
+    check = open_zip(result)
+    types = read_member(check, "[Content_Types].xml", 1 << 24).lower() if "[Content_Types].xml" in check.namelist() else b""
+    if macro_parts(check) or any(t.lower().encode() in types for t, (_, macro) in _MAIN_TYPES.items() if macro):
         raise UnsafeFile(
             "The file's macros could not be removed safely (its package is written in an unusual way), "
             "so no copy was written. Open it in Excel or Word, save it as .xlsx or .docx and try again."

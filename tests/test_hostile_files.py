@@ -241,3 +241,17 @@ def test_docx_text_over_excel_limit_flagged_like_xlsx():
     assert result.questions[1].text == long_q  # read in full, not cut
     assert any("32,767" in w for w in result.warnings)
     assert any("32,767" in n for n in result.questions[1].notes)
+
+
+def test_embedded_macro_workbook_type_does_not_block_the_export():
+    # a Word file with an embedded .xlsm object: its content type says macroEnabled, but it holds no VBA project
+    body = "<w:tbl><w:tr><w:tc><w:p><w:r><w:t>Question</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>Answer</w:t></w:r></w:p></w:tc></w:tr>" \
+           "<w:tr><w:tc><w:p><w:r><w:t>Do you use MFA?</w:t></w:r></w:p></w:tc><w:tc><w:p/></w:tc></w:tr></w:tbl>"
+    members = package_members(minimal_docx(body))
+    members = [stored(n, d.replace(b"</Types>", b'<Default Extension="xlsm" ContentType="application/vnd.ms-excel.sheet.'
+                                               b'macroEnabled.12"/></Types>')) if n == "[Content_Types].xml" else (n, d, c, s, m)
+               for n, d, c, s, m in members] + [stored("word/embeddings/Book1.xlsm", b"PK\x05\x06" + b"\x00" * 18)]
+    data = raw_zip(members)
+    result = read_questionnaire(io.BytesIO(data), "form.docx")
+    out = write_answers(data, "form.docx", [AnswerFill(result.questions[0], "Yes", None)])
+    assert "word/embeddings/Book1.xlsm" in zipfile.ZipFile(io.BytesIO(out)).namelist()
