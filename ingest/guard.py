@@ -14,7 +14,7 @@ What it checks (../shared/docs/SECURITY.md cases 1-9):
 - XML parts with a DOCTYPE or entity declaration (billion laughs, XXE) are
   rejected: Office never writes one. The check runs in the encoding a parser
   would use (`xml_encoding`: BOM, UTF-16/32 without one, UTF-7, ...), case 30;
-- zip member names that could leave a folder (`..`, `/`, `C:`, `\`) are
+- zip member names that could leave a folder (`..`, a leading `/`, `C:`, a backslash) are
   refused, and never copied by a writer (`safe_member_name`), case 35;
 - shape (case 31): worksheets and cells in a workbook; paragraphs, cells per
   table row and a nesting-depth cap for DOCX parts, with a size cap
