@@ -340,9 +340,9 @@ def strip_macros(data: bytes) -> bytes:
                 continue
             body = zf.read(info.filename)
             if info.filename == "[Content_Types].xml":
-                body = _strip_vba_content_types(body, vba)
+                body = _strip_vba_content_types(_utf8_xml(body), vba)
             elif info.filename.lower().endswith(".rels"):
-                body = _strip_vba_relationships(body, _rels_folder(info.filename), vba)
+                body = _strip_vba_relationships(_utf8_xml(body), _rels_folder(info.filename), vba)
             zout.writestr(_copy_info(info), body)
     result = out.getvalue()
     check = open_zip(result)
@@ -775,6 +775,20 @@ def _resolve_part(folder: str, target: str) -> str:
         elif piece and piece != ".":
             parts.append(piece)
     return "/".join(parts)
+
+
+def _utf8_xml(body: bytes) -> bytes:
+    """A small XML part in UTF-8 (re-declared so) when it is in UTF-16 or another
+    encoding that is not ASCII-compatible, so byte patterns can edit it."""
+    encoding = xml_encoding(body[:256])
+    if encoding is None:
+        return body
+    try:
+        text = body.decode(encoding).lstrip("\ufeff")
+    except (LookupError, UnicodeDecodeError) as e:
+        raise DamagedFile(DAMAGED_MESSAGE) from e
+    text = re.sub(r"""^(<\?xml[^>]*?\bencoding\s*=\s*["'])[^"']*""", r"\1UTF-8", text)
+    return text.encode("utf-8")
 
 
 def _attr(tag: bytes, name: str) -> str | None:

@@ -255,3 +255,19 @@ def test_embedded_macro_workbook_type_does_not_block_the_export():
     result = read_questionnaire(io.BytesIO(data), "form.docx")
     out = write_answers(data, "form.docx", [AnswerFill(result.questions[0], "Yes", None)])
     assert "word/embeddings/Book1.xlsm" in zipfile.ZipFile(io.BytesIO(out)).namelist()
+
+
+def test_macros_stripped_from_a_package_whose_lists_are_utf16():
+    data = hidden_vba(False)
+    z = zipfile.ZipFile(io.BytesIO(data))
+
+    def utf16(body: bytes) -> bytes:
+        return body.decode().replace('encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16")
+
+    members = [stored(n, utf16(z.read(n)) if n in ("[Content_Types].xml", "xl/_rels/workbook.xml.rels") else z.read(n))
+               for n in z.namelist()]
+    clean = strip_macros(raw_zip(members))
+    _no_vba_left(clean)
+    q = zipfile.ZipFile(io.BytesIO(clean))
+    assert b"spreadsheetml.sheet.main+xml" in q.read("[Content_Types].xml")
+    assert openpyxl.load_workbook(io.BytesIO(clean))["Q"]["B2"].value == "Do you use MFA?"
