@@ -34,6 +34,7 @@ REQUIRED = ("id", "question", "answer")
 MAX_CELL_CHARS = CELL_LIMIT
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_ID_CHARS = 200
+MAX_XLSX_ROWS = 200_000  # rows read from a bank workbook (a 100,000-entry bank fits)
 LIST_SEP = ";"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SHORT = {s.lower(): s for s in SHORT_ANSWERS} | {"na": "N/A", "n/a": "N/A", "not applicable": "N/A"}
@@ -284,23 +285,54 @@ def _csv_rows(data: bytes, warnings: list[str]) -> Iterator[tuple[int, dict]]:
 
 
 def _xlsx_rows(data: bytes) -> Iterator[tuple[int, dict]]:
-    from openpyxl import load_workbook
+    """Rows of the sheet named "bank" (else the first), read by the questionnaire
+    reader behind the upload guard (SECURITY.md case 34): bombs, entities and
+    oversize shapes are refused, rows are counted as they stream (a forged
+    `<dimension>` drops none). Row numbers are the sheet's own."""
+    import dataclasses
 
+    from ingest.errors import IngestError
+    from ingest.guard import Limits, check_upload
+    from ingest.xlsx_format import sheet_rows
+
+    limits = Limits.from_env()
+    # A bank may hold more rows than a questionnaire sheet; the cell and byte caps still apply.
+    limits = dataclasses.replace(limits, max_sheet_rows=max(limits.max_sheet_rows, MAX_XLSX_ROWS))
     try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:
-        raise BankFileError("the XLSX file cannot be opened (damaged, encrypted or not a workbook)") from None
-    if not wb.worksheets:
-        raise BankFileError("the workbook has no sheets; put the entries on a sheet named bank")
-    ws = wb["bank"] if "bank" in wb.sheetnames else wb.worksheets[0]
-    rows = ws.iter_rows(values_only=True)
+        if check_upload(data, None, limits).format != "xlsx":
+            raise BankFileError("the file is not an Excel workbook (.xlsx); save it as .xlsx, or import it as .csv or .json")
+        _, rows = sheet_rows(data, limits, prefer="bank")
+    except IngestError as e:
+        raise BankFileError(str(e)) from None
+    if not rows:
+        raise BankFileError("the first sheet is empty")
+    first = min(rows)
+    width = max(rows[first])
+    header = [str(rows[first].get(c, "")).strip().lower() for c in range(1, width + 1)]
+    review_col = header.index("review_by") + 1 if "review_by" in header else None
+
+    def values(row: dict[int, str]) -> list[str | None]:
+        out = [row.get(c) for c in range(1, max(row) + 1)]
+        if review_col and review_col <= len(out) and out[review_col - 1] and _EXCEL_DATE.fullmatch(out[review_col - 1]):
+            out[review_col - 1] = _excel_date(out[review_col - 1])
+        return out
+
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:  # say so before any row is looked at, as for CSV
+        yield from _rows_with_header(header, [], start=first + 1)
+    for rownum in sorted(r for r in rows if r > first):
+        yield from _rows_with_header(header, [values(rows[rownum])], start=rownum)
+
+
+_EXCEL_DATE = re.compile(r"\d{4,6}(?:\.\d+)?")
+
+
+def _excel_date(serial: str) -> str:
+    """A date cell as Excel stores it (days since 1899-12-30) as 2027-06-30."""
     try:
-        header = [str(h).strip().lower() if h is not None else "" for h in next(rows)]
-    except StopIteration:
-        raise BankFileError("the first sheet is empty") from None
-    cleaned = ([None if v is None else str(v) for v in r] for r in rows)
-    yield from _rows_with_header(header, cleaned, start=2)
-    wb.close()
+        return (dt.date(1899, 12, 30) + dt.timedelta(days=int(float(serial)))).isoformat()
+    except (ValueError, OverflowError):
+        return serial
 
 
 def _rows_with_header(header: list[str], rows: Iterable[list], start: int) -> Iterator[tuple[int, dict]]:

@@ -18,7 +18,7 @@ def main() -> int:
 
     matching_bench.quality()
     matching_bench.speed()
-    for script in ("ingest_bench.py", "csv_bench.py", "web_bench.py", "curation_bench.py"):
+    for script in ("ingest_bench.py", "csv_bench.py", "hostile_bench.py", "web_bench.py", "curation_bench.py"):
         path = HERE / script
         if path.exists():
             print(f"\n== {script}", flush=True)

@@ -19,9 +19,9 @@ from contextlib import contextmanager
 from typing import IO, Iterator
 from xml.parsers.expat import ExpatError
 
-from ingest.errors import DamagedFile, IngestError
+from ingest.errors import DamagedFile, FileTooLarge, IngestError
 from ingest.fill import ExportReport
-from ingest.guard import DAMAGED_MESSAGE, Limits, check_upload
+from ingest.guard import DAMAGED_MESSAGE, Limits, _display_name, check_upload
 from ingest.model import AnswerFill, IngestHints, IngestResult
 
 __all__ = ["read_questionnaire", "write_answers", "write_answers_report", "detect_format"]
@@ -53,14 +53,22 @@ def read_questionnaire(fp: IO[bytes] | bytes, filename: str | None = None, hints
         if info.format == "xlsx":
             from ingest.xlsx_format import read_xlsx
 
-            return read_xlsx(data, hints, limits)
-        if info.format == "csv":
+            result = read_xlsx(data, hints, limits)
+        elif info.format == "csv":
             from ingest.csv_format import read_csv
 
-            return read_csv(data, hints, limits)
-        from ingest.docx_format import read_docx
+            result = read_csv(data, hints, limits)
+        else:
+            from ingest.docx_format import read_docx
 
-        return read_docx(data, hints, checked=info.ooxml)
+            result = read_docx(data, hints, checked=info.ooxml)
+    if len(result.questions) > limits.max_questions:
+        raise FileTooLarge(
+            f"{_display_name(filename)} holds {len(result.questions):,} questions; the limit is "
+            f"{limits.max_questions:,} per file, far more than any questionnaire. Split it into smaller files "
+            "(or delete the sheets that are not questions) and upload it again."
+        )
+    return result
 
 
 def write_answers(data: bytes, filename: str | None, fills: list[AnswerFill]) -> bytes:

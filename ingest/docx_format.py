@@ -118,8 +118,9 @@ from typing import Any, Iterable
 
 from ingest.errors import DamagedFile, ExportError, IngestError, UnsupportedFormat
 from ingest.fill import match_option, plan_fill
-from ingest.guard import OoxmlInfo, check_ooxml, copy_zipinfo, open_zip, strip_macros
+from ingest.guard import OoxmlInfo, check_ooxml, copy_zipinfo, open_zip, safe_member_name, strip_macros
 from ingest.model import AnswerFill, IngestHints, IngestResult, Locator, Question
+from ingest.cells import flag_odd_text
 
 # ---- names -----------------------------------------------------------------
 
@@ -240,7 +241,12 @@ def read_docx(data: bytes, hints: IngestHints | None = None, checked: OoxmlInfo 
     reader = _Reader(doc, hints or IngestHints())
     result = reader.read()
     result.warnings[:0] = warnings
+    flag_odd_text(result.questions, result.warnings, _where_in_document)
     return result
+
+
+def _where_in_document(q) -> str:
+    return repr(q.ref or " ".join(q.text.split())[:40])
 
 
 def write_docx(data: bytes, fills: list[AnswerFill], checked: OoxmlInfo | None = None) -> bytes:
@@ -346,6 +352,8 @@ def _replace_member(data: bytes, member: str, body: bytes) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
         for info in zin.infolist():
+            if not safe_member_name(info.filename):
+                continue  # a name like ../x could escape a folder when unpacked: never copied
             content = body if info.filename == member else zin.read(info.filename)
             zout.writestr(copy_zipinfo(info), content)
     return out.getvalue()

@@ -12,9 +12,17 @@ What it checks (../shared/docs/SECURITY.md cases 1-9):
 - damage: a truncated archive, a bad CRC or a missing part all give the same
   "the file is damaged" message;
 - XML parts with a DOCTYPE or entity declaration (billion laughs, XXE) are
-  rejected: Office never writes one;
-- DOCX parts: a size cap and a nesting-depth cap (python-docx lifts libxml2's
-  own limits with `huge_tree=True`), see `check_ooxml`.
+  rejected: Office never writes one. The check runs in the encoding a parser
+  would use (`xml_encoding`: BOM, UTF-16/32 without one, UTF-7, ...), case 30;
+- zip member names that could leave a folder (`..`, a leading `/`, `C:`, a backslash) are
+  refused, and never copied by a writer (`safe_member_name`), case 35;
+- shape (case 31): worksheets and cells in a workbook; paragraphs, cells per
+  table row and a nesting-depth cap for DOCX parts, with a size cap
+  (python-docx lifts libxml2's own limits with `huge_tree=True`), see
+  `check_ooxml`. The readers cap rows per sheet, filled cells per row and
+  questions per file with the same `Limits`;
+- macros (case 29): VBA parts are found by relationship type and content
+  type, not file name (`macro_parts`), and `strip_macros` removes them.
 
 It also gives the parsers a safe expat parser (`safe_expat_parser`) with the
 same three protections as defusedxml's parser (no DTD, no entity
@@ -23,6 +31,7 @@ that makes `defusedxml.ElementTree` three times slower on big sheets.
 """
 from __future__ import annotations
 
+import codecs
 import io
 import os
 import re
@@ -73,7 +82,6 @@ _PLAIN_MAIN_TYPE = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",
 }
 _DECLARATION = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
-_TAG = re.compile(rb"<(/?)[A-Za-z_][^>]*?(/?)>")
 
 
 @dataclass(frozen=True)
@@ -90,9 +98,15 @@ class Limits:
     max_docx_part_bytes: int = 40 * 1024 * 1024  # python-docx lifts libxml2's size limits
     max_docx_depth: int = 256  # python-docx lifts libxml2's depth limit too
     max_sheet_rows: int = 100_000  # per sheet, counted while reading, never from <dimension>
-    max_cells: int = 2_000_000  # non-empty cells in a workbook; every field of a CSV
+    max_cells: int = 1_000_000  # cells in a workbook (the HECVAT has 20,000 filled); every field of a CSV
     max_csv_rows: int = 100_000
     max_csv_columns: int = 16_384  # fields in one CSV record: Excel's own column limit
+    # Shape, not bytes (SECURITY.md case 31): each checked as the file is read,
+    # so a file past one is refused after a fraction of its parts.
+    max_sheets: int = 250  # worksheets in a workbook (the 15-sheet HECVAT is the largest we know)
+    max_row_cells: int = 1_000  # filled cells in one row (XLSX) or cells in one table row (DOCX)
+    max_docx_paragraphs: int = 200_000  # paragraphs in a Word part (table cells hold paragraphs too)
+    max_questions: int = 10_000  # questions found in one file
 
     @classmethod
     def from_env(cls) -> "Limits":
@@ -177,6 +191,12 @@ def check_ooxml(data: bytes, limits: Limits | None = None, filename: str | None 
             f"{name} holds {len(infos):,} parts (the limit is {limits.max_members:,}); "
             "this is not an ordinary Office file, so it was not opened."
         )
+    for info in infos:
+        if not safe_member_name(info.filename):
+            raise UnsafeFile(
+                f"{name} holds a part named {info.filename[:80]!r}, a path that points outside the package "
+                "(Office never writes one, and unpacking it could overwrite other files); it was not opened."
+            )
     total = 0
     for info in infos:
         if info.flag_bits & 0x1:
@@ -189,6 +209,13 @@ def check_ooxml(data: bytes, limits: Limits | None = None, filename: str | None 
         raise _not_office(data, names, name)
     content_types = _read_content_types(zf, limits)
     kind, main_part, macro = _main_part(zf, names, content_types, name, limits)
+    if kind == "xlsx":
+        sheets = sum(1 for n in names if _is_worksheet(n, content_types))
+        if sheets > limits.max_sheets:
+            raise FileTooLarge(
+                f"{name} has {sheets:,} sheets (the limit is {limits.max_sheets:,}), far more than a questionnaire; "
+                "it was not read. Delete the sheets that hold no questions and upload it again."
+            )
     # Declared sizes first (nothing decompressed yet), then every member read with a cap.
     for info in infos:
         is_word_part = kind == "docx" and info.filename.startswith("word/") and _is_xml_name(info.filename)
@@ -201,6 +228,7 @@ def check_ooxml(data: bytes, limits: Limits | None = None, filename: str | None 
         if info.file_size > limits.ratio_floor_bytes and info.file_size > limits.max_ratio * max(info.compress_size, 1):
             raise _bomb(name)
     members: dict[str, int] = {}
+    cells = 0
     for info in infos:
         if info.is_dir():
             continue
@@ -209,13 +237,21 @@ def check_ooxml(data: bytes, limits: Limits | None = None, filename: str | None 
         if is_word_part:
             part = read_member(zf, info.filename, cap)
             _check_xml_part(part, info.filename, name)
-            _check_depth(part, info.filename, name, limits.max_docx_depth)
+            _check_shape(_as_text(part, info.filename, name), info.filename, name, limits)
         elif _is_xml_name(info.filename):
-            _scan_xml_part(zf, info.filename, name, cap)  # streamed: a 40 MB sheet is never held whole
+            # streamed: a 40 MB sheet is never held whole; worksheet cells are counted on the way
+            cells += _scan_xml_part(zf, info.filename, name, cap, count_cells=kind == "xlsx" and _is_worksheet(info.filename, content_types))
+            if cells > limits.max_cells:
+                raise FileTooLarge(
+                    f"{name} has more than {limits.max_cells:,} cells — too many rows or columns for a "
+                    "questionnaire; it was not read. Delete the unused rows and the sheets that hold data rather "
+                    "than questions, and upload it again."
+                )
         else:
             for _ in iter_member(zf, info.filename, cap):
                 pass  # decompress to verify the CRC; the bytes are not kept
         members[info.filename] = info.file_size
+    macro = macro or bool(macro_parts(zf, content_types))
     return OoxmlInfo(kind, main_part, macro, members, content_types)
 
 
@@ -285,37 +321,91 @@ def safe_expat_parser(namespaces: bool = True) -> "expat.XMLParserType":
 def strip_macros(data: bytes) -> bytes:
     """A copy of an XLSM/DOCM package without its VBA project, typed as XLSX/DOCX.
 
-    Removes vbaProject.bin, its signatures and vbaData.xml, the relationships
-    and content-type entries that point at them, and switches the main part to
-    the macro-free content type. Every other member is copied unchanged.
-    A package without macros is returned as it is.
+    The VBA parts are found by what the package says they are (relationship
+    type and content type, `macro_parts`), not by their file names: a VBA
+    project stored as xl/media/code.bin is removed like xl/vbaProject.bin.
+    Removes those parts and their own relationship files, the relationships
+    and content-type entries that point at them, and switches the main part
+    to the macro-free content type. Every other member is copied unchanged
+    (member names that could escape a folder are dropped, see
+    `safe_member_name`). A package without macros is returned as it is.
+    Raises UnsafeFile when the copy would still hold a VBA part.
     """
     zf = open_zip(data)
-    if not has_macros(zf):
+    vba = macro_parts(zf)
+    if not vba and not _macro_enabled_type(zf):
         return data
-    vba = {n for n in zf.namelist() if _is_vba_part(n)}
-    vba_targets = {n.rsplit("/", 1)[-1] for n in vba}
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
         for info in zf.infolist():
-            if info.filename in vba:
+            if info.filename in vba or not safe_member_name(info.filename):
                 continue
             body = zf.read(info.filename)
             if info.filename == "[Content_Types].xml":
-                body = _strip_vba_content_types(body)
-            elif info.filename.endswith(".rels") and any(t.encode() in body for t in vba_targets):
-                body = _strip_vba_relationships(body, vba_targets)
+                body = _strip_vba_content_types(_utf8_xml(body), vba)
+            elif info.filename.lower().endswith(".rels"):
+                body = _strip_vba_relationships(_utf8_xml(body), _rels_folder(info.filename), vba)
             zout.writestr(_copy_info(info), body)
-    return out.getvalue()
+    result = out.getvalue()
+    check = open_zip(result)
+    types = read_member(check, "[Content_Types].xml", 1 << 24).lower() if "[Content_Types].xml" in check.namelist() else b""
+    if macro_parts(check) or any(t.lower().encode() in types for t, (_, macro) in _MAIN_TYPES.items() if macro):
+        raise UnsafeFile(
+            "The file's macros could not be removed safely (its package is written in an unusual way), "
+            "so no copy was written. Open it in Excel or Word, save it as .xlsx or .docx and try again."
+        )
+    return result
 
 
 def has_macros(zf: zipfile.ZipFile) -> bool:
-    """Whether the package holds a VBA part or a macro-enabled content type:
-    what `strip_macros` removes (Excel keeps the .xlsm type with no macros left)."""
-    names = zf.namelist()
-    if any(_is_vba_part(n) for n in names):
-        return True
-    return "[Content_Types].xml" in names and b"macroEnabled" in zf.read("[Content_Types].xml")
+    """Whether the package holds a VBA part (by name, relationship type or
+    content type) or a macro-enabled content type: what `strip_macros`
+    removes (Excel keeps the .xlsm type with no macros left)."""
+    return bool(macro_parts(zf)) or _macro_enabled_type(zf)
+
+
+def macro_parts(zf: zipfile.ZipFile, content_types: dict[str, str] | None = None) -> set[str]:
+    """The members that hold a VBA project or belong to one, plus their own
+    relationship files. A part counts when its content type (override, or
+    default for its extension) is a VBA type, when any relationship of a VBA
+    type points at it, or when it has a VBA file name."""
+    names = [n for n in zf.namelist() if not n.endswith("/")]
+    if content_types is None:
+        content_types = {}
+        if "[Content_Types].xml" in names:
+            for local, attrs in _small_part_elements(zf, "[Content_Types].xml"):
+                if local == "Override" and attrs.get("PartName"):
+                    content_types[attrs["PartName"]] = attrs.get("ContentType", "")
+                elif local == "Default" and attrs.get("Extension"):
+                    content_types["*." + attrs["Extension"].lower()] = attrs.get("ContentType", "")
+    # Part names are case-insensitive in a package (ECMA-376 part 2), so compare in lower case.
+    by_lower = {n.lower(): n for n in names}
+    types = {k.lower(): v for k, v in content_types.items()}
+    found = {n.lower() for n in names if _is_vba_part(n)}
+    for n in by_lower:
+        ctype = types.get("/" + n)
+        if ctype is None and "." in n.rsplit("/", 1)[-1]:
+            ctype = types.get("*." + n.rsplit(".", 1)[-1])
+        if ctype and _is_vba_type(ctype):
+            found.add(n)
+    for rels in (n for n in names if n.lower().endswith(".rels")):
+        folder = _rels_folder(rels)
+        for local, attrs in _small_part_elements(zf, rels):
+            if local == "Relationship" and attrs.get("TargetMode") != "External" and _is_vba_rel(attrs.get("Type", "")):
+                found.add(_resolve_part(folder, attrs.get("Target", "")).lower())
+    found |= {_rels_of(n) for n in found}
+    return {by_lower[n] for n in found if n in by_lower}
+
+
+def safe_member_name(member: str) -> bool:
+    """False for a zip member name that could leave the folder it is unpacked
+    in: an absolute path, a drive letter, a backslash or a `..` step. Office
+    never writes one; readers refuse such a package and writers never copy one."""
+    if not member or member.startswith("/") or "\\" in member or "\x00" in member:
+        return False
+    if re.match(r"[A-Za-z]:", member):
+        return False
+    return ".." not in member.split("/")
 
 
 def _copy_info(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
@@ -357,47 +447,136 @@ def _is_vba_part(member: str) -> bool:
     return base.startswith("vbaproject") and base.endswith(".bin") or base in ("vbadata.xml", "vbaprojectsignature.bin")
 
 
+_XML_ENCODING = re.compile(rb"""^<\?xml[^>]*?\bencoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")
+_ASCII_FAMILY = {"utf-8", "utf_8", "ascii", "us-ascii"}
+
+
+def xml_encoding(head: bytes) -> str | None:
+    """The encoding an XML parser would read a part in, from its first bytes
+    (XML 1.0 appendix F): a byte-order mark, the byte pattern of `<?` in
+    UTF-16/UTF-32/EBCDIC with no mark, else the declaration's `encoding`.
+    None means an ASCII-compatible encoding, where markup such as `<!ENTITY`
+    appears as the same bytes, so a byte search finds it."""
+    boms = ((b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe\x00\x00", "utf-32-le"),
+            (b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le"))
+    for bom, codec in boms:
+        if head.startswith(bom):
+            return codec
+    patterns = ((b"\x00\x00\x00<", "utf-32-be"), (b"<\x00\x00\x00", "utf-32-le"),
+                (b"\x4c\x6f\xa7\x94", "cp037"))
+    for pattern, codec in patterns:
+        if head.startswith(pattern):
+            return codec
+    if head[:1] == b"\x00" and head[1:2] != b"\x00":
+        return "utf-16-be"
+    if head[1:2] == b"\x00" and head[:1] != b"\x00":
+        return "utf-16-le"
+    m = _XML_ENCODING.match(head.lstrip(b"\xef\xbb\xbf"))
+    if not m:
+        return None
+    declared = m.group(1).decode("ascii").lower()
+    if declared in _ASCII_FAMILY:
+        return None
+    try:
+        codec = codecs.lookup(declared).name
+        probe = "<!DOCTYPE <!ENTITY <!doctype <!entity >".encode(codec)
+    except (LookupError, UnicodeError, ValueError):
+        return declared  # unknown to Python: _as_text refuses it
+    if probe == b"<!DOCTYPE <!ENTITY <!doctype <!entity >" and codec not in ("utf-7",):
+        return None
+    return codec
+
+
+def _as_text(part: bytes, member: str, name: str, encoding: str | None = None) -> bytes:
+    """The part as UTF-8 bytes when its encoding is not ASCII-compatible (UTF-16
+    with or without a mark, UTF-32, UTF-7, EBCDIC), else the part itself."""
+    encoding = encoding if encoding is not None else xml_encoding(part[:256])
+    if encoding is None:
+        return part
+    try:
+        return part.decode(encoding, "replace").lstrip("\ufeff").encode("utf-8")
+    except LookupError:
+        raise UnsafeFile(
+            f"{name}: the part {member} is written in a text encoding ({encoding}) that Office never uses; "
+            "it was not opened. Open the file in Excel or Word, save it again and upload that copy."
+        ) from None
+
+
 def _check_xml_part(part: bytes, member: str, name: str) -> None:
-    text = part
-    if part[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        try:
-            text = part.decode("utf-16").encode("utf-8")
-        except UnicodeDecodeError as e:
-            raise DamagedFile(DAMAGED_MESSAGE) from e
-    if _DECLARATION.search(text):
+    # The bytes as they are, and decoded when the encoding is not ASCII-compatible:
+    # a declaration found either way is refused.
+    if _DECLARATION.search(part) or _DECLARATION.search(_as_text(part, member, name)):
         raise UnsafeFile(
             f"{name}: the part {member} declares an XML document type or entities, which Office never "
             "writes (this is how 'billion laughs' and external-entity attacks work); it was not opened."
         )
 
 
-def _scan_xml_part(zf: zipfile.ZipFile, member: str, name: str, cap: int) -> None:
-    """_check_xml_part over a stream, in chunks that overlap by a few bytes."""
+def _scan_xml_part(zf: zipfile.ZipFile, member: str, name: str, cap: int, count_cells: bool = False) -> int:
+    """_check_xml_part over a stream, in chunks that overlap by a few bytes.
+    With `count_cells`, returns how many `<c>` elements (worksheet cells) it holds."""
     tail = b""
-    utf16 = None
+    first = True
+    cells = 0
     for block in iter_member(zf, member, cap):
-        if utf16 is None:
-            utf16 = block[:2] in (b"\xff\xfe", b"\xfe\xff")
-        if utf16:  # rare: check it whole (the cap bounds it)
-            rest = b"".join(iter_member(zf, member, cap))
-            _check_xml_part(rest, member, name)
-            return
+        if first and xml_encoding(block[:256]) is not None:
+            # UTF-16, UTF-7 and the like (rare): check it whole, decoded (the cap bounds it)
+            text = _as_text(b"".join(iter_member(zf, member, cap)), member, name)
+            _check_xml_part(text, member, name)
+            return text.count(b"<c ") + text.count(b"<c>") if count_cells else 0
+        first = False
         window = tail + block
         if _DECLARATION.search(window):
             _check_xml_part(window, member, name)
+        if count_cells:  # a tag split between two blocks is missed: the reader counts exactly
+            cells += block.count(b"<c ") + block.count(b"<c>")
         tail = window[-16:]
+    return cells
 
 
-def _check_depth(part: bytes, member: str, name: str, max_depth: int) -> None:
-    depth = 0
-    for m in _TAG.finditer(part):
-        if m.group(1):
+def _is_worksheet(member: str, content_types: dict[str, str]) -> bool:
+    ctype = content_types.get("/" + member, "")
+    return ctype.endswith(".worksheet+xml") or (not ctype and member.startswith("xl/worksheets/"))
+
+
+_SHAPE_TAG = re.compile(rb"<(/?)(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)\b[^>]*?(/?)>")
+
+
+def _check_shape(part: bytes, member: str, name: str, limits: Limits) -> None:
+    """Nesting depth, paragraphs, and cells per table row of a Word part, in one
+    pass over the tags (python-docx would parse all of it first)."""
+    depth = paragraphs = 0
+    row_cells: list[int] = []  # a count per open table row (tables nest)
+    if part.count(b"<w:p>") + part.count(b"<w:p ") > limits.max_docx_paragraphs:
+        paragraphs = limits.max_docx_paragraphs  # the usual prefix, counted fast: refused at the first <p> below
+    for m in _SHAPE_TAG.finditer(part):
+        closing, local, empty = m.group(1), m.group(2), m.group(3)
+        if closing:
             depth -= 1
-        elif not m.group(2):
+            if local == b"tr" and row_cells:
+                row_cells.pop()
+            continue
+        if local == b"p":
+            paragraphs += 1
+            if paragraphs > limits.max_docx_paragraphs:
+                raise FileTooLarge(
+                    f"{name}: the part {member} holds more than {limits.max_docx_paragraphs:,} paragraphs, far more "
+                    "than a questionnaire; it was not read. Split the document and upload the questionnaire part."
+                )
+        elif local == b"tr" and not empty:
+            row_cells.append(0)
+        elif local == b"tc" and row_cells:
+            row_cells[-1] += 1
+            if row_cells[-1] > limits.max_row_cells:
+                raise FileTooLarge(
+                    f"{name}: a table in {member} has a row of more than {limits.max_row_cells:,} cells (Word allows "
+                    "63 columns); it was not read. Ask the sender for the original document."
+                )
+        if not empty:
             depth += 1
-            if depth > max_depth:
+            if depth > limits.max_docx_depth:
                 raise UnsafeFile(
-                    f"{name}: the part {member} nests elements more than {max_depth} levels deep, "
+                    f"{name}: the part {member} nests elements more than {limits.max_docx_depth} levels deep, "
                     "far beyond any real document; it was not opened."
                 )
 
@@ -463,7 +642,6 @@ def _main_part(zf, names, content_types, name, limits) -> tuple[str, str, bool]:
         raise UnsupportedFormat(f"{name} is a PowerPoint presentation, not a questionnaire. Upload an .xlsx, .docx or .csv file.")
     else:
         raise _not_office(b"", names, name)
-    macro = macro or any(_is_vba_part(n) for n in names)
     return kind, target, macro
 
 
@@ -533,20 +711,115 @@ def _reject_other_binary(data: bytes, name: str) -> None:
         )
 
 
-def _strip_vba_content_types(body: bytes) -> bytes:
-    body = re.sub(rb'<Override\b[^>]*PartName="[^"]*vba[^"]*"[^>]*/>', b"", body, flags=re.IGNORECASE)
-    body = re.sub(rb'<Default\b[^>]*ContentType="application/vnd\.ms-office\.vbaProject"[^>]*/>', b"", body)
+_VBA_CONTENT_TYPES = ("vbaproject", "vbadata")  # vbaProject, vbaProjectSignature(Agile|V3), vbaData+xml
+_ATTR = r"\b{}\s*=\s*(?:\"([^\"]*)\"|'([^']*)')"
+
+
+def _is_vba_type(ctype: str) -> bool:
+    low = ctype.lower()
+    return any(t in low for t in _VBA_CONTENT_TYPES)
+
+
+def _is_vba_rel(rtype: str) -> bool:
+    last = rtype.rstrip("/").rsplit("/", 1)[-1].lower()
+    return last.startswith("vba") or last == "wordvbadata"
+
+
+def _macro_enabled_type(zf: zipfile.ZipFile) -> bool:
+    if "[Content_Types].xml" not in zf.namelist():
+        return False
+    return b"macroenabled" in read_member(zf, "[Content_Types].xml", 1 << 24).lower()
+
+
+def _small_part_elements(zf: zipfile.ZipFile, member: str) -> list[tuple[str, dict[str, str]]]:
+    """(local name, attributes) of every element of a small XML part (16 MB cap)."""
+    out: list[tuple[str, dict[str, str]]] = []
+    parser = safe_expat_parser()
+    parser.StartElementHandler = lambda name, attrs: out.append(
+        (name.rsplit(" ", 1)[-1], {k.rsplit(" ", 1)[-1]: v for k, v in attrs.items()}))
+    try:
+        parser.Parse(read_member(zf, member, 1 << 24), True)
+    except (UnsafeFile, DamagedFile, FileTooLarge):
+        raise
+    except Exception as e:  # ExpatError: a broken part
+        raise DamagedFile(DAMAGED_MESSAGE) from e
+    return out
+
+
+def _rels_folder(rels: str) -> str:
+    """The folder relationship targets in `rels` are relative to: "xl" for xl/_rels/workbook.xml.rels."""
+    folder = rels.rsplit("/", 1)[0] if "/" in rels else ""
+    if folder == "_rels":
+        return ""
+    return folder[: -len("/_rels")] if folder.endswith("/_rels") else folder
+
+
+def _rels_of(part: str) -> str:
+    folder, _, base = part.rpartition("/")
+    return f"{folder}/_rels/{base}.rels" if folder else f"_rels/{base}.rels"
+
+
+def _resolve_part(folder: str, target: str) -> str:
+    path = target.lstrip("/") if target.startswith("/") else (f"{folder}/{target}" if folder else target)
+    parts: list[str] = []
+    for piece in path.split("/"):
+        if piece == "..":
+            if parts:
+                parts.pop()
+        elif piece and piece != ".":
+            parts.append(piece)
+    return "/".join(parts)
+
+
+def _utf8_xml(body: bytes) -> bytes:
+    """A small XML part in UTF-8 (re-declared so) when it is in UTF-16 or another
+    encoding that is not ASCII-compatible, so byte patterns can edit it."""
+    encoding = xml_encoding(body[:256])
+    if encoding is None:
+        return body
+    try:
+        text = body.decode(encoding).lstrip("\ufeff")
+    except (LookupError, UnicodeDecodeError) as e:
+        raise DamagedFile(DAMAGED_MESSAGE) from e
+    text = re.sub(r"""^(<\?xml[^>]*?\bencoding\s*=\s*["'])[^"']*""", r"\1UTF-8", text)
+    return text.encode("utf-8")
+
+
+def _attr(tag: bytes, name: str) -> str | None:
+    m = re.search(_ATTR.format(name).encode(), tag)
+    if not m:
+        return None
+    return (m.group(1) if m.group(1) is not None else m.group(2)).decode("utf-8", "replace")
+
+
+def _strip_vba_content_types(body: bytes, parts: set[str]) -> bytes:
+    lower = {p.lower() for p in parts}
+
+    def keep(m: re.Match) -> bytes:
+        tag = m.group(0)
+        ctype = _attr(tag, "ContentType") or ""
+        part = (_attr(tag, "PartName") or "").lstrip("/")
+        if _is_vba_type(ctype) or part.lower() in lower:
+            return b""
+        return tag
+
+    body = re.sub(rb"<(?:[\w.-]+:)?(?:Override|Default)\b[^>]*?(?:/>|>\s*</(?:[\w.-]+:)?(?:Override|Default)\s*>)", keep, body)
     for macro_type, (kind, is_macro) in _MAIN_TYPES.items():
         if is_macro:
-            body = body.replace(macro_type.encode(), _PLAIN_MAIN_TYPE[kind].encode())
+            body = re.sub(re.escape(macro_type).encode(), _PLAIN_MAIN_TYPE[kind].encode(), body, flags=re.IGNORECASE)
     return body
 
 
-def _strip_vba_relationships(body: bytes, targets: set[str]) -> bytes:
-    def keep(m: re.Match) -> bytes:
-        target = re.search(rb'Target="([^"]*)"', m.group(0))
-        if target and target.group(1).rsplit(b"/", 1)[-1].decode("utf-8", "replace") in targets:
-            return b""
-        return m.group(0)
+def _strip_vba_relationships(body: bytes, folder: str, parts: set[str]) -> bytes:
+    lower = {p.lower() for p in parts}
 
-    return re.sub(rb"<Relationship\b[^>]*/>", keep, body)
+    def keep(m: re.Match) -> bytes:
+        tag = m.group(0)
+        if _is_vba_rel(_attr(tag, "Type") or ""):
+            return b""
+        target = _attr(tag, "Target")
+        if target is not None and _attr(tag, "TargetMode") != "External" and _resolve_part(folder, target).lower() in lower:
+            return b""
+        return tag
+
+    return re.sub(rb"<(?:[\w.-]+:)?Relationship\b[^>]*?(?:/>|>\s*</(?:[\w.-]+:)?Relationship\s*>)", keep, body)

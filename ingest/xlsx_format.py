@@ -57,6 +57,7 @@ from ingest.guard import (
     open_zip,
     read_member,
     safe_expat_parser,
+    safe_member_name,
     strip_macros,
 )
 from ingest.layout import (
@@ -183,7 +184,8 @@ class SheetData:
 
 
 class TooManyRows(FileTooLarge):
-    pass
+    """A sheet too big to read (rows, or filled cells in one row): skipped
+    with a warning when another sheet holds the questions."""
 
 
 class _Package:
@@ -208,6 +210,7 @@ class _Package:
         self._shared: list[str] | None = None
         self._sheet_cache: dict[str, SheetData] = {}
         self.cells_read = 0
+        self.cell_elements = 0  # <c> elements streamed, filled or not (the cells cap counts them as they come)
 
     # -- structure
     def _officedocument(self) -> str:
@@ -259,6 +262,11 @@ class _Package:
                 if rel is None:
                     raise DamagedFile(DAMAGED_MESSAGE)
                 # chart and dialog sheets keep their position (localSheetId counts them) but hold no cells
+                if position >= self.limits.max_sheets:
+                    raise FileTooLarge(
+                        f"The workbook has more than {self.limits.max_sheets:,} sheets, far more than a questionnaire; "
+                        "it was not read. Delete the sheets that hold no questions and upload it again."
+                    )
                 if rel[0].endswith("/worksheet"):
                     sheets.append(SheetInfo(attrs.get("name", ""), rel[1], attrs.get("state", "visible"), position))
             elif local == "definedName":
@@ -411,6 +419,8 @@ class _SheetParser:
         self.dv_sqref: list[str] | None = None
         self.in_dv_formula1 = False
         self.max_rows = pkg.limits.max_sheet_rows
+        self.max_row_cells = pkg.limits.max_row_cells
+        self.row_cells = 0
         self._locals: dict[str, str] = {}
         self.f_text: list[str] | None = None
         self.f_shared: str | None = None  # si of a shared formula
@@ -439,6 +449,12 @@ class _SheetParser:
     def start(self, name, attrs):
         local = self._locals.get(name) or self._local(name)
         if local == "c":
+            self.pkg.cell_elements += 1
+            if self.pkg.cell_elements > self.pkg.limits.max_cells:
+                raise FileTooLarge(
+                    f"The workbook has more than {self.pkg.limits.max_cells:,} cells; "
+                    "that is far larger than a questionnaire. Remove the data sheets and try again."
+                )
             ref = attrs.get("r")
             letters = ref.rstrip("0123456789") if ref else None
             if letters and letters.isalpha() and len(letters) < len(ref):
@@ -459,6 +475,7 @@ class _SheetParser:
             r = attrs.get("r")
             self.row = int(r) if r and r.isdigit() else self.row + 1
             self.col = 0
+            self.row_cells = 0
             self.out.row_count += 1
             if self.out.row_count > self.max_rows:
                 raise TooManyRows(
@@ -574,6 +591,12 @@ class _SheetParser:
         if text is not None and text.strip():
             self.out.rows.setdefault(self.row, {})[self.col] = text
             self.out.cell_count += 1
+            self.row_cells += 1
+            if self.row_cells > self.max_row_cells:
+                raise TooManyRows(
+                    f"Sheet '{self.info.name}' has more than {self.max_row_cells:,} filled cells in row {self.row} — "
+                    "far wider than a questionnaire. Delete the unused columns (or the data sheet) and upload it again."
+                )
 
 
 def _number_text(raw: str) -> str:
@@ -805,6 +828,19 @@ def _dedupe(items: Iterable[str]) -> list[str]:
 
 
 # ---- reading ------------------------------------------------------------------------------
+
+
+def sheet_rows(data: bytes, limits: Limits, prefer: str | None = None) -> tuple[str, dict[int, dict[int, str]]]:
+    """(sheet name, {row: {column: text}}) of one sheet of a package that passed
+    the guard: the sheet named `prefer` when there is one, else the first
+    worksheet. The same streaming reader as questionnaires, so rows are counted
+    as they come (a forged `<dimension>` changes nothing) and every cap of
+    `limits` applies. Raises DamagedFile, FileTooLarge or IngestError."""
+    pkg = _Package(data, limits)
+    if not pkg.sheets:
+        raise IngestError("The workbook has no worksheets.")
+    info = (pkg.sheet_by_name(prefer) if prefer else None) or pkg.sheets[0]
+    return info.name, pkg.sheet_data(info).rows
 
 
 def read_xlsx(data: bytes, hints: IngestHints | None = None, limits: Limits | None = None) -> IngestResult:
@@ -1381,7 +1417,7 @@ def _rezip(zf: zipfile.ZipFile, replaced: dict[str, bytes], drop: set[str]) -> b
     out = BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
         for info in zf.infolist():
-            if info.filename in drop:
+            if info.filename in drop or not safe_member_name(info.filename):
                 continue
             body = replaced.get(info.filename)
             if body is None:

@@ -114,7 +114,7 @@ BAD_FILES = [
     ("json syntax", "json", b'[{"id": "A",', "not valid JSON"),
     ("xlsx duplicate id", "xlsx", _xlsx_bytes([["id", "question", "answer"], ["A", "Q?", "a"], ["A", "Q2?", "b"]]), "row 3: duplicate id 'A'"),
     ("xlsx megabyte cell", "xlsx", _xlsx_bytes([["id", "question", "answer"], ["A", "Q?", "PLACEHOLDER"]], ("PLACEHOLDER", "y" * 40_000)), "row 2: answer has 40,000 characters"),
-    ("xlsx not a workbook", "xlsx", b"PK\x03\x04 this is not a zip", "cannot be opened"),
+    ("xlsx not a workbook", "xlsx", b"PK\x03\x04 this is not a zip", "damaged"),
 ]
 
 
@@ -242,9 +242,9 @@ UNREADABLE = [
     ("NaN", "bank.json", b'[{"id": "A", "question": NaN, "answer": "a"}]', "NaN is not a value"),
     ("5,000-digit id", "bank.json", b'[{"id": ' + b"9" * 5000 + b', "question": "q", "answer": "a"}]',
      "entry 1: id is longer than 200 characters"),
-    ("xlsx without sheets", "bank.xlsx", _xlsx_with(workbook_xml_edit=_no_sheets), "the workbook has no sheets"),
+    ("xlsx without sheets", "bank.xlsx", _xlsx_with(workbook_xml_edit=_no_sheets), "has no worksheets"),
     ("xlsx 5,000-digit number", "bank.xlsx", _xlsx_with(sheet_xml_edit=_huge_number_cell),
-     "row 2: a number has more digits than can be read"),
+     "row 2: id is longer than 200 characters"),
 ]
 
 
