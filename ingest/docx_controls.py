@@ -1,0 +1,385 @@
+"""Control-implementation templates in Word (system security plans and their kin).
+
+A control-implementation template lists controls, each with the same block:
+
+- a control heading with its id and title ("AC-2 Account Management",
+  "AC-2 (1) Automated System Account Management", "3.1.1 ...", "A.5.1 ..."),
+- its requirement statement (paragraphs), often followed by guidance
+  ("Additional Requirements and Guidance:", "Discussion:", "Note:"),
+- usually a summary table: the id and "Control Summary Information", then
+  rows labelled responsible role, parameter ..., implementation status and
+  control origination, the last two as checkbox lists,
+- a solution table: a header asking how the control is implemented ("What is
+  the solution and how is it implemented?", "How is the control
+  implemented?", "Control implementation description", "Describe how ... is
+  met"), then either one answer cell or one row per part of the requirement
+  ("Part a" | answer, "Part b" | answer, "a." | answer, "Part 1" | ...).
+
+Each control is read as one question: ref = the control id ("AC-2(1)"), text =
+the title plus the requirement statement (guidance left out), section = the
+control family (the heading above the control headings), answer = the
+solution cell. With part rows, the answer goes in the answer cell of the
+first part: one narrative per control, written where a reader starts; the
+question's notes name the other parts, which are left as they are. Without
+an answer cell (the header row is the last row), the answer is added as a
+paragraph under the header text in that cell. The summary rows (role,
+parameters, status, origination), the header rows and the guidance are not
+questions: the tables of a control are claimed here and not read by the
+general table reader.
+
+Recognition is structural: a table is a solution table when a header cell
+(at most 30 words) asks how the solution / control is implemented; the
+control is the nearest paragraph above it, after the previous control, that
+starts with a control id (the id in the tables, when there is one, must
+agree). A solution table with no control id anywhere is left to the general
+reader.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ingest.model import Locator, Question
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ingest.docx_format import _Cell, _Grid, _Reader
+
+# A control id at the start of a text: AC-2, AC-2 (1), AC-2(1)(a), IA-5.1, PR.AC-1, GV.OC-01, CC6.1,
+# A.5.1, A.9.2.1, 3.1.1, 03.01.01.
+_ID = (
+    r"(?:[A-Z]{1,5}(?:\.[A-Z]{1,5})?[-.]?\d{1,3}(?:\.\d{1,3}){0,3}(?:\s?\(\s?(?:\d{1,3}|[a-z])\s?\))*"
+    r"|\d{1,3}(?:\.\d{1,3}){1,3})"
+)
+_LEAD_ID = re.compile(rf"^\s*(?:control\s+)?({_ID})(?=$|[\s:.\-–—])\.?\s*[:.\-–—]?\s*")
+_SOLUTION = re.compile(
+    r"\bwhat is the solution\b"
+    r"|\bsolution (?:description|statement|narrative|details)\b"
+    r"|\bhow (?:is|are|will|does|do|was|has) (?:the |this |each |your |it |they )?(?:\w+[ -]){0,4}?"
+    r"(?:be |been )?(?:implemented|met|satisfied|addressed|achieved|fulfilled)\b"
+    r"|\bdescribe how (?:\w+[ -]){0,6}?(?:is |are |will be |has been )?(?:implemented|met|satisfied|addressed|"
+    r"achieved|fulfilled)\b"
+    # a label naming the implementation text, at the start of the cell: "Control implementation description"
+    rf"|^(?:{_ID}\s+)?(?:(?:control|security|requirement|practice|system)\s+)?implementation\s+"
+    r"(?:description|statement|narrative|details?|explanation)\b",
+    re.I | re.M,
+)
+_PART = re.compile(
+    r"^(?:(?:part|item|element|req(?:uirement)?\.?|objective)\s*[\w().\- ]{1,12}|\(?[a-z]\)|[a-z][.)]|"
+    r"\(?\d{1,2}\)|\d{1,2}[.)]|\(?[ivx]{1,4}\))\s*:?$",
+    re.I,
+)
+# labels of the summary rows: who is responsible, parameters, status, origination, dates ...
+_SUMMARY = re.compile(
+    r"^(?:control summary|summary information|responsib|role|parameter|implementation (?:status|date|type)|"
+    r"status|control (?:origination|inheritance|owner|type|provider)|origination|inherit|"
+    r"(?:planned |target |estimated )?(?:completion |implementation )?date|customer responsibilit|"
+    r"shared responsibilit|assessment|evidence location|common control|hybrid)",
+    re.I,
+)
+_GUIDANCE_WORDS = {
+    "guidance", "discussion", "supplemental", "note", "notes", "related", "references", "reference",
+    "assessment", "objective", "objectives", "examine", "interview", "test", "tip", "tips", "example",
+    "examples", "instruction", "instructions", "source",
+}
+_BASELINE_MARKS = re.compile(r"(?:\s*\((?:[A-Z]{1,2}|[LMH](?:\s*,\s*[LMH])*|li-saas|low|moderate|high)\))+\s*$", re.I)
+
+
+def norm_id(text: str) -> str:
+    """ "AC-2 (1)" -> "AC-2(1)"; "ac-2" stays as written otherwise."""
+    return re.sub(r"\s+", "", text).rstrip(".")
+
+
+def lead_id(text: str) -> tuple[str, str] | None:
+    """(id, rest) when the text starts with a control id followed by a space, a colon or nothing."""
+    m = _LEAD_ID.match(text)
+    if not m:
+        return None
+    cid = m.group(1)
+    # a bare number ("12", "2024") or a single letter+digit word is no control id
+    if re.fullmatch(r"\d+", cid):
+        return None
+    return norm_id(cid), text[m.end():].strip()
+
+
+@dataclass
+class _Solution:
+    table_pos: int
+    answer: "_Cell"
+    insert_after: bool
+    parts: list[str]
+    existing: str | None
+    table_id: str | None
+
+
+@dataclass
+class Controls:
+    """What the control reader found: questions, and the tables and paragraphs it claimed."""
+
+    found: list[Any] = field(default_factory=list)  # docx_format._Found
+    tables: dict[int, str] = field(default_factory=dict)  # block position -> layout name
+    paragraphs: set[int] = field(default_factory=set)
+
+
+def _table_text(tbl, limit: int = 4000) -> str:
+    """The text of a table's paragraphs (space between paragraphs), cut after about `limit` characters."""
+    w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+    out: list[str] = []
+    size = 0
+    for p in tbl.iter(f"{w}p"):
+        text = "".join(t.text or "" for t in p.iter(f"{w}t"))
+        if text:
+            out.append(text)
+            size += len(text)
+            if size > limit:
+                break
+    return "\n".join(out)
+
+
+def _cell_label(cell: "_Cell") -> str:
+    """The first line of a cell (a label like "Responsible Role:")."""
+    for s in cell.scans:
+        t = " ".join(s.text.split())
+        if t:
+            return t
+    return ""
+
+
+def _summary_row(grid: "_Grid", r: int) -> bool:
+    """A row of a control's summary: a role / parameter / status / origination label, checkboxes, the
+    control id alone, or the "Control Summary Information" title."""
+    cells = grid.row_cells(r)
+    labels = [_cell_label(c) for c in cells if c.flat]
+    if not labels and not any(c.boxes for c in cells):
+        return True  # an empty row
+    if any(c.boxes for c in cells):
+        return True
+    for lb in labels:
+        lead = lead_id(lb)
+        if _SUMMARY.match(lb) or "summary" in lb.lower() or (lead and (not lead[1] or _SUMMARY.match(lead[1]))):
+            return True
+    return False
+
+
+def _blank_row(grid: "_Grid", r: int) -> bool:
+    return all(c.empty for c in grid.row_cells(r))
+
+
+def _solution_in(grid: "_Grid", pos: int) -> _Solution | None:
+    """The solution place of a table made for one control: summary rows (if any), then a header asking
+    how the control is implemented, then its answer cell or part rows, then nothing but empty rows."""
+    from ingest.docx_format import _written
+
+    rows = len(grid.rows)
+    for r in range(rows):
+        cells = grid.row_cells(r)
+        texty = [c for c in cells if c.flat]
+        if not texty:
+            continue
+        head = texty[0]
+        label = _cell_label(head)
+        if len(label.split()) > 30 or not _SOLUTION.search(label):
+            if _summary_row(grid, r):
+                continue
+            return None  # a row of another kind before the solution header: not a control's table
+        lead = lead_id(label)
+        table_id = lead[0] if lead else None
+        if table_id is None and r > 0:
+            first = grid.row_cells(0)
+            if first:
+                lead0 = lead_id(_cell_label(first[0]))
+                table_id = lead0[0] if lead0 else None
+        beside = [c for c in cells if c is not head]
+        parts: list[tuple[str, _Cell]] = []
+        end = r + 1
+        if beside:  # "Implementation description:" | answer
+            answer, insert_after = beside[0], False
+            existing = _written(answer)
+        else:
+            # part rows below: "Part a" | answer
+            while end < rows:
+                rc = grid.row_cells(end)
+                if len(rc) >= 2 and _PART.match(rc[0].flat or "-"):
+                    parts.append((rc[0].flat.rstrip(" :"), rc[1]))
+                    end += 1
+                    continue
+                break
+            if parts:
+                answer, insert_after = parts[0][1], False
+                written = [(p, _written(c)) for p, c in parts]
+                if any(w for _, w in written[1:]):
+                    existing = "\n".join(f"{p}: {w}" for p, w in written if w) or None
+                else:
+                    existing = written[0][1]
+            elif end < rows and len(grid.row_cells(end)) == 1 and not _SOLUTION.search(
+                    _cell_label(grid.row_cells(end)[0])):
+                answer, insert_after = grid.row_cells(end)[0], False  # one answer row
+                existing = _written(answer)
+                end += 1
+            else:  # no answer row: under the header text in its own cell
+                answer, insert_after = head, True
+                existing = head.label_and_answer()[1]
+        if any(not _blank_row(grid, k) for k in range(end, rows)):
+            return None  # more rows of another kind after the answer: a table of questions
+        if beside and not (answer.answerish or existing):
+            return None
+        return _Solution(pos, answer, insert_after, [p for p, _ in parts], existing, table_id)
+    return None
+
+
+def _summary_like(grid: "_Grid") -> bool:
+    """A control's summary table: at least half of its rows are summary rows (see _summary_row)."""
+    rows = len(grid.rows)
+    return rows > 0 and sum(1 for r in range(rows) if _summary_row(grid, r)) * 2 >= rows
+
+
+def _guidance_start(text: str, cid: str | None) -> bool:
+    """A paragraph that starts the guidance: "AC-2 Additional Requirements and Guidance:", "Discussion: ..."."""
+    t = text
+    lead = lead_id(t)
+    if lead:
+        t = lead[1]
+    head = t.split(":", 1)[0] if ":" in t[:80] else (t if len(t.split()) <= 8 else "")
+    words = set(re.findall(r"[a-z]+", head.lower()))
+    return bool(words & _GUIDANCE_WORDS)
+
+
+def read_controls(reader: "_Reader", grid_for) -> Controls:
+    """The controls of a control-implementation template. `grid_for(pos)` gives a table's layout grid."""
+    from ingest.docx_format import _Found
+
+    out = Controls()
+    blocks = reader.blocks
+    solutions: list[_Solution] = []
+    for pos, (kind, _idx, el) in enumerate(blocks):
+        if kind != "t":
+            continue
+        if not _SOLUTION.search(_table_text(el)):
+            continue
+        sol = _solution_in(grid_for(pos), pos)
+        if sol is not None:
+            solutions.append(sol)
+    start = 0
+    for sol in solutions:
+        control = _control_for(reader, sol, start)
+        if control is None:
+            start = sol.table_pos + 1
+            continue
+        title_pos, cid, title, statement = control
+        claimed_tables = [sol.table_pos]
+        for k in range(title_pos + 1, sol.table_pos):
+            if blocks[k][0] == "t" and k not in out.tables and _summary_like(grid_for(k)):
+                claimed_tables.append(k)
+            elif blocks[k][0] == "p":
+                out.paragraphs.add(k)
+        out.paragraphs.add(title_pos)
+        for k in claimed_tables:
+            out.tables[k] = "control implementation" if k == sol.table_pos else "control summary"
+        text = title
+        if statement:
+            text = f"{title}: {statement}" if title else statement
+        loc = Locator(table=blocks[sol.table_pos][1], row=sol.answer.row, col=sol.answer.col,
+                      insert_after=sol.insert_after)
+        q = Question(text=text or cid, answer_at=loc, ref=cid, section=_family(reader, title_pos),
+                     answer_kind="text", existing_answer=sol.existing)
+        if len(sol.parts) > 1:
+            q.notes.append(f"the control has parts {', '.join(sol.parts)}; the answer is written in the "
+                           f"{sol.parts[0]} row")
+        out.found.append(_Found((title_pos, 0, 0), q))
+        start = sol.table_pos + 1
+    return out
+
+
+def _control_for(reader: "_Reader", sol: _Solution, start: int):
+    """(title position, id, title, statement) of the control a solution table answers, or None."""
+    blocks = reader.blocks
+    candidates: list[tuple[int, str, str]] = []
+    for k in range(start, sol.table_pos):
+        if blocks[k][0] != "p":
+            continue
+        info = reader.pinfo[k]
+        flat = info["flat"]
+        if not flat or len(flat.split()) > 40:
+            continue
+        lead = lead_id(flat)
+        if lead is None and info.get("label") and info["heading"]:
+            lead = lead_id(f"{info['label']} {flat}")
+        if lead is not None:
+            candidates.append((k, lead[0], lead[1]))
+    # the summary table's first cell may carry the id too
+    table_id = sol.table_id
+    if table_id is None:
+        for k in range(start, sol.table_pos):
+            if blocks[k][0] == "t":
+                first = _first_cell_text(blocks[k][2])
+                lead = lead_id(first)
+                if lead and not lead[1]:
+                    table_id = lead[0]
+    pick = None
+    if table_id is not None:
+        pick = next((c for c in candidates if c[1].lower() == table_id.lower()), None)
+    if pick is None:
+        pick = next((c for c in candidates if reader.pinfo[c[0]]["heading"]), None)
+        if pick is not None and table_id is not None and pick[1].lower() != table_id.lower():
+            pick = None
+    if pick is None and table_id is None and candidates:
+        pick = candidates[0]
+    if pick is None:
+        if table_id is None:
+            return None
+        # the id only in the tables: the title is the nearest heading in the window
+        title_pos = next((k for k in range(sol.table_pos - 1, start - 1, -1)
+                          if blocks[k][0] == "p" and reader.pinfo[k]["heading"]), None)
+        if title_pos is None:
+            title_pos = next((k for k in range(start, sol.table_pos) if blocks[k][0] == "p"), None)
+            if title_pos is None:
+                return None
+        pick = (title_pos, table_id, reader.pinfo[title_pos]["flat"])
+    title_pos, cid, title = pick
+    title = _BASELINE_MARKS.sub("", title).strip(" :–—-")
+    statement: list[str] = []
+    for k in range(title_pos + 1, sol.table_pos):
+        if blocks[k][0] != "p":
+            break
+        flat = reader.pinfo[k]["flat"]
+        if not flat:
+            continue
+        if reader.pinfo[k]["heading"] or _guidance_start(flat, cid):
+            break
+        label = reader.pinfo[k].get("label")
+        statement.append(f"{label} {flat}" if label and not flat.startswith(label) else flat)
+    return title_pos, cid, title, " ".join(statement)
+
+
+def _first_cell_text(tbl) -> str:
+    from ingest.docx_format import _TC, _TR, _clean, _scan_paragraph, _block_paragraphs
+
+    tr = tbl.find(_TR)
+    if tr is None:
+        return ""
+    tc = tr.find(_TC)
+    if tc is None:
+        return ""
+    paras, _ = _block_paragraphs(tc)
+    return _clean(" ".join(_scan_paragraph(p).text for p in paras))
+
+
+def _family(reader: "_Reader", title_pos: int) -> str | None:
+    """The control family: the nearest heading above the control heading at a higher level, or, when
+    the control title is not a heading, the nearest heading that is not itself a control."""
+    info = reader.pinfo[title_pos]
+    level = info.get("outline") if info["heading"] else None
+    for k in range(title_pos - 1, -1, -1):
+        if reader.blocks[k][0] != "p":
+            continue
+        other = reader.pinfo[k]
+        if not other["heading"]:
+            continue
+        if level is not None:
+            if other.get("outline") is None or other["outline"] >= level:
+                continue
+        elif lead_id(other["flat"]) and not re.match(r"^\d", other["flat"]):
+            continue
+        text = other["flat"].rstrip(" :")
+        return f"{other['label']} {text}".strip() if other.get("label") else text
+    return None
