@@ -315,25 +315,25 @@ def _control_for(reader: "_Reader", sol: _Solution, start: int):
                 lead = lead_id(first)
                 if lead and not lead[1]:
                     table_id = lead[0]
-    pick = None
+    # the nearest title above the tables: a heading first, else a paragraph that does not start guidance
+    # ("AC-2 Additional Requirements and Guidance:"); the id in the tables, when there is one, must agree
     if table_id is not None:
-        pick = next((c for c in candidates if c[1].lower() == table_id.lower()), None)
+        candidates = [c for c in candidates if c[1].lower() == table_id.lower()]
+    pick = next((c for c in reversed(candidates) if reader.pinfo[c[0]]["heading"]), None)
     if pick is None:
-        pick = next((c for c in candidates if reader.pinfo[c[0]]["heading"]), None)
-        if pick is not None and table_id is not None and pick[1].lower() != table_id.lower():
-            pick = None
-    if pick is None and table_id is None and candidates:
-        pick = candidates[0]
+        pick = next((c for c in reversed(candidates) if not _guidance_start(reader.pinfo[c[0]]["flat"], c[1])),
+                    None)
     if pick is None:
         if table_id is None:
             return None
-        # the id only in the tables: the title is the nearest heading in the window
-        title_pos = next((k for k in range(sol.table_pos - 1, start - 1, -1)
-                          if blocks[k][0] == "p" and reader.pinfo[k]["heading"]), None)
+        # the id only in the tables: the title is the nearest paragraph just above them that is not guidance
+        title_pos = None
+        for k in range(sol.table_pos - 1, max(start, sol.table_pos - 12) - 1, -1):
+            if blocks[k][0] == "p" and reader.pinfo[k]["flat"] and not _guidance_start(reader.pinfo[k]["flat"], None):
+                title_pos = k
+                break
         if title_pos is None:
-            title_pos = next((k for k in range(start, sol.table_pos) if blocks[k][0] == "p"), None)
-            if title_pos is None:
-                return None
+            return None
         pick = (title_pos, table_id, reader.pinfo[title_pos]["flat"])
     title_pos, cid, title = pick
     title = _BASELINE_MARKS.sub("", title).strip(" :–—-")

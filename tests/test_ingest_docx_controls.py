@@ -167,3 +167,188 @@ def ssp_doc() -> bytes:
              "software program usage and restrictions."],
             [], "CM-7 (2)", ["CM-7(2)"], "CM-7 (2) Describe how the solution is implemented.", ["Part 1", "Part 2"])
     return to_bytes(d)
+
+
+def bold(document, text: str):
+    p = document.add_paragraph()
+    p.add_run(text).bold = True
+    return p
+
+
+def annex_doc() -> bytes:
+    """Other spellings of the family: ISO-style ids in bold paragraphs (not headings), a combined table
+    (summary rows and an "Implementation description" row beside its answer), an id given only in the
+    table, and a header cell with no answer row."""
+    d = docx.Document()
+    d.add_heading("Organizational controls", level=1)
+    # A.5.1: one table, summary rows then the implementation row with its answer beside it
+    bold(d, "A.5.1 Policies for information security")
+    d.add_paragraph("Information security policy shall be defined, approved by management and published.")
+    t = d.add_table(rows=4, cols=2)
+    t.cell(0, 0).text, t.cell(0, 1).text = "Control owner:", ""
+    cell_paragraphs(t.cell(1, 1), [sdt_checkbox() + run(" Implemented"), sdt_checkbox(True) + run(" Planned")])
+    t.cell(1, 0).text = "Implementation status"
+    t.cell(2, 0).text, t.cell(2, 1).text = "Control implementation description:", ""
+    t.cell(3, 0).text, t.cell(3, 1).text = "", ""
+    d.add_paragraph()
+    # A.5.2: the id only in the summary table; the heading above has none
+    bold(d, "Information security roles and responsibilities")
+    d.add_paragraph("Note: roles are listed in the organisation chart.")
+    t = d.add_table(rows=2, cols=2)
+    t.cell(0, 0).text, t.cell(0, 1).text = "A.5.2", "Control Summary Information"
+    t.cell(1, 0).merge(t.cell(1, 1)).text = "Responsible Role: CISO"
+    t = d.add_table(rows=2, cols=1)
+    t.cell(0, 0).text = "How is this requirement met?"
+    d.add_paragraph()
+    # A.5.3: the header is the last row: the answer goes under its text, in that cell
+    bold(d, "A.5.3 Segregation of duties")
+    t = d.add_table(rows=1, cols=1)
+    t.cell(0, 0).text = "A.5.3 Describe how the control is implemented:"
+    return to_bytes(d)
+
+
+def questions_table_doc() -> bytes:
+    """An ordinary questionnaire whose questions ask how things are implemented: not controls."""
+    d = docx.Document()
+    d.add_heading("3.1 Access control", level=2)
+    t = d.add_table(rows=4, cols=2)
+    t.cell(0, 0).text, t.cell(0, 1).text = "Question", "Answer"
+    t.cell(1, 0).text = "How is multi-factor authentication implemented?"
+    t.cell(2, 0).text = "How are privileged accounts reviewed and approved?"
+    t.cell(3, 0).text = "Describe how the password policy is enforced."
+    d.add_heading("3.2 Logging", level=2)
+    t = d.add_table(rows=2, cols=2)
+    t.cell(0, 0).text = "How is logging implemented?"
+    t.cell(1, 0).text = "Who reviews the logs?"
+    return to_bytes(d)
+
+
+# ---- reading ------------------------------------------------------------------------------------------------
+
+
+def test_one_question_per_control_answered_in_the_solution_cell():
+    result = read_docx(ssp_doc())
+    qs = result.questions
+    assert [q.ref for q in qs] == ["AC-1", "AC-2", "AC-2(1)", "AU-2", "AU-3", "CM-7(2)"]
+    assert [q.section for q in qs] == ["Access Control (AC)"] * 3 + ["Audit and Accountability (AU)"] * 2 + [
+        "Configuration Management (CM)"]
+    # title and requirement statement; the baseline marks and the guidance are left out
+    assert qs[0].text == (
+        "Policy and Procedures: The organization: a. Develops, documents, and disseminates an access control "
+        "policy to [Assignment: personnel]; b. Reviews and updates the current access control policy "
+        "[Assignment: frequency].")
+    assert qs[2].text == ("Automated System Account Management: The organization employs automated mechanisms "
+                          "to support the management of system accounts.")
+    assert qs[4].text == "Content of Audit Records"
+    assert all("Guidance" not in q.text and "Discussion" not in q.text and "(M)" not in q.text for q in qs)
+    # with part rows: the first part's answer cell; without: the single answer cell under the header
+    assert [q.answer_at for q in qs] == [
+        Locator(table=1, row=1, col=1), Locator(table=3, row=1, col=0), Locator(table=5, row=1, col=0),
+        Locator(table=7, row=1, col=1), Locator(table=9, row=1, col=0), Locator(table=11, row=1, col=1)]
+    assert qs[3].notes == ["the control has parts Part a, Part b, Part c; the answer is written in the Part a row"]
+    assert qs[1].notes == []
+    assert all(q.answer_kind == "text" and q.options is None and q.comment_at is None for q in qs)
+    assert all(q.existing_answer is None for q in qs)
+    # the summary rows (role, parameters, status, origination) are not questions
+    assert not any(w in q.text for q in qs for w in ("Responsible Role", "Parameter", "Origination", "Part b"))
+    assert result.layout["controls"] == 6
+    assert set(result.layout["tables"].values()) == {"control summary", "control implementation"}
+    assert result.kind == "questionnaire"
+
+
+def test_other_spellings_of_the_control_layout():
+    qs = read_docx(annex_doc()).questions
+    assert [(q.ref, q.section) for q in qs] == [("A.5.1", "Organizational controls"),
+                                               ("A.5.2", "Organizational controls"),
+                                               ("A.5.3", "Organizational controls")]
+    assert qs[0].text == ("Policies for information security: Information security policy shall be defined, "
+                          "approved by management and published.")
+    assert qs[0].answer_at == Locator(table=0, row=2, col=1)  # beside "Control implementation description:"
+    assert qs[1].text == "Information security roles and responsibilities"  # the note is guidance
+    assert qs[1].answer_at == Locator(table=2, row=1, col=0)
+    assert qs[2].text == "Segregation of duties"
+    assert qs[2].answer_at == Locator(table=3, row=0, col=0, insert_after=True)
+
+
+def test_questions_that_ask_how_something_is_implemented_stay_questions():
+    qs = read_docx(questions_table_doc()).questions
+    assert [q.text for q in qs] == [
+        "How is multi-factor authentication implemented?", "How are privileged accounts reviewed and approved?",
+        "Describe how the password policy is enforced.", "How is logging implemented?", "Who reviews the logs?"]
+    assert all(q.ref is None or not q.ref.startswith("3.") for q in qs)
+
+
+# ---- writing ------------------------------------------------------------------------------------------------
+
+
+def cell_texts(document) -> dict[tuple[int, int, int], str]:
+    """Every grid cell's text, merged cells once (at their first grid position)."""
+    out = {}
+    seen = set()
+    for t, table in enumerate(document.tables):
+        for r, row in enumerate(table.rows):
+            for c, cell in enumerate(row.cells):
+                if cell._tc not in seen:
+                    seen.add(cell._tc)
+                    out[(t, r, c)] = cell.text
+    return out
+
+
+def members(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return {i.filename: zf.read(i.filename) for i in zf.infolist()}
+
+
+def shape(document) -> list:
+    return [[[(tc.grid_span, tc.vMerge) for tc in tr.tc_lst] for tr in t._tbl.tr_lst] for t in document.tables]
+
+
+def test_export_writes_each_answer_in_its_solution_cell_and_nothing_else():
+    from ingest import write_answers
+
+    for data in (ssp_doc(), annex_doc()):
+        result = read_docx(data)
+        fills = [AnswerFill(q, None, f"We do {q.ref}.\nSecond line") for q in result.questions]
+        out = write_answers(data, "plan.docx", fills)
+        a, b = members(data), members(out)
+        assert list(a) == list(b) and [n for n in a if a[n] != b[n]] == ["word/document.xml"]
+        before, after = docx.Document(io.BytesIO(data)), docx.Document(io.BytesIO(out))
+        assert shape(before) == shape(after)
+        assert [p.text for p in before.paragraphs] == [p.text for p in after.paragraphs]
+        old, new = cell_texts(before), cell_texts(after)
+        places = {(q.answer_at.table, q.answer_at.row, q.answer_at.col): q for q in result.questions}
+        for key, text in old.items():
+            if key not in places:
+                assert new[key] == text, key
+                continue
+            q = places[key]
+            expected = f"We do {q.ref}.\nSecond line"
+            assert new[key] == (f"{text}\n{expected}" if q.answer_at.insert_after else expected), key
+        # read again: the same controls, each with the answer written; filling again adds nothing
+        again = read_docx(out)
+        assert [(q.ref, q.text, q.answer_at) for q in again.questions] == [
+            (q.ref, q.text, q.answer_at) for q in result.questions]
+        assert [q.existing_answer for q in again.questions] == [f.narrative for f in fills]
+        twice = write_answers(out, "plan.docx", [AnswerFill(q, None, f.narrative) for q, f in zip(again.questions, fills)])
+        assert cell_texts(docx.Document(io.BytesIO(twice))) == new
+
+
+def test_the_ssp_writes_leave_the_other_part_rows_and_the_summary_alone():
+    data = ssp_doc()
+    result = read_docx(data)
+    au2 = next(q for q in result.questions if q.ref == "AU-2")
+    out = write_docx(data, [AnswerFill(au2, None, "Events are logged centrally.")])
+    table = docx.Document(io.BytesIO(out)).tables[7]
+    assert [[c.text for c in row.cells] for row in table.rows] == [
+        ["AU-2 Control implementation description"] * 2, ["Part a:", "Events are logged centrally."],
+        ["Part b:", ""], ["Part c:", ""]]
+
+
+def test_an_answer_a_person_wrote_in_any_part_row_is_the_existing_answer():
+    document = docx.Document(io.BytesIO(ssp_doc()))
+    document.tables[7].cell(2, 1).text = "Coordinated with the SOC."
+    document.tables[3].cell(1, 0).text = "Accounts are managed in the directory."
+    qs = read_docx(to_bytes(document)).questions
+    assert next(q for q in qs if q.ref == "AU-2").existing_answer == "Part b: Coordinated with the SOC."
+    assert next(q for q in qs if q.ref == "AC-2").existing_answer == "Accounts are managed in the directory."
+    assert next(q for q in qs if q.ref == "AC-1").existing_answer is None
