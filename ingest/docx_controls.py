@@ -203,6 +203,9 @@ def _solution_in(grid: "_Grid", pos: int) -> _Solution | None:
                     parts.append((rc[0].flat.rstrip(" :"), rc[1]))
                     end += 1
                     continue
+                if parts and rc and _cell_label(rc[0]) == label:
+                    end += 1  # the header row repeated (a table continued on the next page)
+                    continue
                 break
             if parts:
                 answer, insert_after = parts[0][1], False

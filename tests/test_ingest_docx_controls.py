@@ -9,6 +9,7 @@ single answer cell.
 """
 from __future__ import annotations
 
+import copy
 import io
 import zipfile
 
@@ -115,7 +116,7 @@ def solution_table(document, header: str, parts: list[str] | None):
 
 
 def control(document, heading: str, statement: list[str], guidance: list[str], cid: str, parameters: list[str],
-            header: str, parts: list[str] | None, box: str = "glyph"):
+            header: str, parts: list[str] | None, box: str = "glyph", repeated_header: bool = False):
     document.add_heading(heading, level=3)
     for text in statement:
         document.add_paragraph(text)
@@ -124,7 +125,11 @@ def control(document, heading: str, statement: list[str], guidance: list[str], c
     document.add_paragraph()
     summary_table(document, cid, parameters, box)
     document.add_paragraph()
-    solution_table(document, header, parts)
+    t = solution_table(document, header, parts)
+    if repeated_header:  # the header row typed again above the last part (a table split over two pages)
+        last = t.rows[-1]._tr
+        copy_ = copy.deepcopy(t.rows[0]._tr)
+        last.addprevious(copy_)
     document.add_paragraph()
 
 
@@ -158,7 +163,7 @@ def ssp_doc() -> bytes:
              "b. Coordinates the event logging function with other entities;",
              "c. Provides a rationale for why the event types are adequate."],
             [], "AU-2", ["AU-2(a)"], "AU-2 Control implementation description",
-            ["Part a:", "Part b:", "Part c:"])
+            ["Part a:", "Part b:", "Part c:"], repeated_header=True)
     control(d, "AU-3 Content of Audit Records", [], [], "AU-3", [],
             "AU-3 What is the solution and how is it implemented?", None)
     d.add_heading("Configuration Management (CM)", level=2)
@@ -341,7 +346,7 @@ def test_the_ssp_writes_leave_the_other_part_rows_and_the_summary_alone():
     table = docx.Document(io.BytesIO(out)).tables[7]
     assert [[c.text for c in row.cells] for row in table.rows] == [
         ["AU-2 Control implementation description"] * 2, ["Part a:", "Events are logged centrally."],
-        ["Part b:", ""], ["Part c:", ""]]
+        ["Part b:", ""], ["AU-2 Control implementation description"] * 2, ["Part c:", ""]]
 
 
 def test_an_answer_a_person_wrote_in_any_part_row_is_the_existing_answer():
