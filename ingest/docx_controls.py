@@ -48,7 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover
 # A control id at the start of a text: AC-2, AC-2 (1), AC-2(1)(a), IA-5.1, PR.AC-1, GV.OC-01, CC6.1,
 # A.5.1, A.9.2.1, 3.1.1, 03.01.01.
 _ID = (
-    r"(?:[A-Z]{1,5}(?:\.[A-Z]{1,5})?[-.]?\d{1,3}(?:\.\d{1,3}){0,3}(?:\s?\(\s?(?:\d{1,3}|[a-z])\s?\))*"
+    r"(?:[A-Z]{1,5}(?:\.[A-Z]{1,5})?[-.\u2010\u2011\u2013]?\d{1,3}(?:\.\d{1,3}){0,3}(?:\s?\(\s?(?:\d{1,3}|[a-z])\s?\))*"
     r"|\d{1,3}(?:\.\d{1,3}){1,3})"
 )
 _LEAD_ID = re.compile(rf"^\s*(?:control\s+)?({_ID})(?=$|[\s:.\-–—])\.?\s*[:.\-–—]?\s*")
@@ -56,7 +56,8 @@ _SOLUTION = re.compile(
     r"\bwhat is the solution\b"
     r"|\bsolution (?:description|statement|narrative|details)\b"
     r"|\bhow (?:is|are|will|does|do|was|has) (?:the |this |each |your |it |they )?(?:\w+[ -]){0,4}?"
-    r"(?:be |been )?(?:implemented|met|satisfied|addressed|achieved|fulfilled)\b"
+    r"(?:be |been )?(?:implemented|met|satisfied|addressed|achieved|fulfill?ed|implements?|meets?|satisfy|"
+    r"satisfies|address|addresses|achieves?|fulfill?s?|compl(?:y|ies))\b"
     r"|\bdescribe how (?:\w+[ -]){0,6}?(?:is |are |will be |has been )?(?:implemented|met|satisfied|addressed|"
     r"achieved|fulfilled)\b"
     # a label naming the implementation text, at the start of the cell: "Control implementation description"
@@ -86,8 +87,8 @@ _BASELINE_MARKS = re.compile(r"(?:\s*\((?:[A-Z]{1,2}|[LMH](?:\s*,\s*[LMH])*|li-s
 
 
 def norm_id(text: str) -> str:
-    """ "AC-2 (1)" -> "AC-2(1)"; "ac-2" stays as written otherwise."""
-    return re.sub(r"\s+", "", text).rstrip(".")
+    """ "AC-2 (1)" -> "AC-2(1)", a non-breaking or en dash hyphen -> "-"; otherwise as written."""
+    return re.sub(r"[\u2010\u2011\u2013]", "-", re.sub(r"\s+", "", text)).rstrip(".")
 
 
 def lead_id(text: str) -> tuple[str, str] | None:
@@ -320,12 +321,15 @@ def _control_for(reader: "_Reader", sol: _Solution, start: int):
                     table_id = lead[0]
     # the nearest title above the tables: a heading first, else a paragraph that does not start guidance
     # ("AC-2 Additional Requirements and Guidance:"); the id in the tables, when there is one, must agree
-    if table_id is not None:
-        candidates = [c for c in candidates if c[1].lower() == table_id.lower()]
-    pick = next((c for c in reversed(candidates) if reader.pinfo[c[0]]["heading"]), None)
+    # (a heading whose id differs from the tables' wins over the tables: a template's typo is more
+    # likely in a copied table header than in its heading)
+    matching = candidates if table_id is None else [c for c in candidates if c[1].lower() == table_id.lower()]
+    pick = next((c for c in reversed(matching) if reader.pinfo[c[0]]["heading"]), None)
     if pick is None:
-        pick = next((c for c in reversed(candidates) if not _guidance_start(reader.pinfo[c[0]]["flat"], c[1])),
+        pick = next((c for c in reversed(matching) if not _guidance_start(reader.pinfo[c[0]]["flat"], c[1])),
                     None)
+    if pick is None and table_id is not None:
+        pick = next((c for c in reversed(candidates) if reader.pinfo[c[0]]["heading"]), None)
     if pick is None:
         if table_id is None:
             return None
