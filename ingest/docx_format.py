@@ -46,6 +46,12 @@ is filled in place, the control kept. Short labels ("Name:") get the caption
 paragraph or title row of their table as a prefix ("Responsible
 Organization: Name").
 
+Control-implementation templates (SSP style: a heading per control, a
+summary table, a "What is the solution and how is it implemented?" table with
+Part a/b rows) are read first, by ``ingest.docx_controls``: one question per
+control, answered in the solution cell; the tables it claims are not read by
+the layouts above.
+
 Paragraphs:
 
 - numbered list paragraphs take their reference from Word's numbering
