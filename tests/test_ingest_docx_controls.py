@@ -209,6 +209,13 @@ def annex_doc() -> bytes:
     bold(d, "A.5.3 Segregation of duties")
     t = d.add_table(rows=1, cols=1)
     t.cell(0, 0).text = "A.5.3 Describe how the control is implemented:"
+    # A.5.4: the table's id is mistyped (the heading's wins); the parts are labels in full-width rows
+    bold(d, "A.5.4 Contact with authorities")
+    d.add_paragraph("The organization shall establish and maintain contact with relevant authorities.")
+    t = d.add_table(rows=3, cols=1)
+    t.cell(0, 0).text = "A.5.40 How does the organization meet this requirement?"
+    t.cell(1, 0).text = "Part a:"
+    t.cell(2, 0).text = "Part b:"
     return to_bytes(d)
 
 
@@ -263,9 +270,8 @@ def test_one_question_per_control_answered_in_the_solution_cell():
 
 def test_other_spellings_of_the_control_layout():
     qs = read_docx(annex_doc()).questions
-    assert [(q.ref, q.section) for q in qs] == [("A.5.1", "Organizational controls"),
-                                               ("A.5.2", "Organizational controls"),
-                                               ("A.5.3", "Organizational controls")]
+    assert [q.ref for q in qs] == ["A.5.1", "A.5.2", "A.5.3", "A.5.4"]
+    assert {q.section for q in qs} == {"Organizational controls"}
     assert qs[0].text == ("Policies for information security: Information security policy shall be defined, "
                           "approved by management and published.")
     assert qs[0].answer_at == Locator(table=0, row=2, col=1)  # beside "Control implementation description:"
@@ -273,6 +279,10 @@ def test_other_spellings_of_the_control_layout():
     assert qs[1].answer_at == Locator(table=2, row=1, col=0)
     assert qs[2].text == "Segregation of duties"
     assert qs[2].answer_at == Locator(table=3, row=0, col=0, insert_after=True)
+    assert qs[3].text == ("Contact with authorities: The organization shall establish and maintain contact with "
+                          "relevant authorities.")
+    assert qs[3].answer_at == Locator(table=4, row=1, col=0, insert_after=True)  # under "Part a:"
+    assert qs[3].notes == ["the control has parts Part a, Part b; the answer is written in the Part a row"]
 
 
 def test_questions_that_ask_how_something_is_implemented_stay_questions():
