@@ -46,12 +46,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from ingest.docx_format import _Cell, _Grid, _Reader
 
 # A control id at the start of a text: AC-2, AC-2 (1), AC-2(1)(a), IA-5.1, PR.AC-1, GV.OC-01, CC6.1,
-# A.5.1, A.9.2.1, 3.1.1, 03.01.01.
+# AC.L2-3.1.1, A.5.1, A.9.2.1, 3.1.1, 03.01.01 (optionally after "Control" / "Requirement" / "Practice").
 _ID = (
-    r"(?:[A-Z]{1,5}(?:\.[A-Z]{1,5})?[-.\u2010\u2011\u2013]?\d{1,3}(?:\.\d{1,3}){0,3}(?:\s?\(\s?(?:\d{1,3}|[a-z])\s?\))*"
+    r"(?:[A-Z]{1,5}(?:\.[A-Z]{1,5})?[-.\u2010\u2011\u2013]?\d{1,3}(?:[.\-\u2010\u2011]\d{1,3}){0,4}"
+    r"(?:\s?\(\s?(?:\d{1,3}|[a-z])\s?\))*"
     r"|\d{1,3}(?:\.\d{1,3}){1,3})"
 )
-_LEAD_ID = re.compile(rf"^\s*(?:control\s+)?({_ID})(?=$|[\s:.\-–—])\.?\s*[:.\-–—]?\s*")
+_LEAD_ID = re.compile(rf"^\s*(?:(?i:control|requirement|practice|safeguard)\s+)?({_ID})(?=$|[\s:.\-–—])\.?\s*[:.\-–—]?\s*")
 _SOLUTION = re.compile(
     r"\bwhat is the solution\b"
     r"|\bsolution (?:description|statement|narrative|details)\b"
@@ -277,15 +278,19 @@ def read_controls(reader: "_Reader", grid_for) -> Controls:
             start = sol.table_pos + 1
             continue
         title_pos, cid, title, statement = control
-        claimed_tables = [sol.table_pos]
-        for k in range(title_pos + 1, sol.table_pos):
-            if blocks[k][0] == "t" and k not in out.tables and _summary_like(grid_for(k)):
-                claimed_tables.append(k)
+        # the tables between the title and the solution table belong to the control (summary, parameters,
+        # a requirement table); when a heading stands between them, only the summary-like ones
+        span = range(title_pos + 1, sol.table_pos)
+        headed = any(blocks[k][0] == "p" and reader.pinfo[k]["heading"] for k in span)
+        for k in span:
+            if blocks[k][0] == "t" and k not in out.tables:
+                summary = _summary_like(grid_for(k))
+                if summary or not headed:
+                    out.tables[k] = "control summary" if summary else "control details"
             elif blocks[k][0] == "p":
                 out.paragraphs.add(k)
         out.paragraphs.add(title_pos)
-        for k in claimed_tables:
-            out.tables[k] = "control implementation" if k == sol.table_pos else "control summary"
+        out.tables[sol.table_pos] = "control implementation"
         text = title
         if statement:
             text = f"{title}: {statement}" if title else statement
