@@ -79,11 +79,9 @@ _SUMMARY = re.compile(
     r"shared responsibilit|assessment|evidence location|common control|hybrid)",
     re.I,
 )
-_GUIDANCE_WORDS = {
-    "guidance", "discussion", "supplemental", "note", "notes", "related", "references", "reference",
-    "assessment", "objective", "objectives", "examine", "interview", "test", "tip", "tips", "example",
-    "examples", "instruction", "instructions", "source",
-}
+_GUIDANCE_WORDS = {"guidance", "discussion", "supplemental", "note", "notes", "tip", "tips", "example", "examples",
+                   "instruction", "instructions", "references"}
+_GUIDANCE_PHRASES = re.compile(r"\brelated controls?\b|\bassessment objectives?\b|^(?:examine|interview|test)$", re.I)
 _BASELINE_MARKS = re.compile(r"(?:\s*\((?:[A-Z]{1,2}|[LMH](?:\s*,\s*[LMH])*|li-saas|low|moderate|high)\))+\s*$", re.I)
 
 
@@ -98,7 +96,7 @@ def lead_id(text: str) -> tuple[str, str] | None:
     if not m:
         return None
     cid = m.group(1)
-    # a bare number ("12", "2024") or a single letter+digit word is no control id
+    # a bare number ("12", "2024") is no control id
     if re.fullmatch(r"\d+", cid):
         return None
     return norm_id(cid), text[m.end():].strip()
@@ -123,8 +121,8 @@ class Controls:
     paragraphs: set[int] = field(default_factory=set)
 
 
-def _table_text(tbl, limit: int = 4000) -> str:
-    """The text of a table's paragraphs (space between paragraphs), cut after about `limit` characters."""
+def _table_text(tbl, limit: int = 20000) -> str:
+    """The text of a table's paragraphs, one a line, cut after about `limit` characters."""
     w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
     out: list[str] = []
     size = 0
@@ -246,14 +244,23 @@ def _summary_like(grid: "_Grid") -> bool:
 
 
 def _guidance_start(text: str, cid: str | None) -> bool:
-    """A paragraph that starts the guidance: "AC-2 Additional Requirements and Guidance:", "Discussion: ..."."""
+    """A paragraph that starts the guidance: "AC-2 Additional Requirements and Guidance:", "Discussion: ...",
+    "Note: ...": a short label (at most 7 words, before a colon or alone) naming guidance. A requirement
+    item ("c. Test the plan [Assignment: ...]") is not one."""
     t = text
     lead = lead_id(t)
     if lead:
         t = lead[1]
-    head = t.split(":", 1)[0] if ":" in t[:80] else (t if len(t.split()) <= 8 else "")
+    if ":" in t[:80]:
+        head = t.split(":", 1)[0].strip()
+    elif len(t.split()) <= 8:
+        head = t.strip()
+    else:
+        return False
+    if not head or "[" in head or len(head.split()) > 7 or re.match(r"^\(?[a-z0-9]{1,3}[.)]\s", head, re.I):
+        return False
     words = set(re.findall(r"[a-z]+", head.lower()))
-    return bool(words & _GUIDANCE_WORDS)
+    return bool(words & _GUIDANCE_WORDS) or bool(_GUIDANCE_PHRASES.search(head))
 
 
 def read_controls(reader: "_Reader", grid_for) -> Controls:

@@ -161,7 +161,8 @@ def ssp_doc() -> bytes:
             ["The organization:",
              "a. Identifies the types of events that the system is capable of logging;",
              "b. Coordinates the event logging function with other entities;",
-             "c. Provides a rationale for why the event types are adequate."],
+             "c. Provides a rationale for why the event types are adequate;",
+             "d. Test: reviews the event types [Assignment: frequency]."],
             [], "AU-2", ["AU-2(a)"], "AU-2 Control implementation description",
             ["Part a:", "Part b:", "Part c:"], repeated_header=True)
     control(d, "AU-3 Content of Audit Records", [], [], "AU-3", [],
@@ -251,6 +252,7 @@ def test_one_question_per_control_answered_in_the_solution_cell():
         "[Assignment: frequency].")
     assert qs[2].text == ("Automated System Account Management: The organization employs automated mechanisms "
                           "to support the management of system accounts.")
+    assert qs[3].text.endswith("adequate; d. Test: reviews the event types [Assignment: frequency].")
     assert qs[4].text == "Content of Audit Records"
     assert all("Guidance" not in q.text and "Discussion" not in q.text and "(M)" not in q.text for q in qs)
     # with part rows: the first part's answer cell; without: the single answer cell under the header
