@@ -76,9 +76,18 @@ _SUMMARY = re.compile(
     r"^(?:control summary|summary information|responsib|role|parameter|implementation (?:status|date|type)|"
     r"status|control (?:origination|inheritance|owner|type|provider)|origination|inherit|"
     r"(?:planned |target |estimated )?(?:completion |implementation )?date|customer responsibilit|"
-    r"shared responsibilit|assessment|evidence location|common control|hybrid)",
+    r"shared responsibilit|assessment|evidence location|common control|hybrid|"
+    r"(?:control |security )?(?:id|identifier|ref|reference|number|no\.?|family|domain|objective)\s*:?$)",
     re.I,
 )
+# rows of a control record table that carry the control itself: "Control" | "AC-2", "Title" | ...,
+# "Requirement" | the statement
+_ID_LABEL = re.compile(r"^(?:control|requirement|practice|safeguard)?\s*(?:id|identifier|ref|reference|number|no\.?)?"
+                       r"\s*:?$", re.I)
+_TITLE_LABEL = re.compile(r"^(?:control |requirement |practice |safeguard )?(?:title|name)\s*:?$", re.I)
+_STATEMENT_LABEL = re.compile(
+    r"^(?:control |security |practice |safeguard )?(?:requirement|statement|description|text)"
+    r"(?: (?:text|statement|description))?\s*:?$", re.I)
 _GUIDANCE_WORDS = {"guidance", "discussion", "supplemental", "note", "notes", "tip", "tips", "example", "examples",
                    "instruction", "instructions", "references"}
 _GUIDANCE_PHRASES = re.compile(r"\brelated controls?\b|\bassessment objectives?\b|^(?:examine|interview|test)$", re.I)
@@ -110,6 +119,7 @@ class _Solution:
     parts: list[str]
     existing: str | None
     table_id: str | None
+    fields: dict[str, str] = field(default_factory=dict)  # title / statement given in the table itself
 
 
 @dataclass
@@ -158,7 +168,23 @@ def _summary_row(grid: "_Grid", r: int) -> bool:
         lead = lead_id(lb)
         if _SUMMARY.match(lb) or "summary" in lb.lower() or (lead and (not lead[1] or _SUMMARY.match(lead[1]))):
             return True
-    return False
+    return bool(_record_field(grid, r))
+
+
+def _record_field(grid: "_Grid", r: int) -> tuple[str, str] | None:
+    """("id" | "title" | "statement", value) for a row "Control" | "AC-2", "Title" | ..., "Requirement" | ..."""
+    cells = [c for c in grid.row_cells(r) if c.flat]
+    if len(cells) != 2:
+        return None
+    label, value = _cell_label(cells[0]), cells[1].flat
+    lead = lead_id(value)
+    if _ID_LABEL.match(label) and lead and not lead[1]:
+        return "id", lead[0]
+    if _TITLE_LABEL.match(label):
+        return "title", value
+    if _STATEMENT_LABEL.match(label):
+        return "statement", value
+    return None
 
 
 def _blank_row(grid: "_Grid", r: int) -> bool:
@@ -184,11 +210,18 @@ def _solution_in(grid: "_Grid", pos: int) -> _Solution | None:
             return None  # a row of another kind before the solution header: not a control's table
         lead = lead_id(label)
         table_id = lead[0] if lead else None
+        fields: dict[str, str] = {}
+        for k in range(r):
+            fld = _record_field(grid, k)
+            if fld and fld[0] not in fields:
+                fields[fld[0]] = fld[1]
+        if table_id is None:
+            table_id = fields.get("id")
         if table_id is None and r > 0:
             first = grid.row_cells(0)
             if first:
                 lead0 = lead_id(_cell_label(first[0]))
-                table_id = lead0[0] if lead0 else None
+                table_id = lead0[0] if lead0 and not lead0[1] or lead0 and _SUMMARY.match(lead0[1]) else None
         beside = [c for c in cells if c is not head]
         parts: list[tuple[str, _Cell, bool]] = []  # (label, answer cell, answer under the label in that cell)
         end = r + 1
@@ -233,7 +266,7 @@ def _solution_in(grid: "_Grid", pos: int) -> _Solution | None:
             return None  # more rows of another kind after the answer: a table of questions
         if beside and not (answer.answerish or existing):
             return None
-        return _Solution(pos, answer, insert_after, [p for p, _, _ in parts], existing, table_id)
+        return _Solution(pos, answer, insert_after, [p for p, _, _ in parts], existing, table_id, fields)
     return None
 
 
@@ -285,6 +318,8 @@ def read_controls(reader: "_Reader", grid_for) -> Controls:
             start = sol.table_pos + 1
             continue
         title_pos, cid, title, statement = control
+        if title_pos is None:  # everything is in the table
+            title_pos = sol.table_pos
         # the tables between the title and the solution table belong to the control (summary, parameters,
         # a requirement table); when a heading stands between them, only the summary-like ones
         span = range(title_pos + 1, sol.table_pos)
@@ -296,7 +331,8 @@ def read_controls(reader: "_Reader", grid_for) -> Controls:
                     out.tables[k] = "control summary" if summary else "control details"
             elif blocks[k][0] == "p":
                 out.paragraphs.add(k)
-        out.paragraphs.add(title_pos)
+        if blocks[title_pos][0] == "p":
+            out.paragraphs.add(title_pos)
         out.tables[sol.table_pos] = "control implementation"
         text = title
         if statement:
@@ -314,7 +350,8 @@ def read_controls(reader: "_Reader", grid_for) -> Controls:
 
 
 def _control_for(reader: "_Reader", sol: _Solution, start: int):
-    """(title position, id, title, statement) of the control a solution table answers, or None."""
+    """(title position, id, title, statement) of the control a solution table answers, or None. The title
+    position is None when the table itself gives the id, title and requirement."""
     blocks = reader.blocks
     candidates: list[tuple[int, str, str]] = []
     for k in range(start, sol.table_pos):
@@ -348,8 +385,14 @@ def _control_for(reader: "_Reader", sol: _Solution, start: int):
         pick = next((c for c in reversed(matching) if not _guidance_start(reader.pinfo[c[0]]["flat"], c[1])),
                     None)
     if pick is None and table_id is not None:
-        pick = next((c for c in reversed(candidates) if reader.pinfo[c[0]]["heading"]), None) or next(
-            (c for c in reversed(candidates) if not _guidance_start(reader.pinfo[c[0]]["flat"], c[1])), None)
+        # the same kind of id (AC-2(3) / AC-2(4), A.5.4 / A.5.40), not a numbered section heading
+        same_kind = [c for c in candidates if _skeleton(c[1]) == _skeleton(table_id)]
+        pick = next((c for c in reversed(same_kind) if reader.pinfo[c[0]]["heading"]), None) or next(
+            (c for c in reversed(same_kind) if not _guidance_start(reader.pinfo[c[0]]["flat"], c[1])), None)
+    if pick is None and (sol.fields.get("title") or sol.fields.get("statement")) and table_id is not None:
+        # a control record table: the id, title and requirement are rows of the table itself
+        title = _BASELINE_MARKS.sub("", sol.fields.get("title", "")).strip(" :–—-")
+        return None, table_id, title, sol.fields.get("statement", "")
     if pick is None:
         if table_id is None:
             return None
@@ -378,6 +421,10 @@ def _control_for(reader: "_Reader", sol: _Solution, start: int):
     return title_pos, cid, title, " ".join(statement)
 
 
+def _skeleton(cid: str) -> str:
+    return re.sub(r"\d+", "0", cid.upper())
+
+
 def _first_cell_text(tbl) -> str:
     from ingest.docx_format import _TC, _TR, _clean, _scan_paragraph, _block_paragraphs
 
@@ -394,8 +441,8 @@ def _first_cell_text(tbl) -> str:
 def _family(reader: "_Reader", title_pos: int) -> str | None:
     """The control family: the nearest heading above the control heading at a higher level, or, when
     the control title is not a heading, the nearest heading that is not itself a control."""
-    info = reader.pinfo[title_pos]
-    level = info.get("outline") if info["heading"] else None
+    info = reader.pinfo.get(title_pos)
+    level = info.get("outline") if info and info["heading"] else None
     for k in range(title_pos - 1, -1, -1):
         if reader.blocks[k][0] != "p":
             continue

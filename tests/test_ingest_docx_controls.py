@@ -220,6 +220,31 @@ def annex_doc() -> bytes:
     return to_bytes(d)
 
 
+def record_doc() -> bytes:
+    """One table per control holding the id, title and requirement as rows, under a numbered heading."""
+    d = docx.Document()
+    d.add_heading("3.1 Access Control", level=1)
+    d.add_paragraph("Complete one table per requirement.")
+    t = d.add_table(rows=5, cols=2)
+    for r, (label, value) in enumerate([("Control ID", "AC-2"), ("Control Title", "Account Management (M)"),
+                                        ("Requirement", "The organization manages system accounts."),
+                                        ("Implementation Status", None),
+                                        ("How is the control implemented?", "")]):
+        t.cell(r, 0).text = label
+        if value is None:
+            cell_paragraphs(t.cell(r, 1), [sdt_checkbox() + run(" Implemented"), sdt_checkbox() + run(" Planned")])
+        else:
+            t.cell(r, 1).text = value
+    d.add_paragraph()
+    t = d.add_table(rows=4, cols=2)
+    t.cell(0, 0).text, t.cell(0, 1).text = "Control", "3.1.2"
+    t.cell(1, 0).text = "Requirement"
+    t.cell(1, 1).text = "Limit system access to the types of transactions that authorized users may execute."
+    t.cell(2, 0).merge(t.cell(2, 1)).text = "Implementation description:"
+    t.cell(3, 0).merge(t.cell(3, 1))
+    return to_bytes(d)
+
+
 def questions_table_doc() -> bytes:
     """An ordinary questionnaire whose questions ask how things are implemented: not controls."""
     d = docx.Document()
@@ -287,6 +312,16 @@ def test_other_spellings_of_the_control_layout():
     assert qs[3].notes == ["the control has parts Part a, Part b; the answer is written in the Part a row"]
 
 
+def test_a_control_record_table_gives_the_id_title_and_requirement():
+    qs = read_docx(record_doc()).questions
+    assert [(q.ref, q.text, q.section, q.answer_at) for q in qs] == [
+        ("AC-2", "Account Management: The organization manages system accounts.", "3.1 Access Control",
+         Locator(table=0, row=4, col=1)),
+        ("3.1.2", "Limit system access to the types of transactions that authorized users may execute.",
+         "3.1 Access Control", Locator(table=1, row=3, col=0)),
+    ]
+
+
 def test_questions_that_ask_how_something_is_implemented_stay_questions():
     qs = read_docx(questions_table_doc()).questions
     assert [q.text for q in qs] == [
@@ -323,7 +358,7 @@ def shape(document) -> list:
 def test_export_writes_each_answer_in_its_solution_cell_and_nothing_else():
     from ingest import write_answers
 
-    for data in (ssp_doc(), annex_doc()):
+    for data in (ssp_doc(), annex_doc(), record_doc()):
         result = read_docx(data)
         fills = [AnswerFill(q, None, f"We do {q.ref}.\nSecond line") for q in result.questions]
         out = write_answers(data, "plan.docx", fills)
