@@ -223,49 +223,49 @@ def _solution_in(grid: "_Grid", pos: int) -> _Solution | None:
                 lead0 = lead_id(_cell_label(first[0]))
                 table_id = lead0[0] if lead0 and not lead0[1] or lead0 and _SUMMARY.match(lead0[1]) else None
         beside = [c for c in cells if c is not head]
+        # part rows below: "Part a" | answer, or "Part a:" alone in a full-width row
         parts: list[tuple[str, _Cell, bool]] = []  # (label, answer cell, answer under the label in that cell)
         end = r + 1
-        if beside:  # "Implementation description:" | answer
+        while end < rows:
+            rc = grid.row_cells(end)
+            first_label = rc[0].label if rc else ""  # (the text before any answer aimsq wrote)
+            if len(rc) >= 2 and _PART.match(rc[0].flat or "-"):
+                parts.append((rc[0].flat.rstrip(" :"), rc[1], False))
+                end += 1
+                continue
+            if len(rc) == 1 and _PART.match(first_label or "-"):
+                parts.append((first_label.rstrip(" :"), rc[0], True))
+                end += 1
+                continue
+            if parts and rc and first_label == label:
+                end += 1  # the header row repeated (a table continued on the next page)
+                continue
+            break
+        if parts:
+            answer, insert_after = parts[0][1], parts[0][2]
+            written = [(p, c.label_and_answer()[1] if below else _written(c)) for p, c, below in parts]
+            if any(w for _, w in written[1:]):
+                existing = "\n".join(f"{p}: {w}" for p, w in written if w) or None
+            else:
+                existing = written[0][1]
+        elif beside:  # "Implementation description:" | answer
             answer, insert_after = beside[0], False
             existing = _written(answer)
-        else:
-            # part rows below: "Part a" | answer, or "Part a:" alone in a full-width row
-            while end < rows:
-                rc = grid.row_cells(end)
-                first_label = rc[0].label if rc else ""  # (the text before any answer aimsq wrote)
-                if len(rc) >= 2 and _PART.match(rc[0].flat or "-"):
-                    parts.append((rc[0].flat.rstrip(" :"), rc[1], False))
-                    end += 1
-                    continue
-                if len(rc) == 1 and _PART.match(first_label or "-"):
-                    parts.append((first_label.rstrip(" :"), rc[0], True))
-                    end += 1
-                    continue
-                if parts and rc and first_label == label:
-                    end += 1  # the header row repeated (a table continued on the next page)
-                    continue
-                break
-            if parts:
-                answer, insert_after = parts[0][1], parts[0][2]
-                written = [(p, c.label_and_answer()[1] if below else _written(c)) for p, c, below in parts]
-                if any(w for _, w in written[1:]):
-                    existing = "\n".join(f"{p}: {w}" for p, w in written if w) or None
-                else:
-                    existing = written[0][1]
-            elif end < rows and len(grid.row_cells(end)) == 1 and not _SOLUTION.search(
-                    _cell_label(grid.row_cells(end)[0])):
-                answer = grid.row_cells(end)[0]  # one answer row
-                first_label = answer.label
-                insert_after = first_label.endswith(":") and len(first_label.split()) <= 12
-                existing = answer.label_and_answer()[1] if insert_after else _written(answer)
-                end += 1
-            else:  # no answer row: under the header text in its own cell
-                answer, insert_after = head, True
-                existing = head.label_and_answer()[1]
+            if not (answer.answerish or existing):
+                return None
+        elif end < rows and grid.row_cells(end) and (
+                len(grid.row_cells(end)) == 1 or all(c.answerish for c in grid.row_cells(end))) and not _SOLUTION.search(
+                _cell_label(grid.row_cells(end)[0])):
+            answer = grid.row_cells(end)[0]  # one answer row (its first cell when it is not merged)
+            first_label = answer.label
+            insert_after = first_label.endswith(":") and len(first_label.split()) <= 12
+            existing = answer.label_and_answer()[1] if insert_after else _written(answer)
+            end += 1
+        else:  # no answer row: under the header text in its own cell
+            answer, insert_after = head, True
+            existing = head.label_and_answer()[1]
         if any(not _blank_row(grid, k) for k in range(end, rows)):
             return None  # more rows of another kind after the answer: a table of questions
-        if beside and not (answer.answerish or existing):
-            return None
         return _Solution(pos, answer, insert_after, [p for p, _, _ in parts], existing, table_id, fields)
     return None
 

@@ -100,14 +100,15 @@ def summary_table(document, cid: str, parameters: list[str], box: str = "glyph")
     return t
 
 
-def solution_table(document, header: str, parts: list[str] | None):
-    """The implementation table: a merged header row, then "Part x" | answer rows or one answer row."""
+def solution_table(document, header: str, parts: list[str] | None, cols: int = 1):
+    """The implementation table: a merged header row, then "Part x" | answer rows or one answer row
+    (`cols` cells wide, not merged)."""
     if parts:
         t = document.add_table(rows=1 + len(parts), cols=2)
         for r, part in enumerate(parts, start=1):
             t.cell(r, 0).text = part
     else:
-        t = document.add_table(rows=2, cols=1)
+        t = document.add_table(rows=2, cols=cols)
     t.style = "Table Grid"
     head = t.cell(0, 0).merge(t.cell(0, len(t.columns) - 1)) if len(t.columns) > 1 else t.cell(0, 0)
     head.text = header
@@ -116,7 +117,7 @@ def solution_table(document, header: str, parts: list[str] | None):
 
 
 def control(document, heading: str, statement: list[str], guidance: list[str], cid: str, parameters: list[str],
-            header: str, parts: list[str] | None, box: str = "glyph", repeated_header: bool = False):
+            header: str, parts: list[str] | None, box: str = "glyph", repeated_header: bool = False, cols: int = 1):
     document.add_heading(heading, level=3)
     for text in statement:
         document.add_paragraph(text)
@@ -125,7 +126,7 @@ def control(document, heading: str, statement: list[str], guidance: list[str], c
     document.add_paragraph()
     summary_table(document, cid, parameters, box)
     document.add_paragraph()
-    t = solution_table(document, header, parts)
+    t = solution_table(document, header, parts, cols)
     if repeated_header:  # the header row typed again above the last part (a table split over two pages)
         last = t.rows[-1]._tr
         copy_ = copy.deepcopy(t.rows[0]._tr)
@@ -166,7 +167,7 @@ def ssp_doc() -> bytes:
             [], "AU-2", ["AU-2(a)"], "AU-2 Control implementation description",
             ["Part a:", "Part b:", "Part c:"], repeated_header=True)
     control(d, "AU-3 Content of Audit Records", [], [], "AU-3", [],
-            "AU-3 What is the solution and how is it implemented?", None)
+            "AU-3 What is the solution and how is it implemented?", None, cols=2)
     d.add_heading("Configuration Management (CM)", level=2)
     control(d, "CM-7 (2) Prevent Program Execution (M)(H)",
             ["The information system prevents program execution in accordance with policies regarding "
