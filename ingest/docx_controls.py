@@ -52,7 +52,8 @@ _ID = (
     r"(?:\s?\(\s?(?:\d{1,3}|[a-z])\s?\))*"
     r"|\d{1,3}(?:\.\d{1,3}){1,3})"
 )
-_LEAD_ID = re.compile(rf"^\s*(?:(?i:control|requirement|practice|safeguard)\s+)?({_ID})(?=$|[\s:.\-–—])\.?\s*[:.\-–—]?\s*")
+_LEAD_ID = re.compile(
+    rf"^\s*(?:(?i:control|requirement|practice|safeguard)\s+)?({_ID})(?=$|[\s:.\-–—])\.?\s*[:.\-–—]?\s*")
 _SOLUTION = re.compile(
     r"\bwhat is the solution\b"
     r"|\bsolution (?:description|statement|narrative|details)\b"
@@ -187,6 +188,13 @@ def _record_field(grid: "_Grid", r: int) -> tuple[str, str] | None:
     return None
 
 
+def _answer_row(grid: "_Grid", r: int) -> bool:
+    """One cell, or only answer places, and not another solution header."""
+    cells = grid.row_cells(r)
+    return bool(cells) and (len(cells) == 1 or all(c.answerish for c in cells)) and not _SOLUTION.search(
+        _cell_label(cells[0]))
+
+
 def _blank_row(grid: "_Grid", r: int) -> bool:
     return all(c.empty for c in grid.row_cells(r))
 
@@ -253,9 +261,7 @@ def _solution_in(grid: "_Grid", pos: int) -> _Solution | None:
             existing = _written(answer)
             if not (answer.answerish or existing):
                 return None
-        elif end < rows and grid.row_cells(end) and (
-                len(grid.row_cells(end)) == 1 or all(c.answerish for c in grid.row_cells(end))) and not _SOLUTION.search(
-                _cell_label(grid.row_cells(end)[0])):
+        elif end < rows and _answer_row(grid, end):
             answer = grid.row_cells(end)[0]  # one answer row (its first cell when it is not merged)
             first_label = answer.label
             insert_after = first_label.endswith(":") and len(first_label.split()) <= 12

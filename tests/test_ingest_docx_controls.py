@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import io
-import zipfile
 
 import docx
 from docx.oxml import parse_xml
@@ -19,40 +18,17 @@ from docx.oxml.ns import nsdecls, qn
 
 from ingest.docx_format import read_docx, write_docx
 from ingest.model import AnswerFill, Locator
+from tests.test_ingest_docx import legacy_checkbox, member_map, run, sdt_checkbox, table_shape, to_bytes
 
 W14 = 'xmlns:w14="http://schemas.microsoft.com/office/word/2010/wordml"'
 
 
-def to_bytes(document) -> bytes:
-    buf = io.BytesIO()
-    document.save(buf)
-    return buf.getvalue()
 
 
-def sdt_checkbox(checked: bool = False) -> str:
-    glyph = "☒" if checked else "☐"
-    return (
-        "<w:sdt><w:sdtPr><w14:checkbox>"
-        f'<w14:checked w14:val="{1 if checked else 0}"/>'
-        '<w14:checkedState w14:val="2612" w14:font="MS Gothic"/>'
-        '<w14:uncheckedState w14:val="2610" w14:font="MS Gothic"/>'
-        f"</w14:checkbox></w:sdtPr><w:sdtContent><w:r><w:t>{glyph}</w:t></w:r></w:sdtContent></w:sdt>"
-    )
 
 
-def legacy_checkbox(name: str, checked: bool = False) -> str:
-    return (
-        '<w:r><w:fldChar w:fldCharType="begin"><w:ffData>'
-        f'<w:name w:val="{name}"/><w:enabled/><w:calcOnExit w:val="0"/>'
-        f'<w:checkBox><w:sizeAuto/><w:default w:val="{1 if checked else 0}"/></w:checkBox>'
-        '</w:ffData></w:fldChar></w:r>'
-        '<w:r><w:instrText xml:space="preserve"> FORMCHECKBOX </w:instrText></w:r>'
-        '<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:fldChar w:fldCharType="end"/></w:r>'
-    )
 
 
-def run(text: str) -> str:
-    return f'<w:r><w:t xml:space="preserve">{text}</w:t></w:r>'
 
 
 def cell_paragraphs(cell, inners: list[str]) -> None:
@@ -347,13 +323,8 @@ def cell_texts(document) -> dict[tuple[int, int, int], str]:
     return out
 
 
-def members(data: bytes) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        return {i.filename: zf.read(i.filename) for i in zf.infolist()}
 
 
-def shape(document) -> list:
-    return [[[(tc.grid_span, tc.vMerge) for tc in tr.tc_lst] for tr in t._tbl.tr_lst] for t in document.tables]
 
 
 def test_export_writes_each_answer_in_its_solution_cell_and_nothing_else():
@@ -363,10 +334,10 @@ def test_export_writes_each_answer_in_its_solution_cell_and_nothing_else():
         result = read_docx(data)
         fills = [AnswerFill(q, None, f"We do {q.ref}.\nSecond line") for q in result.questions]
         out = write_answers(data, "plan.docx", fills)
-        a, b = members(data), members(out)
+        a, b = member_map(data), member_map(out)
         assert list(a) == list(b) and [n for n in a if a[n] != b[n]] == ["word/document.xml"]
         before, after = docx.Document(io.BytesIO(data)), docx.Document(io.BytesIO(out))
-        assert shape(before) == shape(after)
+        assert table_shape(before) == table_shape(after)
         assert [p.text for p in before.paragraphs] == [p.text for p in after.paragraphs]
         old, new = cell_texts(before), cell_texts(after)
         places = {(q.answer_at.table, q.answer_at.row, q.answer_at.col): q for q in result.questions}
@@ -382,7 +353,8 @@ def test_export_writes_each_answer_in_its_solution_cell_and_nothing_else():
         assert [(q.ref, q.text, q.answer_at) for q in again.questions] == [
             (q.ref, q.text, q.answer_at) for q in result.questions]
         assert [q.existing_answer for q in again.questions] == [f.narrative for f in fills]
-        twice = write_answers(out, "plan.docx", [AnswerFill(q, None, f.narrative) for q, f in zip(again.questions, fills)])
+        refill = [AnswerFill(q, None, f.narrative) for q, f in zip(again.questions, fills)]
+        twice = write_answers(out, "plan.docx", refill)
         assert cell_texts(docx.Document(io.BytesIO(twice))) == new
 
 
