@@ -377,3 +377,26 @@ def test_an_answer_a_person_wrote_in_any_part_row_is_the_existing_answer():
     assert next(q for q in qs if q.ref == "AU-2").existing_answer == "Part b: Coordinated with the SOC."
     assert next(q for q in qs if q.ref == "AC-2").existing_answer == "Accounts are managed in the directory."
     assert next(q for q in qs if q.ref == "AC-1").existing_answer is None
+
+
+def test_autofill_writes_matched_controls_in_their_solution_cells_only():
+    """Through questionnaire.autofill with a FAKE matcher (keyword rules; unit test of the write path)."""
+    from answer_bank.model import BankEntry
+    from questionnaire.autofill import autofill
+    from tests.ingest_fixtures import FakeMatcher
+
+    accounts = BankEntry("IAM-1", "How are accounts managed?", "Accounts are provisioned from the HR system.")
+    logging_ = BankEntry("LOG-1", "How are events logged?", "All events go to the central SIEM.", short_answer="Yes")
+    matcher = FakeMatcher({"account management": ("high", accounts), "event logging": ("medium", logging_)})
+    data = ssp_doc()
+    report = autofill(data, "ssp.docx", matcher)
+    status = {o.question.ref: o.status for o in report.outcomes}
+    assert status == {"AC-1": "blank", "AC-2": "written", "AC-2(1)": "written", "AU-2": "written",
+                      "AU-3": "blank", "CM-7(2)": "blank"}
+    before, after = docx.Document(io.BytesIO(data)), docx.Document(io.BytesIO(report.output))
+    old, new = cell_texts(before), cell_texts(after)
+    written = {(3, 1, 0): "Accounts are provisioned from the HR system.",
+               (5, 1, 0): "Accounts are provisioned from the HR system.",
+               (7, 1, 1): "Yes. All events go to the central SIEM."}
+    assert {k: v for k, v in new.items() if v != old[k]} == written
+    assert [p.text for p in before.paragraphs] == [p.text for p in after.paragraphs]
