@@ -385,11 +385,15 @@ def _control_for(reader: "_Reader", sol: _Solution, start: int):
     # ("AC-2 Additional Requirements and Guidance:"); the id in the tables, when there is one, must agree
     # (a heading whose id differs from the tables' wins over the tables: a template's typo is more
     # likely in a copied table header than in its heading)
+    # A title that is not a heading is the first such paragraph after the last heading (a requirement
+    # item may start with the id too, and a table of contents lists the ids before that heading).
     matching = candidates if table_id is None else [c for c in candidates if c[1].lower() == table_id.lower()]
     pick = next((c for c in reversed(matching) if reader.pinfo[c[0]]["heading"]), None)
     if pick is None:
-        pick = next((c for c in reversed(matching) if not _guidance_start(reader.pinfo[c[0]]["flat"], c[1])),
-                    None)
+        last_heading = next((k for k in range(sol.table_pos - 1, start - 1, -1)
+                             if blocks[k][0] == "p" and reader.pinfo[k]["heading"]), start - 1)
+        plain = [c for c in matching if not _guidance_start(reader.pinfo[c[0]]["flat"], c[1])]
+        pick = next((c for c in plain if c[0] > last_heading), None) or (plain[-1] if plain else None)
     if pick is None and table_id is not None:
         # the same kind of id (AC-2(3) / AC-2(4), A.5.4 / A.5.40), not a numbered section heading
         same_kind = [c for c in candidates if _skeleton(c[1]) == _skeleton(table_id)]

@@ -167,6 +167,7 @@ def annex_doc() -> bytes:
     # A.5.1: one table, summary rows then the implementation row with its answer beside it
     bold(d, "A.5.1 Policies for information security")
     d.add_paragraph("Information security policy shall be defined, approved by management and published.")
+    d.add_paragraph("A.5.1 b) The policy shall be reviewed at planned intervals.")  # starts with the id too
     t = d.add_table(rows=4, cols=2)
     t.cell(0, 0).text, t.cell(0, 1).text = "Control owner:", ""
     cell_paragraphs(t.cell(1, 1), [sdt_checkbox() + run(" Implemented"), sdt_checkbox(True) + run(" Planned")])
@@ -277,7 +278,8 @@ def test_other_spellings_of_the_control_layout():
     assert [q.ref for q in qs] == ["A.5.1", "A.5.2", "A.5.3", "A.5.4"]
     assert {q.section for q in qs} == {"Organizational controls"}
     assert qs[0].text == ("Policies for information security: Information security policy shall be defined, "
-                          "approved by management and published.")
+                          "approved by management and published. A.5.1 b) The policy shall be reviewed at planned "
+                          "intervals.")
     assert qs[0].answer_at == Locator(table=0, row=2, col=1)  # beside "Control implementation description:"
     assert qs[1].text == "Information security roles and responsibilities"  # the note is guidance
     assert qs[1].answer_at == Locator(table=2, row=1, col=0)
