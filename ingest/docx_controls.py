@@ -28,11 +28,13 @@ questions: the tables of a control are claimed here and not read by the
 general table reader.
 
 Recognition is structural: a table is a solution table when a header cell
-(at most 30 words) asks how the solution / control is implemented; the
-control is the nearest paragraph above it, after the previous control, that
-starts with a control id (the id in the tables, when there is one, must
-agree). A solution table with no control id anywhere is left to the general
-reader.
+(at most 30 words) asks how the solution / control is implemented and the
+table is made for one control (only summary rows before the header, only
+its answer rows after it). The control's title is a paragraph between the
+previous control's solution table and this one that starts with a control id
+(the id in the tables, when there is one, must agree); a control record
+table may instead give the id, title and requirement as rows of its own. A
+solution table with no control id anywhere is left to the general reader.
 """
 from __future__ import annotations
 
@@ -381,12 +383,10 @@ def _control_for(reader: "_Reader", sol: _Solution, start: int):
                 lead = lead_id(first)
                 if lead and not lead[1]:
                     table_id = lead[0]
-    # the nearest title above the tables: a heading first, else a paragraph that does not start guidance
-    # ("AC-2 Additional Requirements and Guidance:"); the id in the tables, when there is one, must agree
-    # (a heading whose id differs from the tables' wins over the tables: a template's typo is more
-    # likely in a copied table header than in its heading)
-    # A title that is not a heading is the first such paragraph after the last heading (a requirement
-    # item may start with the id too, and a table of contents lists the ids before that heading).
+    # The title: the nearest heading starting with the id the tables give; else the first such paragraph
+    # after the last heading that does not start guidance (a requirement item may start with the id too,
+    # and a table of contents lists the ids before that heading); else a heading with an id of the same
+    # kind (a typo is more likely in a copied table header than in the heading).
     matching = candidates if table_id is None else [c for c in candidates if c[1].lower() == table_id.lower()]
     pick = next((c for c in reversed(matching) if reader.pinfo[c[0]]["heading"]), None)
     if pick is None:
