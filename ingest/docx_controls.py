@@ -123,6 +123,7 @@ class _Solution:
     existing: str | None
     table_id: str | None
     fields: dict[str, str] = field(default_factory=dict)  # title / statement given in the table itself
+    header: str = ""  # the solution header's text without the id
 
 
 @dataclass
@@ -274,7 +275,10 @@ def _solution_in(grid: "_Grid", pos: int) -> _Solution | None:
             existing = head.label_and_answer()[1]
         if any(not _blank_row(grid, k) for k in range(end, rows)):
             return None  # more rows of another kind after the answer: a table of questions
-        return _Solution(pos, answer, insert_after, [p for p, _, _ in parts], existing, table_id, fields)
+        header = lead[1] if lead else label
+        if insert_after and head is answer:
+            header = header.rstrip(" :")
+        return _Solution(pos, answer, insert_after, [p for p, _, _ in parts], existing, table_id, fields, header)
     return None
 
 
@@ -345,6 +349,8 @@ def read_controls(reader: "_Reader", grid_for) -> Controls:
         text = title
         if statement:
             text = f"{title}: {statement}" if title else statement
+        if _specific(sol.header):  # "Describe how backups are encrypted": the header is the question
+            text = f"{text}: {sol.header}" if text else sol.header
         loc = Locator(table=blocks[sol.table_pos][1], row=sol.answer.row, col=sol.answer.col,
                       insert_after=sol.insert_after)
         q = Question(text=text or cid, answer_at=loc, ref=cid, section=_family(reader, title_pos),
@@ -429,6 +435,17 @@ def _control_for(reader: "_Reader", sol: _Solution, start: int):
         label = reader.pinfo[k].get("label")
         statement.append(f"{label} {flat}" if label and not flat.startswith(label) else flat)
     return title_pos, cid, title, " ".join(statement)
+
+
+_GENERIC_SUBJECT = re.compile(
+    r"\b(?:solution|control|controls|requirement|requirements|practice|safeguard|measure|objective|it|this|"
+    r"they|these)\b|^(?:\w+\s+)?implementation\b", re.I)
+
+
+def _specific(header: str) -> bool:
+    """Whether a solution header asks about something of its own ("Describe how backups are encrypted")
+    rather than the control in general ("What is the solution and how is it implemented?")."""
+    return bool(header) and not _GENERIC_SUBJECT.search(header)
 
 
 def _skeleton(cid: str) -> str:

@@ -301,6 +301,17 @@ def test_a_control_record_table_gives_the_id_title_and_requirement():
     ]
 
 
+def test_a_specific_implementation_prompt_stays_in_the_question_text():
+    d = docx.Document()
+    d.add_heading("Data protection", level=1)
+    d.add_heading("Q1.2 Encryption", level=2)
+    t = d.add_table(rows=2, cols=1)
+    t.cell(0, 0).text = "How is encryption at rest implemented?"
+    (q,) = read_docx(to_bytes(d)).questions
+    assert (q.ref, q.text, q.section, q.answer_at) == (
+        "Q1.2", "Encryption: How is encryption at rest implemented?", "Data protection", Locator(table=0, row=1, col=0))
+
+
 def test_questions_that_ask_how_something_is_implemented_stay_questions():
     qs = read_docx(questions_table_doc()).questions
     assert [q.text for q in qs] == [
