@@ -353,7 +353,7 @@ def read_controls(reader: "_Reader", grid_for) -> Controls:
             text = f"{text}: {sol.header}" if text else sol.header
         loc = Locator(table=blocks[sol.table_pos][1], row=sol.answer.row, col=sol.answer.col,
                       insert_after=sol.insert_after)
-        q = Question(text=text or cid, answer_at=loc, ref=cid, section=_family(reader, title_pos),
+        q = Question(text=text or sol.header or cid, answer_at=loc, ref=cid, section=_family(reader, title_pos),
                      answer_kind="text", existing_answer=sol.existing)
         if len(sol.parts) > 1:
             q.notes.append(f"the control has parts {', '.join(sol.parts)}; the answer is written in the "
@@ -412,14 +412,20 @@ def _control_for(reader: "_Reader", sol: _Solution, start: int):
     if pick is None:
         if table_id is None:
             return None
-        # the id only in the tables: the title is the nearest paragraph just above them that is not guidance
+        # the id only in the tables: the title is the nearest paragraph just above them that reads like a
+        # title (short, not a sentence, not guidance, not a section heading); without one the table says it all
         title_pos = None
         for k in range(sol.table_pos - 1, max(start, sol.table_pos - 12) - 1, -1):
-            if blocks[k][0] == "p" and reader.pinfo[k]["flat"] and not _guidance_start(reader.pinfo[k]["flat"], None):
+            if blocks[k][0] != "p" or not reader.pinfo[k]["flat"]:
+                continue
+            flat = reader.pinfo[k]["flat"]
+            if _guidance_start(flat, None):
+                continue
+            if not reader.pinfo[k]["heading"] and len(flat.split()) <= 15 and not flat.endswith((".", "?", ":")):
                 title_pos = k
-                break
+            break
         if title_pos is None:
-            return None
+            return None, table_id, "", ""
         pick = (title_pos, table_id, reader.pinfo[title_pos]["flat"])
     title_pos, cid, title = pick
     title = _BASELINE_MARKS.sub("", title).strip(" :–—-")

@@ -312,6 +312,22 @@ def test_a_specific_implementation_prompt_stays_in_the_question_text():
         "Q1.2", "Encryption: How is encryption at rest implemented?", "Data protection", Locator(table=0, row=1, col=0))
 
 
+def test_numbered_prompt_tables_read_as_before():
+    """One 2x1 table per question, the number in the prompt: each prompt is its own question (the
+    paragraph above the first table is no title)."""
+    d = docx.Document()
+    d.add_heading("Data protection", level=1)
+    d.add_paragraph("Please answer every question.")
+    for prompt in ["1.1 How is encryption at rest implemented?", "1.2 Describe how access reviews are achieved."]:
+        t = d.add_table(rows=2, cols=1)
+        t.cell(0, 0).text = prompt
+        d.add_paragraph()
+    qs = read_docx(to_bytes(d)).questions
+    assert [(q.ref, q.text, q.section, q.answer_at) for q in qs] == [
+        ("1.1", "How is encryption at rest implemented?", "Data protection", Locator(table=0, row=1, col=0)),
+        ("1.2", "Describe how access reviews are achieved.", "Data protection", Locator(table=1, row=1, col=0))]
+
+
 def test_questions_that_ask_how_something_is_implemented_stay_questions():
     qs = read_docx(questions_table_doc()).questions
     assert [q.text for q in qs] == [
