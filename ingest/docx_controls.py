@@ -16,7 +16,9 @@ A control-implementation template lists controls, each with the same block:
   ("Part a" | answer, "Part b" | answer, "a." | answer, "Part 1" | ...).
 
 Each control is read as one question: ref = the control id ("AC-2(1)"), text =
-the title plus the requirement statement (guidance left out), section = the
+the title plus the requirement statement (guidance left out; a solution
+header that asks about something of its own, "How is encryption at rest
+implemented?", ends the text), section = the
 control family (the heading above the control headings), answer = the
 solution cell. With part rows, the answer goes in the answer cell of the
 first part: one narrative per control, written where a reader starts; the
