@@ -174,23 +174,37 @@ def _summary_row(grid: "_Grid", r: int) -> bool:
         lead = lead_id(lb)
         if _SUMMARY.match(lb) or "summary" in lb.lower() or (lead and (not lead[1] or _SUMMARY.match(lead[1]))):
             return True
-    return bool(_record_field(grid, r))
+    return bool(_record_fields(grid, r))
 
 
-def _record_field(grid: "_Grid", r: int) -> tuple[str, str] | None:
-    """("id" | "title" | "statement", value) for a row "Control" | "AC-2", "Title" | ..., "Requirement" | ..."""
-    cells = [c for c in grid.row_cells(r) if c.flat]
-    if len(cells) != 2:
-        return None
-    label, value = _cell_label(cells[0]), cells[1].flat
-    lead = lead_id(value)
-    if _ID_LABEL.match(label) and lead and not lead[1]:
-        return "id", lead[0]
-    if _TITLE_LABEL.match(label):
-        return "title", value
-    if _STATEMENT_LABEL.match(label):
-        return "statement", value
-    return None
+def _record_fields(grid: "_Grid", r: int) -> dict[str, str]:
+    """What a row says about the control itself: {"id", "title", "statement"} from rows "Control" | "AC-2",
+    "Title" | ..., "Requirement" | ..., or a title row "AC-2 Account Management" / "AC-2" | "Account
+    Management" (every cell filled, a short title that asks nothing)."""
+    cells = grid.row_cells(r)
+    texty = [c for c in cells if c.flat]
+    if not texty or len(texty) > 2:
+        return {}
+    first = _cell_label(texty[0])
+    if len(texty) == 2:
+        value = texty[1].flat
+        lead = lead_id(value)
+        if _ID_LABEL.match(first) and lead and not lead[1]:
+            return {"id": lead[0]}
+        if _TITLE_LABEL.match(first):
+            return {"title": value}
+        if _STATEMENT_LABEL.match(first):
+            return {"statement": value}
+    if len(texty) != len(cells):
+        return {}  # an empty cell beside: a question and its answer place, not a title row
+    lead = lead_id(first)
+    if lead is None:
+        return {}
+    title = lead[1] if len(texty) == 1 else (texty[1].flat if not lead[1] else "")
+    if (not title or len(title.split()) > 12 or "?" in title or _SUMMARY.match(title) or "summary" in title.lower()
+            or _SOLUTION.search(title)):
+        return {} if lead[1] else {"id": lead[0]}  # "AC-2" | "Control Summary Information": the id alone
+    return {"id": lead[0], "title": title}
 
 
 def _answer_row(grid: "_Grid", r: int) -> bool:
@@ -225,9 +239,8 @@ def _solution_in(grid: "_Grid", pos: int) -> _Solution | None:
         table_id = lead[0] if lead else None
         fields: dict[str, str] = {}
         for k in range(r):
-            fld = _record_field(grid, k)
-            if fld and fld[0] not in fields:
-                fields[fld[0]] = fld[1]
+            for key, value in _record_fields(grid, k).items():
+                fields.setdefault(key, value)
         if table_id is None:
             table_id = fields.get("id")
         if table_id is None and r > 0:
@@ -327,7 +340,7 @@ def read_controls(reader: "_Reader", grid_for) -> Controls:
             solutions.append(sol)
     start = 0
     for sol in solutions:
-        control = _control_for(reader, sol, start)
+        control = _control_for(reader, sol, start, grid_for)
         if control is None:
             start = sol.table_pos + 1
             continue
@@ -347,6 +360,8 @@ def read_controls(reader: "_Reader", grid_for) -> Controls:
                 out.paragraphs.add(k)
         if blocks[title_pos][0] == "p":
             out.paragraphs.add(title_pos)
+        elif title_pos != sol.table_pos:  # the control's first table holds its title
+            out.tables[title_pos] = "control summary" if _summary_like(grid_for(title_pos)) else "control details"
         out.tables[sol.table_pos] = "control implementation"
         text = title
         if statement:
@@ -365,9 +380,10 @@ def read_controls(reader: "_Reader", grid_for) -> Controls:
     return out
 
 
-def _control_for(reader: "_Reader", sol: _Solution, start: int):
+def _control_for(reader: "_Reader", sol: _Solution, start: int, grid_for):
     """(title position, id, title, statement) of the control a solution table answers, or None. The title
-    position is None when the table itself gives the id, title and requirement."""
+    position is a table's (the first of the control's tables) or None (the solution table) when the tables
+    give the id, title and requirement."""
     blocks = reader.blocks
     candidates: list[tuple[int, str, str]] = []
     for k in range(start, sol.table_pos):
@@ -383,14 +399,21 @@ def _control_for(reader: "_Reader", sol: _Solution, start: int):
         if lead is not None:
             candidates.append((k, lead[0], lead[1]))
     # the summary table's first cell may carry the id too
-    table_id = sol.table_id
-    if table_id is None:
-        for k in range(start, sol.table_pos):
-            if blocks[k][0] == "t":
-                first = _first_cell_text(blocks[k][2])
-                lead = lead_id(first)
-                if lead and not lead[1]:
-                    table_id = lead[0]
+    # the control's other tables right above (only empty paragraphs between) may name it too
+    fields = dict(sol.fields)
+    top = None  # the first of those tables
+    for k in range(sol.table_pos - 1, start - 1, -1):
+        if blocks[k][0] == "p":
+            if reader.pinfo[k]["flat"]:
+                break
+            continue
+        top = k
+        grid = grid_for(k)
+        for r in range(len(grid.rows)):
+            for key, value in _record_fields(grid, r).items():
+                fields.setdefault(key, value)
+    sol.fields = fields
+    table_id = sol.table_id or fields.get("id")
     # The title: the nearest heading starting with the id the tables give; else the first such paragraph
     # after the last heading that does not start guidance (a requirement item may start with the id too,
     # and a table of contents lists the ids before that heading); else a heading with an id of the same
@@ -410,7 +433,7 @@ def _control_for(reader: "_Reader", sol: _Solution, start: int):
     if pick is None and (sol.fields.get("title") or sol.fields.get("statement")) and table_id is not None:
         # a control record table: the id, title and requirement are rows of the table itself
         title = _BASELINE_MARKS.sub("", sol.fields.get("title", "")).strip(" :–—-")
-        return None, table_id, title, sol.fields.get("statement", "")
+        return top, table_id, title, sol.fields.get("statement", "")
     if pick is None:
         if table_id is None:
             return None
@@ -427,7 +450,7 @@ def _control_for(reader: "_Reader", sol: _Solution, start: int):
                 title_pos = k
             break
         if title_pos is None:
-            return None, table_id, "", ""
+            return top, table_id, "", ""
         pick = (title_pos, table_id, reader.pinfo[title_pos]["flat"])
     title_pos, cid, title = pick
     title = _BASELINE_MARKS.sub("", title).strip(" :–—-")
@@ -458,19 +481,6 @@ def _specific(header: str) -> bool:
 
 def _skeleton(cid: str) -> str:
     return re.sub(r"\d+", "0", cid.upper())
-
-
-def _first_cell_text(tbl) -> str:
-    from ingest.docx_format import _TC, _TR, _clean, _scan_paragraph, _block_paragraphs
-
-    tr = tbl.find(_TR)
-    if tr is None:
-        return ""
-    tc = tr.find(_TC)
-    if tc is None:
-        return ""
-    paras, _ = _block_paragraphs(tc)
-    return _clean(" ".join(_scan_paragraph(p).text for p in paras))
 
 
 def _family(reader: "_Reader", title_pos: int) -> str | None:

@@ -195,6 +195,15 @@ def annex_doc() -> bytes:
     t.cell(0, 0).text = "A.5.40 How does the organization meet this requirement?"
     t.cell(1, 0).text = "Part a:"
     t.cell(2, 0).text = "Part b:"
+    d.add_paragraph()
+    # A.5.5: the title is the summary table's first row; the solution table has no id
+    t = d.add_table(rows=3, cols=2)
+    t.cell(0, 0).merge(t.cell(0, 1)).text = "A.5.5 Information security in project management"
+    t.cell(1, 0).merge(t.cell(1, 1)).text = "Responsible Role:"
+    cell_paragraphs(t.cell(2, 0).merge(t.cell(2, 1)), [run("Implementation Status:"), run("☐ Implemented"),
+                                                       run("☐ Planned")])
+    d.add_paragraph()
+    solution_table(d, "What is the solution and how is it implemented?", ["Part a", "Part b"])
     return to_bytes(d)
 
 
@@ -274,8 +283,9 @@ def test_one_question_per_control_answered_in_the_solution_cell():
 
 
 def test_other_spellings_of_the_control_layout():
-    qs = read_docx(annex_doc()).questions
-    assert [q.ref for q in qs] == ["A.5.1", "A.5.2", "A.5.3", "A.5.4"]
+    result = read_docx(annex_doc())
+    qs = result.questions
+    assert [q.ref for q in qs] == ["A.5.1", "A.5.2", "A.5.3", "A.5.4", "A.5.5"]
     assert {q.section for q in qs} == {"Organizational controls"}
     assert qs[0].text == ("Policies for information security: Information security policy shall be defined, "
                           "approved by management and published. A.5.1 b) The policy shall be reviewed at planned "
@@ -289,6 +299,11 @@ def test_other_spellings_of_the_control_layout():
                           "relevant authorities.")
     assert qs[3].answer_at == Locator(table=4, row=1, col=0, insert_after=True)  # under "Part a:"
     assert qs[3].notes == ["the control has parts Part a, Part b; the answer is written in the Part a row"]
+    assert (qs[4].text, qs[4].answer_at) == (
+        "Information security in project management", Locator(table=6, row=1, col=1))
+    assert result.layout["tables"] == {0: "control implementation", 1: "control summary", 2: "control implementation",
+                                       3: "control implementation", 4: "control implementation",
+                                       5: "control summary", 6: "control implementation"}
 
 
 def test_a_control_record_table_gives_the_id_title_and_requirement():
