@@ -274,7 +274,10 @@ def _solution_in(grid: "_Grid", pos: int) -> _Solution | None:
                 existing = "\n".join(f"{p}: {w}" for p, w in written if w) or None
             else:
                 existing = written[0][1]
-        elif beside:  # "Implementation description:" | answer
+        elif beside and (label.endswith(":") or not (all(c.empty for c in beside) and end < rows
+                                                       and _answer_row(grid, end))):
+            # "Implementation description:" | answer; an empty cell beside a header that is not a label,
+            # over an answer row, is only the rest of the header row
             answer, insert_after = beside[0], False
             existing = _written(answer)
             if not (answer.answerish or existing):
@@ -303,7 +306,7 @@ def _summary_like(grid: "_Grid") -> bool:
     return rows > 0 and sum(1 for r in range(rows) if _summary_row(grid, r)) * 2 >= rows
 
 
-def _guidance_start(text: str, cid: str | None) -> bool:
+def _guidance_start(text: str) -> bool:
     """A paragraph that starts the guidance: "AC-2 Additional Requirements and Guidance:", "Discussion: ...",
     "Note: ...": a short label (at most 7 words, before a colon or alone) naming guidance. A requirement
     item ("c. Test the plan [Assignment: ...]") is not one."""
@@ -423,13 +426,13 @@ def _control_for(reader: "_Reader", sol: _Solution, start: int, grid_for):
     if pick is None:
         last_heading = next((k for k in range(sol.table_pos - 1, start - 1, -1)
                              if blocks[k][0] == "p" and reader.pinfo[k]["heading"]), start - 1)
-        plain = [c for c in matching if not _guidance_start(reader.pinfo[c[0]]["flat"], c[1])]
+        plain = [c for c in matching if not _guidance_start(reader.pinfo[c[0]]["flat"])]
         pick = next((c for c in plain if c[0] > last_heading), None) or (plain[-1] if plain else None)
     if pick is None and table_id is not None:
         # the same kind of id (AC-2(3) / AC-2(4), A.5.4 / A.5.40), not a numbered section heading
         same_kind = [c for c in candidates if _skeleton(c[1]) == _skeleton(table_id)]
         pick = next((c for c in reversed(same_kind) if reader.pinfo[c[0]]["heading"]), None) or next(
-            (c for c in reversed(same_kind) if not _guidance_start(reader.pinfo[c[0]]["flat"], c[1])), None)
+            (c for c in reversed(same_kind) if not _guidance_start(reader.pinfo[c[0]]["flat"])), None)
     if pick is None and (sol.fields.get("title") or sol.fields.get("statement")) and table_id is not None:
         # a control record table: the id, title and requirement are rows of the table itself
         title = _BASELINE_MARKS.sub("", sol.fields.get("title", "")).strip(" :–—-")
@@ -444,7 +447,7 @@ def _control_for(reader: "_Reader", sol: _Solution, start: int, grid_for):
             if blocks[k][0] != "p" or not reader.pinfo[k]["flat"]:
                 continue
             flat = reader.pinfo[k]["flat"]
-            if _guidance_start(flat, None):
+            if _guidance_start(flat):
                 continue
             if not reader.pinfo[k]["heading"] and len(flat.split()) <= 15 and not flat.endswith((".", "?", ":")):
                 title_pos = k
@@ -461,7 +464,7 @@ def _control_for(reader: "_Reader", sol: _Solution, start: int, grid_for):
         flat = reader.pinfo[k]["flat"]
         if not flat:
             continue
-        if reader.pinfo[k]["heading"] or _guidance_start(flat, cid):
+        if reader.pinfo[k]["heading"] or _guidance_start(flat):
             break
         label = reader.pinfo[k].get("label")
         statement.append(f"{label} {flat}" if label and not flat.startswith(label) else flat)

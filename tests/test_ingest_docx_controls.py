@@ -76,9 +76,9 @@ def summary_table(document, cid: str, parameters: list[str], box: str = "glyph")
     return t
 
 
-def solution_table(document, header: str, parts: list[str] | None, cols: int = 1):
-    """The implementation table: a merged header row, then "Part x" | answer rows or one answer row
-    (`cols` cells wide, not merged)."""
+def solution_table(document, header: str, parts: list[str] | None, cols: int = 1, merge_header: bool = True):
+    """The implementation table: a header row (merged unless told), then "Part x" | answer rows or one
+    answer row (`cols` cells wide, not merged)."""
     if parts:
         t = document.add_table(rows=1 + len(parts), cols=2)
         for r, part in enumerate(parts, start=1):
@@ -86,7 +86,7 @@ def solution_table(document, header: str, parts: list[str] | None, cols: int = 1
     else:
         t = document.add_table(rows=2, cols=cols)
     t.style = "Table Grid"
-    head = t.cell(0, 0).merge(t.cell(0, len(t.columns) - 1)) if len(t.columns) > 1 else t.cell(0, 0)
+    head = t.cell(0, 0).merge(t.cell(0, len(t.columns) - 1)) if len(t.columns) > 1 and merge_header else t.cell(0, 0)
     head.text = header
     repeat_header(t.rows[0])
     return t
@@ -102,7 +102,7 @@ def control(document, heading: str, statement: list[str], guidance: list[str], c
     document.add_paragraph()
     summary_table(document, cid, parameters, box)
     document.add_paragraph()
-    t = solution_table(document, header, parts, cols)
+    t = solution_table(document, header, parts, cols, merge_header=cols == 1)
     if repeated_header:  # the header row typed again above the last part (a table split over two pages)
         last = t.rows[-1]._tr
         copy_ = copy.deepcopy(t.rows[0]._tr)
