@@ -3,6 +3,8 @@
 Prints numbers; asserts nothing. Targets (issue 3): ingest of the 15-sheet
 HECVAT in at most 3 s; `aimsq autofill` of the 261-question CAIQ in at most
 5 s, cold, whole process. Skips (with a line saying so) when ../shared is absent.
+Also reads a generated 320-control Word control-implementation template (SSP
+style, built with the test fixture's control blocks), which needs no corpus.
 """
 from __future__ import annotations
 
@@ -42,6 +44,43 @@ def ingest_speed() -> None:
             times.append(time.perf_counter() - t)
         target = "  (target <= 3 s)" if path == HECVAT else ""
         print(f"{path.name:<34} {count:>9} {times[0]:>8.2f} {statistics.median(times):>9.2f}{target}")
+
+
+def control_template_speed(families: int = 20, per_family: int = 16) -> None:
+    """Read a generated SSP-style document of families x per_family controls (summary and solution
+    tables per control): the control reader must stay fast on a 300+ control appendix."""
+    import copy
+    import io
+
+    import docx
+
+    from ingest.docx_format import read_docx
+    from tests.test_ingest_docx_controls import control, to_bytes
+
+    d = docx.Document()
+    body = d.element.body
+    start = len(body) - 1  # before the section properties
+    d.add_heading("Family (FA)", level=2)
+    for n in range(1, per_family + 1):
+        cid = f"FA-{n}" if n % 3 else f"FA-{n - 1} ({n})"
+        control(d, f"{cid} Control title {n} (L)(M)(H)",
+                ["The organization:", "a. Does the first thing [Assignment: frequency];", "b. Does the second thing."],
+                [f"{cid} Additional Requirements and Guidance:", "Guidance: more text."],
+                cid, [f"{cid}(a)", f"{cid}(b)"], f"{cid} What is the solution and how is it implemented?",
+                ["Part a", "Part b"] if n % 2 else None, box=("glyph", "sdt", "field")[n % 3])
+    block = list(body)[start:-1]
+    for _ in range(families - 1):
+        for el in block:
+            body[-1].addprevious(copy.deepcopy(el))
+    data = to_bytes(d)
+    times = []
+    count = 0
+    for _ in range(3):
+        t = time.perf_counter()
+        count = len(read_docx(data).questions)
+        times.append(time.perf_counter() - t)
+    print(f"control template ({len(docx.Document(io.BytesIO(data)).tables)} tables): {count} controls, "
+          f"first {times[0]:.2f} s, median {statistics.median(times):.2f} s")
 
 
 def autofill_speed() -> None:
@@ -97,4 +136,5 @@ def autofill_speed() -> None:
 
 if __name__ == "__main__":
     ingest_speed()
+    control_template_speed()
     autofill_speed()

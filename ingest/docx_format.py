@@ -46,6 +46,12 @@ is filled in place, the control kept. Short labels ("Name:") get the caption
 paragraph or title row of their table as a prefix ("Responsible
 Organization: Name").
 
+Control-implementation templates (SSP style: a heading per control, a
+summary table, a "What is the solution and how is it implemented?" table with
+Part a/b rows) are read first, by ``ingest.docx_controls``: one question per
+control, answered in the solution cell; the tables it claims are not read by
+the layouts above.
+
 Paragraphs:
 
 - numbered list paragraphs take their reference from Word's numbering
@@ -1017,11 +1023,22 @@ class _Reader:
             if kind == "p":
                 self.pinfo[pos] = self._paragraph_info(el)
         self.consumed: set[int] = set()  # block positions of paragraphs used by a question
-        found: list[_Found] = []
+        self.grids: dict[int, _Grid] = {}
+        from ingest.docx_controls import read_controls  # control-implementation templates (SSP style)
+
+        controls = read_controls(self, self._grid)
+        self.consumed.update(controls.paragraphs)
+        found: list[_Found] = list(controls.found)
+        if controls.found:
+            self.layout["controls"] = len(controls.found)
         table_results: dict[int, _TableResult] = {}
         nested_tables = 0
         for pos, (kind, idx, el) in enumerate(self.blocks):
             if kind != "t":
+                continue
+            if pos in controls.tables:
+                table_results[pos] = _TableResult(controls.tables[pos])
+                self.layout["tables"][idx] = controls.tables[pos]
                 continue
             if el.find(f"{_TR}/{_TC}//{_TBL}") is not None:
                 nested_tables += 1
@@ -1133,7 +1150,8 @@ class _Reader:
         heading = outline is not None and 0 <= outline < 9
         label = self.labels.get(p)
         flat = _clean(scan.text)
-        return {"scan": scan, "flat": flat, "heading": heading and bool(flat), "label": label}
+        return {"scan": scan, "flat": flat, "heading": heading and bool(flat), "label": label,
+                "outline": outline if heading else None}
 
     def _section_before(self, pos: int) -> str | None:
         """The nearest heading before block `pos` (with its list number when it has one)."""
@@ -1207,8 +1225,14 @@ class _Reader:
 
     # -- tables --
 
+    def _grid(self, pos: int) -> _Grid:
+        """The layout grid of the table at block position pos, built once."""
+        if pos not in self.grids:
+            self.grids[pos] = _Grid(self.blocks[pos][2])
+        return self.grids[pos]
+
     def _read_table(self, pos: int, t_idx: int, tbl) -> _TableResult:
-        grid = _Grid(tbl)
+        grid = self._grid(pos)
         if not grid.rows or grid.ncols == 0:
             return _TableResult("empty")
         section = self._section_before(pos)
