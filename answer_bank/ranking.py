@@ -189,6 +189,10 @@ class Glossary:
         self.phrases = {k: "g:" + "_".join(root) for root, ks in members.items() if len(ks) > 1 for k in ks}
         self.first = frozenset(k[0] for k in self.phrases)
         self.maxlen = max((len(k) for k in self.phrases), default=0)
+        # Words seen so far, and those whose stem starts a term: most texts have
+        # no term, and two set operations per text say so.
+        self._seen: set[str] = set()
+        self._first_words: set[str] = set()
 
     def __len__(self) -> int:
         return len(self.phrases)
@@ -196,9 +200,14 @@ class Glossary:
     def join(self, words: list[str]) -> list[str]:
         """`words` with every glossary term replaced by its group's token (marked
         with '#': not stemmed again); the longest term wins."""
-        keys = [_KEY_CACHE.get(w) or _word_key(w) for w in words]
-        if self.first.isdisjoint(keys):
+        new = self._seen.issuperset(words) or set(words) - self._seen
+        if new is not True:
+            self._first_words.update(w for w in new if _word_key(w) in self.first)
+            if len(self._seen) < 500_000:
+                self._seen.update(new)
+        if self._first_words.isdisjoint(words):
             return words
+        keys = [_word_key(w) for w in words]
         out, i, n = [], 0, len(words)
         while i < n:
             if keys[i] in self.first:
