@@ -116,7 +116,6 @@ def m001_entries(db: sqlite_utils.Database) -> None:
     )
 
 
-
 @migrations()
 def m002_glossary(db: sqlite_utils.Database) -> None:
     """The bank's glossary: pairs of terms that mean the same (answer_bank.glossary).
@@ -144,6 +143,7 @@ def m002_glossary(db: sqlite_utils.Database) -> None:
         from answer_bank.store import Bank
 
         Bank(db).insert_glossary_pairs(starter_glossary_pairs(), user="aimsq-upgrade")
+
 
 def connect(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) the bank at `path` and bring its schema up to date."""
