@@ -166,12 +166,14 @@ def _large_bank(n: int = 100_000) -> None:
     import numpy as np
 
     from answer_bank.embeddings import embedder_from_env, text_hash
+    from answer_bank.starter import starter_glossary_pairs
     from answer_bank.store import Bank
 
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "large.db")
         bank = Bank.open(db)
+        bank.add_glossary_pairs(starter_glossary_pairs(), user="bench")
         t = time.perf_counter()
         rows, vecs = [], {}
         now = "2026-01-01T00:00:00+00:00"
