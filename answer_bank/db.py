@@ -116,6 +116,35 @@ def m001_entries(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m002_glossary(db: sqlite_utils.Database) -> None:
+    """The bank's glossary: pairs of terms that mean the same (answer_bank.glossary).
+    `*_key` is the term as the matcher reads it (lowercase words); a pair is
+    stored once whichever way round it was given. A bank that already has
+    entries was matched with the general domain terms built into earlier
+    versions: it gets them as the starter glossary, so its matching does not
+    change on upgrade (docs/curation.md, "Glossary")."""
+    db.execute(
+        """CREATE TABLE glossary (
+            id INTEGER PRIMARY KEY,
+            term TEXT NOT NULL,
+            equivalent TEXT NOT NULL,
+            term_key TEXT NOT NULL,
+            equivalent_key TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            CHECK (term_key <> '' AND equivalent_key <> '' AND term_key <> equivalent_key)
+        )"""
+    )
+    db.execute("CREATE UNIQUE INDEX glossary_pair ON glossary "
+               "(min(term_key, equivalent_key), max(term_key, equivalent_key))")
+    if db.execute("SELECT count(*) FROM entries").fetchone()[0]:
+        from answer_bank.starter import starter_glossary_pairs
+        from answer_bank.store import Bank
+
+        Bank(db).insert_glossary_pairs(starter_glossary_pairs(), user="aimsq-upgrade")
+
+
 def connect(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) the bank at `path` and bring its schema up to date."""
     if str(path) != ":memory:":

@@ -55,7 +55,7 @@ class Matcher:
     """Matches questions against the bank's approved entries.
 
     The index is built on first use and rebuilt when the bank's revision
-    changes (an import, an approval, a learned variant).
+    changes (an import, an approval, a learned variant, a glossary change).
     """
 
     def __init__(self, bank: Bank, embedder: Embedder | None = None):
@@ -79,7 +79,7 @@ class Matcher:
     def _index(self) -> tuple[list[BankEntry], Ranker | None]:
         revision = self.bank.revision()
         if revision != self._revision:
-            from answer_bank.ranking import Ranker  # scipy: imported while the questions are encoded
+            from answer_bank.ranking import Glossary, Ranker  # scipy: imported while the questions are encoded
 
             entries = self.bank.list_entries(status="approved")
             ranker = None
@@ -90,6 +90,8 @@ class Matcher:
                     # e.texts: canonical, curated variants (deduplicated), then learned wordings
                     curated_counts=[len({t for t in (e.question, *e.variants) if t}) for e in entries],
                     query_embed=self._embed_questions,
+                    # the bank's glossary: its terms read alike in questions and bank texts
+                    glossary=Glossary(self.bank.glossary_groups()),
                 )
             self._entries, self._ranker, self._revision = entries, ranker, revision
         return self._entries, self._ranker

@@ -11,7 +11,7 @@ import itertools
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -29,47 +29,6 @@ up down out off again further once here also e g eg ie etc per via within withou
 s t d ll m re ve don doesn didn isn aren wasn weren hasn haven hadn won wouldn shouldn couldn cannot
 """.split())  # the second line: pieces of contractions ("don't", "vendor's") split at the apostrophe
 
-# Domain phrases that mean the same thing in security / AI-risk questionnaires,
-# each mapped to one token (matched on lowercase words, so "multi-factor" is
-# "multi factor"). Written from domain knowledge, not from the benchmark sets'
-# failures (docs/matching.md).
-_PHRASES: dict[str, tuple[str, ...]] = {
-    "mfa": ("multi factor authentication", "multifactor authentication", "two factor authentication",
-            "2 factor authentication", "2fa", "mfa"),
-    "sso": ("single sign on", "sso"),
-    "ai": ("artificial intelligence",),
-    "ml": ("machine learning",),
-    "llm": ("large language model", "large language models", "llm", "llms"),
-    "genai": ("generative ai", "gen ai", "genai"),
-    "pii": ("personally identifiable information", "personal data", "personal information", "pii"),
-    "dpia": ("data protection impact assessment", "data protection impact assessments",
-             "privacy impact assessment", "privacy impact assessments", "dpia", "dpias"),
-    "vendor": tuple(f"{a} {b}" for a in ("solution", "service", "cloud", "technology") for b in ("provider", "providers"))
-    + ("supplier", "suppliers"),
-    "consult": ("professional services", "consulting services", "consultancy services", "consulting",
-                "consultancy", "consultant", "consultants"),
-    "pentest": ("penetration test", "penetration tests", "penetration testing", "pen test", "pen tests",
-                "pen testing", "pentest", "pentests", "pentesting"),
-    "thirdparty": ("sub processor", "sub processors", "subprocessor", "subprocessors", "sub contractor",
-                   "sub contractors", "subcontractor", "subcontractors", "third party", "third parties"),
-    "redteam": ("red team", "red teams", "red teaming", "redteam", "redteaming", "adversarial test",
-                "adversarial tests", "adversarial testing"),
-    "humanoversight": ("human in the loop", "human oversight", "human review"),
-    # A questionnaire is written by the customer: "our data" is customer data.
-    "customdata": tuple(f"{a} {b}" for a in ("customer", "customers", "client", "clients", "tenant", "our")
-                        for b in ("data", "content", "information")),
-    "annual": ("every year", "each year", "once a year", "yearly", "annually", "annual"),
-}
-# Single words (after stemming) with the same meaning here.
-_WORD_SYNONYMS = {
-    "client": "custom", "tenant": "custom", "solut": "product",
-    "keep": "retain", "kept": "retain", "retent": "retain",
-    "staff": "employe", "personnel": "employe", "workforc": "employe",
-    "eras": "delet", "erasur": "delet", "purg": "delet",
-}
-_PHRASE_MAP = {tuple(p.split()): tok for tok, ps in _PHRASES.items() for p in ps}
-_PHRASE_FIRST = frozenset(k[0] for k in _PHRASE_MAP)
-_PHRASE_MAXLEN = max(len(k) for k in _PHRASE_MAP)
 _WORD_RE = re.compile(r"[a-z0-9]+")
 
 
@@ -172,7 +131,8 @@ def stem(word: str) -> str:
     return w
 
 
-_TOKEN_CACHE: dict[str, str | None] = {}  # word -> its token (stem, synonym), None for a stop-word
+_TOKEN_CACHE: dict[str, str | None] = {}  # word -> its token (stem), None for a stop-word
+_KEY_CACHE: dict[str, str] = {}  # word -> what a glossary term's word is matched on (its stem)
 
 
 def _word_token(w: str) -> str | None:
@@ -183,44 +143,104 @@ def _word_token(w: str) -> str | None:
         elif w in _STOP:
             tok = None
         else:
-            tok = _WORD_SYNONYMS.get(stem(w), stem(w))
+            tok = stem(w)
         if len(_TOKEN_CACHE) < 500_000:
             _TOKEN_CACHE[w] = tok
     return tok
 
 
-def tokenize(text: str) -> list[str]:
-    """Lexical tokens of a text: lowercase words, domain phrases joined, stop-words out, Porter stems."""
-    return tokenize_many([text])[0]
+def _word_key(w: str) -> str:
+    key = _KEY_CACHE.get(w)
+    if key is None:
+        key = w if w in _STOP else stem(w)
+        if len(_KEY_CACHE) < 500_000:
+            _KEY_CACHE[w] = key
+    return key
 
 
-def _join_phrases(words: list[str]) -> list[str]:
-    out, i, n = [], 0, len(words)
-    while i < n:
-        if words[i] in _PHRASE_FIRST:
-            for size in range(min(_PHRASE_MAXLEN, n - i), 0, -1):
-                tok = _PHRASE_MAP.get(tuple(words[i:i + size]))
-                if tok is not None:
-                    out.append("#" + tok)  # marked: not stemmed again
-                    i += size
-                    break
+class Glossary:
+    """The terms that mean the same in one bank (its glossary, answer_bank.glossary),
+    as the tokeniser reads them: every term of a group becomes one token, in the
+    questions and in the bank's texts alike. A term matches on the stems of its
+    words, so "penetration test" also covers "penetration testing" and "pen tests";
+    two groups with a term of the same stems are one group."""
+
+    def __init__(self, groups: Iterable[Sequence[str]] = ()):
+        parent: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+        def find(k: tuple[str, ...]) -> tuple[str, ...]:
+            while parent[k] != k:
+                parent[k] = parent[parent[k]]
+                k = parent[k]
+            return k
+
+        for group in groups:
+            keys = [k for k in (tuple(_word_key(w) for w in _WORD_RE.findall(t.lower())) for t in group) if k]
+            for k in keys:
+                parent.setdefault(k, k)
+            for k in keys[1:]:
+                ra, rb = find(keys[0]), find(k)
+                if ra != rb:
+                    parent[max(ra, rb)] = min(ra, rb)
+        members: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+        for k in parent:
+            members.setdefault(find(k), []).append(k)
+        # A group's token cannot collide with a word's stem (':' is never in a word).
+        self.phrases = {k: "g:" + "_".join(root) for root, ks in members.items() if len(ks) > 1 for k in ks}
+        self.first = frozenset(k[0] for k in self.phrases)
+        self.maxlen = max((len(k) for k in self.phrases), default=0)
+        # Words seen so far, and those whose stem starts a term: most texts have
+        # no term, and two set operations per text say so.
+        self._seen: set[str] = set()
+        self._first_words: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self.phrases)
+
+    def join(self, words: list[str]) -> list[str]:
+        """`words` with every glossary term replaced by its group's token (marked
+        with '#': not stemmed again); the longest term wins."""
+        new = self._seen.issuperset(words) or set(words) - self._seen
+        if new is not True:
+            self._first_words.update(w for w in new if _word_key(w) in self.first)
+            if len(self._seen) < 500_000:
+                self._seen.update(new)
+        if self._first_words.isdisjoint(words):
+            return words
+        keys = [_word_key(w) for w in words]
+        out, i, n = [], 0, len(words)
+        while i < n:
+            if keys[i] in self.first:
+                for size in range(min(self.maxlen, n - i), 0, -1):
+                    tok = self.phrases.get(tuple(keys[i:i + size]))
+                    if tok is not None:
+                        out.append("#" + tok)
+                        i += size
+                        break
+                else:
+                    out.append(words[i])
+                    i += 1
             else:
                 out.append(words[i])
                 i += 1
-        else:
-            out.append(words[i])
-            i += 1
-    return out
+        return out
 
 
-def tokenize_many(texts: list[str]) -> list[list[str]]:
+def tokenize(text: str, glossary: Glossary | None = None) -> list[str]:
+    """Lexical tokens of a text: lowercase words, the glossary's terms joined,
+    stop-words out, Porter stems."""
+    return tokenize_many([text], glossary)[0]
+
+
+def tokenize_many(texts: list[str], glossary: Glossary | None = None) -> list[list[str]]:
     """`tokenize` over many texts."""
-    cache, findall, first = _TOKEN_CACHE, _WORD_RE.findall, _PHRASE_FIRST
+    cache, findall = _TOKEN_CACHE, _WORD_RE.findall
+    join = glossary.join if glossary else None
     out = []
     for text in texts:
         words = findall(text.lower())
-        if not first.isdisjoint(words):
-            words = _join_phrases(words)
+        if join is not None:
+            words = join(words)
         toks = []
         for w in words:
             tok = cache.get(w, "")
@@ -360,9 +380,13 @@ class Ranker:
 
     def __init__(self, entries: list[list[str]], embed: Callable[[list[str]], np.ndarray], *,
                  extra_texts: list[str | None] | None = None, curated_counts: Sequence[int] | None = None,
-                 query_embed: Callable[[list[str]], np.ndarray] | None = None, block_size: int = 32):
+                 query_embed: Callable[[list[str]], np.ndarray] | None = None, block_size: int = 32,
+                 glossary: Glossary | None = None):
         # `embed` is for the bank's texts (the caller may cache them);
         # `query_embed`, when given, for the questions (default: `embed`).
+        # `glossary`: the bank's terms that mean the same, read alike in the
+        # bank's texts and the questions (lexical signal and coverage).
+        self.glossary = glossary
         self.embed = embed
         self.query_embed = query_embed or embed
         self.block_size = block_size
@@ -389,13 +413,13 @@ class Ranker:
                 texts.append(t)
                 owner.append(i)
                 learned.append(is_learned)
-        units = tokenize_many(unit_texts)
+        units = tokenize_many(unit_texts, glossary)
         # Answers help only when they say something: a placeholder or a bare
         # "Yes." would add noise, so short answers are left out.
         answers: list[str] = []
         answer_owner: list[int] = []
         given = [(i, a) for i, a in enumerate((extra_texts or [])[: self.n_entries]) if a and a.strip()]
-        for (i, a), toks in zip(given, tokenize_many([a for _, a in given])):
+        for (i, a), toks in zip(given, tokenize_many([a for _, a in given], glossary)):
             if len(toks) >= MIN_ANSWER_TOKENS:
                 answers.append(" ".join(a.split()))
                 answer_owner.append(i)
@@ -562,7 +586,7 @@ class Ranker:
         if self.n_entries == 0 or top_k <= 0:
             return [RankedList([], 0.0, {}) for _ in queries]
         qvecs = np.asarray(self.query_embed(queries), dtype=np.float32)
-        qtokens = tokenize_many(queries)
+        qtokens = tokenize_many(queries, self.glossary)
         out: list[RankedList] = []
         n = len(queries)
         prev = np.zeros(self.n_entries, np.float32)

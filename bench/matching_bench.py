@@ -1,7 +1,8 @@
 """Matching quality on ../shared/bench/sets and matching speed.
 
 Quality goes through the shipped pipeline: a temporary bank file, the bank
-CSV imported and approved, `Matcher.match_many` with the real model.
+CSV imported and approved, the starter glossary loaded (as `aimsq init --demo`
+gives a real bank), `Matcher.match_many` with the real model.
 """
 from __future__ import annotations
 
@@ -21,10 +22,12 @@ AIMSQ = [sys.executable, "-m", "questionnaire"]
 
 def score_set(set_dir: Path, matcher_factory) -> dict:
     from answer_bank.io import read_entries
+    from answer_bank.starter import starter_glossary_pairs
     from answer_bank.store import Bank
 
     with tempfile.TemporaryDirectory() as tmp:
         bank = Bank.open(Path(tmp) / "bank.db")
+        bank.add_glossary_pairs(starter_glossary_pairs(), user="bench")
         bank.import_entries(read_entries(open(set_dir / "bank.csv", "rb"), "csv"), approve=True)
         matcher = matcher_factory(bank)
         questions = read_csv(set_dir / "questions.csv")
@@ -108,11 +111,13 @@ def speed() -> None:
 def _warm_throughput(ccm: Path) -> None:
     from answer_bank.io import read_entries
     from answer_bank.matching import Matcher
+    from answer_bank.starter import starter_glossary_pairs
     from answer_bank.store import Bank
 
     questions = [" ".join(q["question"].split()) for q in read_csv(ccm / "questions.csv")]
     with tempfile.TemporaryDirectory() as tmp:
         bank = Bank.open(Path(tmp) / "bank.db")
+        bank.add_glossary_pairs(starter_glossary_pairs(), user="bench")
         bank.import_entries(read_entries(open(ccm / "bank.csv", "rb"), "csv"), approve=True)
         matcher = Matcher(bank)
         matcher.match_many(questions[:8])  # load the model and build the index
@@ -161,12 +166,14 @@ def _large_bank(n: int = 100_000) -> None:
     import numpy as np
 
     from answer_bank.embeddings import embedder_from_env, text_hash
+    from answer_bank.starter import starter_glossary_pairs
     from answer_bank.store import Bank
 
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "large.db")
         bank = Bank.open(db)
+        bank.add_glossary_pairs(starter_glossary_pairs(), user="bench")
         t = time.perf_counter()
         rows, vecs = [], {}
         now = "2026-01-01T00:00:00+00:00"

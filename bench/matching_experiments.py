@@ -45,6 +45,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from answer_bank import ranking as R  # noqa: E402
+from answer_bank.starter import starter_glossary  # noqa: E402
+
+# Every bank is read with the starter glossary, as `aimsq init --demo` gives a real bank.
+GLOSSARY = R.Glossary(starter_glossary())
 
 SETS_DIR = REPO.parent / "shared" / "bench" / "sets"
 STARTER = REPO / "answer_bank" / "starter" / "aims_bank.json"
@@ -92,7 +96,7 @@ class Task:
         self.queries, self.gold, self.sequential = queries, gold, sequential
 
     def ranker(self, embed, **kw):
-        return R.Ranker(self.entries, embed, extra_texts=self.answers, **kw)
+        return R.Ranker(self.entries, embed, extra_texts=self.answers, glossary=GLOSSARY, **kw)
 
 
 def read_csv(path):
@@ -186,7 +190,7 @@ def report_quality(tasks, embed):
 # ---------------------------------------------------------------- 2. fusion
 def fusion_blocks(task, embed):
     rk = task.ranker(embed)
-    sig = rk.signals(np.asarray(embed(task.queries), np.float32), [R.tokenize(q) for q in task.queries])
+    sig = rk.signals(np.asarray(embed(task.queries), np.float32), R.tokenize_many(task.queries, rk.glossary))
     return {"dense": R._zscore(sig["dense"]), "lexical": R._zscore(sig["lexical"]),
             "answer": sig["answer"] if sig["answer"] is not None else np.zeros_like(sig["dense"]), "gold": task.gold, "sequential": task.sequential}
 
@@ -431,7 +435,7 @@ def learned_bank(task, embed):
 def learning_run(task, embed, learned, weighed=True):
     entries = [e + l for e, l in zip(task.entries, learned)]
     counts = [len(e) for e in task.entries] if weighed else None
-    return R.Ranker(entries, embed, extra_texts=task.answers, curated_counts=counts)
+    return R.Ranker(entries, embed, extra_texts=task.answers, curated_counts=counts, glossary=GLOSSARY)
 
 
 def _lfmt(s):

@@ -95,21 +95,23 @@ def cli_user() -> str:
 
 
 @main.command()
-@click.option("--demo", is_flag=True, help="Load the starter AIMS bank, approved.")
+@click.option("--demo", is_flag=True, help="Load the starter AIMS bank, approved, and the starter glossary.")
 @click.option("--if-missing", is_flag=True, help="Do nothing when the database already exists.")
 @click.pass_context
 def init(ctx: click.Context, demo: bool, if_missing: bool):
-    """Create the bank database (empty, or with the starter AIMS bank)."""
+    """Create the bank database (empty, or with the starter AIMS bank and glossary)."""
     path = Path(ctx.obj["db_path"])
     if if_missing and path.exists():
         click.echo(f"Using the existing bank at {path}")
         return
     bank = get_bank(ctx)
     if demo:
-        from answer_bank.starter import starter_entries
+        from answer_bank.starter import starter_entries, starter_glossary_pairs
 
         report = bank.import_entries(starter_entries(), approve=True, user="aimsq-init", source="starter AIMS bank")
         click.echo(f"Starter AIMS bank loaded into {path}: {report.summary()}")
+        added = bank.add_glossary_pairs(starter_glossary_pairs(), user="aimsq-init")
+        click.echo(f"Starter glossary: {len(added)} pairs added")
         index_bank(ctx)
     else:
         click.echo(f"Bank ready at {path} ({bank.count()} entries)")
@@ -310,3 +312,4 @@ def _clip(text: str, width: int) -> str:
 from questionnaire import cli_ingest  # noqa: E402,F401
 from questionnaire import cli_curate  # noqa: E402,F401
 from questionnaire import cli_web  # noqa: E402,F401
+from questionnaire import cli_glossary  # noqa: E402,F401

@@ -1,5 +1,7 @@
 """The answer bank: list and search it with the matcher, open an entry,
 propose changes (editors) and approve them (approvers, never their own).
+The bank's glossary is shown to everyone who reads the bank and changed by
+approvers: like approving, a change takes effect in matching at once.
 
 Approving a draft goes through `answer_bank.curation.approve`, like the
 curation pages and `aimsq bank approve`: one four-eyes rule everywhere."""
@@ -12,9 +14,9 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from answer_bank import curation
 from answer_bank.embeddings import ModelNotFound
 from answer_bank.model import STATUSES, BankEntry, Evidence
-from answer_bank.store import EntryNotFound, VersionConflict
-from web.bank.forms import DecisionForm, EntryForm
-from web.curation import show_conflict
+from answer_bank.store import EntryNotFound, GlossaryError, VersionConflict
+from web.bank.forms import DecisionForm, EntryForm, GlossaryForm, GlossaryRemoveForm
+from web.curation import _valid_or_400, show_conflict
 from web.security import requires
 from web.services import get_bank, get_store, matcher
 
@@ -50,7 +52,37 @@ def index():
         "bank/index.html", question=question, match=match, entries=entries, total=total, page=page,
         pages=pages, status=status, text=text, statuses=STATUSES,
         counts={s: bank.count(s) for s in STATUSES},
+        glossary=bank.glossary(), glossary_groups=bank.glossary_groups(), glossary_form=GlossaryForm(),
+        glossary_remove_form=GlossaryRemoveForm(), glossary_audit=bank.glossary_audit(limit=20),
     )
+
+
+@bp.post("/glossary/add")
+@requires("approve")
+def glossary_add():
+    form = GlossaryForm()
+    _valid_or_400(form)
+    try:
+        pair = get_bank().add_glossary_pair(form.term.data, form.equivalent.data, user=g.user.name)
+    except GlossaryError as e:
+        flash(str(e), "error")
+    else:
+        flash(f"Glossary: “{pair.term}” now means the same as “{pair.equivalent}” when questions are matched.", "info")
+    return redirect(url_for("bank.index", _anchor="glossary"))
+
+
+@bp.post("/glossary/remove")
+@requires("approve")
+def glossary_remove():
+    form = GlossaryRemoveForm()
+    _valid_or_400(form)
+    try:
+        removed = get_bank().remove_glossary(form.term.data, form.equivalent.data, user=g.user.name)
+    except GlossaryError as e:
+        flash(str(e), "error")
+    else:
+        flash("; ".join(f"“{p.term}” = “{p.equivalent}” removed from the glossary" for p in removed) + ".", "info")
+    return redirect(url_for("bank.index", _anchor="glossary"))
 
 
 @bp.get("/entry/<path:ext_id>")

@@ -29,3 +29,18 @@ class DecisionForm(FlaskForm):
     ext_id = HiddenField()
     # The version the page showed: approving a draft that changed since is a conflict.
     base_version = HiddenField(validators=[Optional(), Regexp(r"^\d{1,9}$", message="a version number")])
+
+
+class GlossaryForm(FlaskForm):
+    """Two terms that mean the same in this bank's questionnaires."""
+
+    term = StringField("Term", validators=[DataRequired(message="give a term"), Length(max=200)])
+    equivalent = StringField("Means the same as", validators=[DataRequired(message="give the term it means the same as"),
+                                                             Length(max=200)])
+
+
+class GlossaryRemoveForm(FlaskForm):
+    """Remove one pair of the glossary (a button: still a form with a CSRF token)."""
+
+    term = HiddenField(validators=[DataRequired(), Length(max=200)])
+    equivalent = HiddenField(validators=[DataRequired(), Length(max=200)])

@@ -1,0 +1,62 @@
+"""The glossary on the bank page in a real browser (headless Chromium driven by
+Playwright, the app served by waitress with the REAL bundled model, as in
+tests/test_browser.py): an approver adds a pair, sees it, removes it."""
+from __future__ import annotations
+
+import pytest
+
+from tests.test_browser import CHROMIUM, server  # noqa: F401  (the served app)
+
+pytestmark = [pytest.mark.browser, pytest.mark.model]
+
+PASSWORD = "browser-glossary-password"
+
+
+@pytest.fixture(scope="module")
+def approver_page(server):  # noqa: F811
+    from playwright.sync_api import sync_playwright
+
+    from questionnaire import review_db
+    from questionnaire.users import Users
+
+    db = review_db.connect(server["db"])
+    Users(db).add("april", "approver", PASSWORD, created_by="test")
+    db.conn.close()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        pg = context.new_page()
+        pg.set_default_timeout(60_000)
+        errors: list[str] = []
+        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        pg.goto(server["url"] + "/")
+        pg.fill("input[name=name]", "april")
+        pg.fill("input[name=password]", PASSWORD)
+        pg.click("main button[type=submit]")
+        pg.wait_for_url("**/q/")
+        pg.console_errors = errors
+        yield pg
+        context.close()
+        browser.close()
+
+
+def test_an_approver_adds_and_removes_a_glossary_pair(approver_page, server):  # noqa: F811
+    pg = approver_page
+    pg.goto(server["url"] + "/bank/")
+    glossary = pg.locator("#glossary")
+    assert "The glossary is empty." in glossary.inner_text()
+    pg.fill("#glossary input[name=term]", "cloud-based")
+    pg.fill("#glossary input[name=equivalent]", "hosted")
+    pg.click("#glossary button:has-text('Add to the glossary')")
+    pg.wait_for_selector("#glossary table.glossary")
+    assert "now means the same as" in pg.inner_text("body")
+    row = pg.locator("#glossary table.glossary tbody tr")
+    assert row.count() == 1
+    assert "cloud-based" in row.inner_text() and "hosted" in row.inner_text() and "april" in row.inner_text()
+    pg.click("#glossary button[aria-label='Remove cloud-based = hosted']")
+    pg.wait_for_selector("#glossary table.glossary", state="detached")
+    assert "removed from the glossary" in pg.inner_text("body")
+    assert "The glossary is empty." in pg.locator("#glossary").inner_text()
+    # as in tests/test_browser.py: no script or style blocked by the Content Security Policy
+    assert not [e for e in pg.console_errors if "Content Security Policy" in e], pg.console_errors
