@@ -34,7 +34,7 @@ REQUIRED = ("id", "question", "answer")
 MAX_CELL_CHARS = CELL_LIMIT
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_ID_CHARS = 200
-MAX_XLSX_ROWS = 200_000  # rows read from a bank workbook (a 100,000-entry bank fits)
+MAX_BANK_ROWS = 200_000  # rows read from a bank workbook or CSV (a 100,000-entry bank fits)
 LIST_SEP = ";"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SHORT = {s.lower(): s for s in SHORT_ANSWERS} | {"na": "N/A", "n/a": "N/A", "not applicable": "N/A"}
@@ -265,22 +265,28 @@ def _decode(data: bytes) -> str:
 
 
 def _csv_rows(data: bytes, warnings: list[str]) -> Iterator[tuple[int, dict]]:
+    """Rows of a bank CSV, read by the questionnaires' decoder and capped record
+    reader (SECURITY.md cases 31 and 34): a wide or flooded file is refused as
+    it is read. Bank files are comma-separated."""
+    import dataclasses
+
+    from ingest.csv_format import Decoded, parse
+    from ingest.guard import Limits
+
     try:
         decoded = decode_text(data)
+        if decoded.warning:
+            warnings.append(decoded.warning)
+        limits = Limits.from_env()
+        # A bank may hold more rows than a questionnaire; the column and cell caps still apply.
+        limits = dataclasses.replace(limits, max_csv_rows=max(limits.max_csv_rows, MAX_BANK_ROWS))
+        records, _ = parse(Decoded(decoded.text, decoded.encoding, decoded.bom, ",", "\n"), limits)
     except IngestError as e:
         raise BankFileError(str(e)) from None
-    if decoded.warning:
-        warnings.append(decoded.warning)
-    text = decoded.text
-    # A larger limit than csv's default so an oversize cell is reported by
-    # _check_size with its row, not by csv with a bare message.
-    csv.field_size_limit(max(MAX_FILE_BYTES, csv.field_size_limit()))
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise BankFileError("the file is empty") from None
-    rows = ([unneutralise(v) for v in values] for values in reader)
+    if not records:
+        raise BankFileError("the file is empty")
+    header, *rest = records
+    rows = ([unneutralise(v) for v in values] for values in rest)
     yield from _rows_with_header([h.strip().lower() for h in header], rows, start=2)
 
 
@@ -297,7 +303,7 @@ def _xlsx_rows(data: bytes) -> Iterator[tuple[int, dict]]:
 
     limits = Limits.from_env()
     # A bank may hold more rows than a questionnaire sheet; the cell and byte caps still apply.
-    limits = dataclasses.replace(limits, max_sheet_rows=max(limits.max_sheet_rows, MAX_XLSX_ROWS))
+    limits = dataclasses.replace(limits, max_sheet_rows=max(limits.max_sheet_rows, MAX_BANK_ROWS))
     try:
         if check_upload(data, None, limits).format != "xlsx":
             raise BankFileError("the file is not an Excel workbook (.xlsx); save it as .xlsx, or import it as .csv or .json")

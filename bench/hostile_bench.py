@@ -3,7 +3,7 @@
 The files are the table of tests/hostile_inputs.py (built in code, ~10 s to
 build). For each: how long until the user has a message, reading in process
 (`read_questionnaire`, and the bank reader `read_entries` as `bank import
---format xlsx` uses it), through the web upload (Flask test client, the
+--format` uses it, in the case's format), through the web upload (Flask test client, the
 server side of one POST), and as a whole `aimsq ingest` process (imports
 included); then the peak of traced Python memory while reading it. Target
 (SECURITY.md, issue 13): a clear message within 5 s each, memory bounded.
@@ -87,7 +87,7 @@ def main() -> None:
                 return read_questionnaire(io.BytesIO(data), case.filename)
 
             def bank():
-                return read_entries(io.BytesIO(data), "xlsx")
+                return read_entries(io.BytesIO(data), case.bank_format)
 
             t0 = time.perf_counter()
             outcome = _outcome(ingest)

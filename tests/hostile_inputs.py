@@ -47,6 +47,7 @@ class Hostile:
     words: str  # regex the user's message must match
     outcome: str = "rejected"  # "rejected" | "read" (read with the warning in `words`)
     bank_words: str | None = None  # what `bank import` says, when not `words` (a file safe to read that is no bank)
+    bank_format: str = "xlsx"  # how `bank import --format` is told to read it
 
     def data(self) -> bytes:
         return _built(self.build)
@@ -305,6 +306,25 @@ def bank_workbook(n: int, dimension: str | None = None) -> bytes:
     return xlsx_package([("bank", sheet_xml(rows, dimension=dimension))])
 
 
+CSV_TEXT = "ID,Question,Answer\nQ-1,Do you encrypt data at rest?,\nQ-2,Do you log access?,\n"
+
+
+def wide_csv(columns: int) -> bytes:
+    return (",".join(f"c{i}" for i in range(columns)) + "\n").encode()
+
+
+def csv_cell_flood() -> bytes:
+    """1,100 rows of 1,000 short fields: under the column cap, over the cell cap."""
+    row = ",".join("x" for _ in range(1_000)) + "\n"
+    return ("id,question,answer" + "," * 997 + "\n" + row * 1_100).encode()
+
+
+def random_bytes() -> bytes:
+    import random
+
+    return random.Random(7).randbytes(20_000)
+
+
 # ---- the table --------------------------------------------------------------------------------------
 
 DAMAGED = "damaged"
@@ -344,4 +364,11 @@ CASES: list[Hostile] = [
     Hostile("member ../../x", "35", "slip.xlsx", member_named("../../evil.sh"), "outside the package"),
     Hostile("member /etc/x", "35", "abs.xlsx", member_named("/etc/cron.d/evil"), "outside the package"),
     Hostile("member with backslash", "35", "bs.xlsx", member_named("..\\..\\evil.bat"), "outside the package"),
+    Hostile("200,000 columns", "31", "wide.csv", lambda: wide_csv(200_000), "200,000 columns", bank_format="csv"),
+    Hostile("1,100,000 CSV cells", "31", "flood.csv", csv_cell_flood, "cells", bank_format="csv"),
+    Hostile("UTF-32 with BOM", "13", "u32.csv", lambda: CSV_TEXT.encode("utf-32"), "UTF-32", bank_format="csv"),
+    Hostile("UTF-32 without BOM", "13", "u32le.csv", lambda: CSV_TEXT.encode("utf-32-le"), "UTF-32",
+            bank_format="csv"),
+    Hostile("binary named csv", "8", "noise.csv", random_bytes, "binary|not a questionnaire",
+            bank_words="binary", bank_format="csv"),
 ]

@@ -89,11 +89,11 @@ def test_cli_ingest(case: Hostile, tmp_path, cli_db):
 
 @pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
 def test_cli_bank_import(case: Hostile, tmp_path, cli_db):
-    # --format xlsx: the bank reader sees every file, whatever its name says
+    # --format as the case says: the bank reader sees every file, whatever its name says
     path = tmp_path / case.filename
     path.write_bytes(case.data())
     before = _bank_state(cli_db)
-    result = _cli(cli_db, "bank", "import", "--format", "xlsx", str(path))
+    result = _cli(cli_db, "bank", "import", "--format", case.bank_format, str(path))
     assert result.exit_code != 0, result.output
     _clear(result.output, case.bank_message)
     assert _bank_state(cli_db) == before
