@@ -44,9 +44,9 @@ _PHRASES: dict[str, tuple[str, ...]] = {
     "pii": ("personally identifiable information", "personal data", "personal information", "pii"),
     "dpia": ("data protection impact assessment", "data protection impact assessments",
              "privacy impact assessment", "privacy impact assessments", "dpia", "dpias"),
-    "vendor": tuple(f"{a} {b}" for a in ("solution", "service", "cloud", "technology") for b in ("provider", "providers"))
+    "vendor": tuple(f"{a} {b}" for a in ("service", "cloud", "technology") for b in ("provider", "providers"))
     + ("supplier", "suppliers"),
-    "consult": ("professional services", "consulting services", "consultancy services", "consulting",
+    "consult": ("consulting services", "consultancy services", "consulting",
                 "consultancy", "consultant", "consultants"),
     "pentest": ("penetration test", "penetration tests", "penetration testing", "pen test", "pen tests",
                 "pen testing", "pentest", "pentests", "pentesting"),

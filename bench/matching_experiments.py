@@ -106,7 +106,10 @@ def bench_tasks() -> list[Task]:
         bank, qs = read_csv(d / "bank.csv"), read_csv(d / "questions.csv")
         index = {r["id"]: i for i, r in enumerate(bank)}
         gold = [None if r["expected"] == "NONE" else {index[x] for x in r["expected"].split("|")} for r in qs]
-        out.append(Task(d.name, [[r["question"]] for r in bank], [r["answer"] for r in bank],
+        # A set's bank may carry curated variants (";"-separated, as `aimsq bank import` reads them).
+        texts = [[r["question"], *[v.strip() for v in (r.get("variants") or "").split(";") if v.strip()]]
+                 for r in bank]
+        out.append(Task(d.name, texts, [r["answer"] for r in bank],
                         [" ".join(r["question"].split()) for r in qs], gold))
     return out
 
@@ -477,6 +480,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="skip the 100k-entry speed run")
     ap.add_argument("--learning", action="store_true", help="only sections 1 and 5")
+    ap.add_argument("--calibration", action="store_true", help="only sections 1 and 3")
     args = ap.parse_args(argv)
     embed = CachedModel()
     bench = bench_tasks() if SETS_DIR.exists() else []
@@ -486,6 +490,9 @@ def main(argv=None):
     report_quality(bench, embed)
     if args.learning:
         report_learning(bench, embed)
+        return
+    if args.calibration:
+        report_calibration(bench + starter, embed)
         return
     report_fusion(bench, starter, embed)
     report_calibration(bench + starter, embed)

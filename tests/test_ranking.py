@@ -174,7 +174,7 @@ def test_examples_in_brackets_stay_with_their_sentence():
     ("penetration testing", "pen tests"),
     ("sub-processors", "third parties"),
     ("retained annually", "retain every year"),
-    ("Are you providing consulting services?", "Do you provide professional services?"),
+    ("Are you providing consulting services?", "Do you provide consulting?"),
     ("If you don't support SSO", "If you do not support SSO"),
     ("the vendor's policy", "the vendor policy"),
 ])
