@@ -314,6 +314,7 @@ class RankedList:
     candidates: list[tuple[int, float]]  # (entry index, score in [0, 1]) best first
     confidence: float  # calibrated P(candidates[0] is right and an answer should be given)
     features: dict[str, float] = field(default_factory=dict)
+    matched: list[str] = field(default_factory=list)  # per candidate: its text closest to the question
 
 
 # Fusion weights of the per-query z-scored signals, fitted as a conditional logit
@@ -389,6 +390,7 @@ class Ranker:
                 texts.append(t)
                 owner.append(i)
                 learned.append(is_learned)
+        self.texts = texts
         units = tokenize_many(unit_texts)
         # Answers help only when they say something: a placeholder or a bare
         # "Yes." would add noise, so short answers are left out.
@@ -593,8 +595,17 @@ class Ranker:
                 if exclude is not None and len(exclude[lo + r]):
                     row = row.copy()
                     row[np.asarray(list(exclude[lo + r]), np.int64)] = -np.inf
-                out.append(self._ranked(row, sig, r, qtokens[lo + r], top_k, pool))
+                ranked = self._ranked(row, sig, r, qtokens[lo + r], top_k, pool)
+                ranked.matched = [self._closest_text(e, qvecs[lo + r]) for e, _ in ranked.candidates]
+                out.append(ranked)
         return out
+
+    def _closest_text(self, entry: int, qvec: np.ndarray) -> str:
+        """The entry's text (canonical question or a variant) nearest the question."""
+        lo, hi = int(self.starts[entry]), int(self.ends[entry])
+        if hi - lo <= 1:
+            return self.texts[lo] if hi > lo else ""
+        return self.texts[lo + int(np.argmax(self.vecs[lo:hi] @ qvec))]
 
     def _ranked(self, fused: np.ndarray, sig: dict[str, np.ndarray], r: int, qtokens: list[str],
                 top_k: int, pool: np.ndarray | None = None) -> RankedList:

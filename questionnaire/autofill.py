@@ -90,8 +90,11 @@ def autofill(
 ) -> AutofillReport:
     """Answer every question of `data` with `matcher` and write the filled copy.
 
-    `matcher.match_many(texts, top_k=...)` returns one result per text with
-    `.tier`, `.answer` (a BankEntry or None), `.score` and `.candidates`.
+    `matcher.match_many(questions, top_k=...)` gets the ingested questions
+    (text, ref, section, sheet, in file order) and returns one result per
+    question with `.tier`, `.answer` (a BankEntry or None), `.score` and
+    `.candidates`; `.withhold_short_answer` keeps the entry's Yes/No out of
+    a question that asks the other way round.
     Raises IngestError subclasses (unreadable file, ExportError when an answer
     cannot be written).
     """
@@ -101,7 +104,7 @@ def autofill(
     questions = result.questions
     # Questions the file already answers are kept, so they are not matched at all.
     todo = [q for q in questions if overwrite or not q.existing_answer]
-    found = matcher.match_many([q.text for q in todo], top_k=3) if todo else []
+    found = matcher.match_many(todo, top_k=3) if todo else []
     matches = dict(zip(map(id, todo), found))
     fills: list[AnswerFill] = []
     outcomes: list[QuestionOutcome] = []
@@ -118,8 +121,12 @@ def autofill(
         if entry is None or TIER_RANK.get(m.tier, 0) < TIER_RANK[min_tier]:
             outcome.notes.extend(getattr(m, "reasons", []) or [])
         else:
-            fill = AnswerFill(q, entry.short_answer, entry.answer)
+            withhold = bool(getattr(m, "withhold_short_answer", False))
+            fill = AnswerFill(q, None if withhold else entry.short_answer, entry.answer)
             writes, notes = plan_fill(fill)
+            if withhold:
+                notes = [f"{entry.ext_id}'s short answer “{entry.short_answer}” answers “{entry.question}”, "
+                         "which asks the other way round: only the narrative answer was written", *notes]
             outcome.writes, outcome.notes = writes, notes
             if writes:
                 outcome.status = "written"
