@@ -206,27 +206,33 @@ def bank_list(ctx: click.Context, as_json: bool, status: tuple[str, ...]):
 def match(ctx: click.Context, file: str | None, question: str | None, top_k: int, as_json: bool):
     """Match questions against the approved bank entries.
 
-    FILE is a CSV with columns qid,question (other columns ignored). With
-    --json each line is {"qid", "answer", "tier", "matches": [{"id", "score"}]}.
+    FILE is a CSV with columns qid,question and optionally section (other
+    columns ignored); the qid is the question's ref. With --json each line is
+    {"qid", "answer", "tier", "matches": [{"id", "score", "matched"}]}.
     """
     if bool(file) == bool(question):
         raise click.UsageError("give either FILE or --question TEXT")
     if question is not None:
         if not question.strip():
             raise click.UsageError("--question is empty")
-        items = [("1", question)]
+        items = [("1", question, None)]
     else:
         items = read_question_csv(Path(file))
+    from answer_bank.matching import QuestionIn
+
+    # The qid is the question's ref; a `section` column, when given, tells
+    # apart questions worded alike under different headings.
+    asked = [QuestionIn(text, ref=qid if file else None, section=section) for qid, text, section in items]
     matcher = get_matcher(ctx)
     results = []
     batch = 64
     show = sys.stderr.isatty() and len(items) > batch
     with click.progressbar(length=len(items), label="Matching", file=sys.stderr, hidden=not show) as bar:
         for start in range(0, len(items), batch):
-            chunk = items[start : start + batch]
-            results.extend(matcher.match_many([q for _, q in chunk], top_k=top_k))
+            chunk = asked[start : start + batch]
+            results.extend(matcher.match_many(chunk, top_k=top_k))
             bar.update(len(chunk))
-    for (qid, text), result in zip(items, results):
+    for (qid, text, _), result in zip(items, results):
         if as_json:
             click.echo(json.dumps(result.to_json(qid), ensure_ascii=False))
         else:
@@ -256,7 +262,9 @@ def read_question_csv(path: Path) -> list[tuple[str, str]]:
     for n, row in enumerate(reader, start=2):
         text = (row.get("question") or "").strip()
         if text:
-            items.append(((row.get("qid") or "").strip() or str(n), " ".join(text.split())))
+            qid = (row.get("qid") or "").strip() or str(n)
+            section = " ".join((row.get("section") or "").split()) or None
+            items.append((qid, " ".join(text.split()), section))
     if not items:
         raise click.ClickException(f"{path.name} has no questions")
     return items
