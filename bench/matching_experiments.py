@@ -269,7 +269,21 @@ FEATURE_SETS = [
     ("p_top", "dense", "coverage"),
     ("p_top", "dense", "coverage", "missing_idf"),
     ("margin", "dense", "coverage"),
+    ("p_top", "dense", "coverage", "answer"),
+    ("p_top", "dense", "coverage", "entry_coverage"),
+    ("p_top", "dense", "coverage", "entry_coverage", "dense_z"),
+    ("p_top", "dense", "coverage", "entry_coverage", "answer"),
 ]
+
+
+def decision_cost(confs, tops, gold, synthetic_confs, thr):
+    """The cost the answer threshold stands for, per question: 3 for a wrong
+    answer, 1 for a blank on an answerable question; the real questions and
+    the 'removed' ones (where any answer is wrong) count half each."""
+    real = sum((0 if g is not None and top in g else 3) if p >= thr else (1 if g is not None else 0)
+               for p, top, g in zip(confs, tops, gold)) / max(len(gold), 1)
+    removed = sum(3 for p in synthetic_confs if p >= thr) / max(len(synthetic_confs), 1)
+    return (real + removed) / 2
 
 
 def calibration_rows(task, embed):
@@ -340,16 +354,20 @@ def report_calibration(tasks, embed):
     print(f"leave-one-source-out: fitted on the other sources, decisions at the answer threshold {thr} "
           "(real questions only; 'removed' = the same questions with their right entries taken out)")
     for names in FEATURE_SETS:
-        cells = []
+        cells, costs = [], []
         for held in sources:
             coef = fit_logistic(*source_rows(data, [s for s in sources if s != held]), names)
             real, synthetic = data[held]
             gold = data["_gold_" + held]
-            d = decisions([predict(coef, f) for f, _, _ in real], [top for _, _, top in real], gold, thr)
-            fp = sum(predict(coef, f) >= thr for f, _, _ in synthetic) / max(len(synthetic), 1)
+            confs = [predict(coef, f) for f, _, _ in real]
+            d = decisions(confs, [top for _, _, top in real], gold, thr)
+            syn = [predict(coef, f) for f, _, _ in synthetic]
+            fp = sum(p >= thr for p in syn) / max(len(synthetic), 1)
+            cost = decision_cost(confs, [top for _, _, top in real], gold, syn, thr)
+            costs.append(cost)
             cells.append(f"{held[:14]:<14} acc {d['accuracy']:.3f} wrong {d['wrong_share']:.3f} "
-                         f"ans {d['answered']:3d} removed-answered {fp:.3f}")
-        print(f"  {'+'.join(names)}")
+                         f"ans {d['answered']:3d} removed-answered {fp:.3f} cost {cost:.3f}")
+        print(f"  {'+'.join(names)}  (mean held-out cost {np.mean(costs):.3f})")
         for c in cells:
             print(f"      {c}")
     names = tuple(k for k in R.CALIBRATION if k != "bias")
