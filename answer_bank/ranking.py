@@ -323,7 +323,11 @@ class RankedList:
 # softmax(fused) a probability. "context" and "next" weigh the previous and the next
 # question's base scores (sequential questions only). "answer" multiplies the centred
 # cosine of the question with the entry's answer text; fitted on the starter bank's variants.
-FUSION = {"dense": 1.26, "lexical": 0.68, "context": 0.23, "next": 0.18, "answer": 12.4}
+FUSION = {"dense": 1.26, "lexical": 0.68, "context": 0.23, "next": 0.18, "answer": 12.4, "answer_lexical": 0.7}
+# "answer_lexical" weighs BM25 over the sentences of the entries' answers (z-scored),
+# for answers of at least MIN_ANSWER_TOKENS: a question about one point an answer
+# makes ("external libraries") finds the entry whose answer makes it. Fitted on the
+# starter bank's variants like "answer" (docs/matching.md); 0 change on banks of placeholders.
 # A learned text (a customer wording accepted in review) counts in full for a
 # question whose cosine with it is at least LEARNED_MIN_COSINE (a repeat of that
 # wording, possibly with small edits). For any other question it counts with a
@@ -397,10 +401,17 @@ class Ranker:
         answers: list[str] = []
         answer_owner: list[int] = []
         given = [(i, a) for i, a in enumerate((extra_texts or [])[: self.n_entries]) if a and a.strip()]
+        answer_units: list[str] = []  # sentences of the answers, for the answer-lexical signal
+        answer_unit_owner: list[int] = []
         for (i, a), toks in zip(given, tokenize_many([a for _, a in given])):
             if len(toks) >= MIN_ANSWER_TOKENS:
                 answers.append(" ".join(a.split()))
                 answer_owner.append(i)
+                chunks = sentence_chunks(answers[-1], 1) or [answers[-1]]
+                answer_units.extend(chunks)
+                answer_unit_owner.extend([i] * len(chunks))
+        self.answer_lex = _LexicalIndex(tokenize_many(answer_units)) if answer_units else None
+        self.answer_unit_owner = np.asarray(answer_unit_owner, np.int64)
         self.owner = np.asarray(owner, np.int64)
         self.unit_owner = np.asarray(unit_owner, np.int64)
         self.answer_owner = np.asarray(answer_owner, np.int64)
@@ -509,7 +520,13 @@ class Ranker:
             else:
                 a = (qc @ self.coarse_answers.T) + (qvecs @ self.mu)[:, None]
             answer[:, self.answer_owner] = a - (qvecs @ self.answer_mean)[:, None]
+        answer_lexical = None
+        if self.answer_lex is not None:
+            coo = self.answer_lex.scores(qtokens).tocoo()
+            answer_lexical = np.zeros((len(qtokens), self.n_entries), np.float32)
+            np.maximum.at(answer_lexical, (coo.row, self.answer_unit_owner[coo.col]), coo.data)
         return {"dense": dense, "lexical": lexical, "answer": answer, "learned_gate": gate,
+                "answer_lexical": answer_lexical,
                 "dense_mean": mean.astype(np.float32), "dense_std": np.maximum(std, 1e-6).astype(np.float32)}
 
     def base_scores(self, sig: dict[str, np.ndarray]) -> np.ndarray:
@@ -518,6 +535,8 @@ class Ranker:
         base = FUSION["dense"] * dense_z + FUSION["lexical"] * _zscore(sig["lexical"])
         if sig["answer"] is not None:
             base += FUSION["answer"] * sig["answer"]
+        if sig.get("answer_lexical") is not None:
+            base += FUSION["answer_lexical"] * _zscore(sig["answer_lexical"])
         return base
 
     def _rescore(self, sig: dict[str, np.ndarray], base: np.ndarray, r: int, qvec: np.ndarray,
@@ -688,7 +707,7 @@ def _zscore(m: np.ndarray) -> np.ndarray:
 # answer: centred cosine of the question with the candidate's answer text; for an
 # entry without a usable answer, ANSWER_NEUTRAL, the mean of the feature over the
 # calibration rows that have one (so placeholders neither help nor hurt).
-CALIBRATION = {"bias": -5.321, "p_top": 3.101, "dense": 1.041, "coverage": 1.321, "entry_coverage": 2.202, "answer": 1.06}
+CALIBRATION = {"bias": -5.32, "p_top": 3.049, "dense": 1.053, "coverage": 1.42, "entry_coverage": 2.145, "answer": 0.987}
 ANSWER_NEUTRAL = 0.26
 
 

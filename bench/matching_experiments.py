@@ -191,12 +191,17 @@ def fusion_blocks(task, embed):
     rk = task.ranker(embed)
     sig = rk.signals(np.asarray(embed(task.queries), np.float32), [R.tokenize(q) for q in task.queries])
     return {"dense": R._zscore(sig["dense"]), "lexical": R._zscore(sig["lexical"]),
-            "answer": sig["answer"] if sig["answer"] is not None else np.zeros_like(sig["dense"]), "gold": task.gold, "sequential": task.sequential}
+            "answer": sig["answer"] if sig["answer"] is not None else np.zeros_like(sig["dense"]),
+            "answer_lexical": (R._zscore(sig["answer_lexical"]) if sig.get("answer_lexical") is not None
+                               else np.zeros_like(sig["dense"])),
+            "gold": task.gold, "sequential": task.sequential}
 
 
 def fused(b, w):
-    """w = dense, lexical, context (previous question), answer, next question."""
+    """w = dense, lexical, context (previous question), answer, next question[, answer lexical]."""
     base = w[0] * b["dense"] + w[1] * b["lexical"] + w[3] * b["answer"]
+    if len(w) > 5:
+        base = base + w[5] * b["answer_lexical"]
     if b["sequential"]:
         zero = np.zeros((1, base.shape[1]))
         prev = np.vstack([zero, base[:-1]])
@@ -242,7 +247,8 @@ def top1(b, w):
 def report_fusion(bench, starter, embed):
     print("\n== 2. Fusion weights (conditional logit: softmax over the bank, likelihood of the right entry)")
     blocks = {t.name: fusion_blocks(t, embed) for t in bench}
-    shipped = np.array([R.FUSION["dense"], R.FUSION["lexical"], R.FUSION["context"], R.FUSION["answer"], R.FUSION["next"]])
+    shipped = np.array([R.FUSION["dense"], R.FUSION["lexical"], R.FUSION["context"], R.FUSION["answer"], R.FUSION["next"],
+                        R.FUSION["answer_lexical"]])
     print("leave-one-set-out: weights fitted on the other two sets, top-1 on the held-out set")
     for name in blocks:
         w = fit_fusion([b for k, b in blocks.items() if k != name])
@@ -257,7 +263,15 @@ def report_fusion(bench, starter, embed):
         print(f"  answer-text weight fitted on the starter bank's variants (others fixed): {wa[3]:.2f}; "
               f"variant top-1 {np.mean([top1(b, wa) for b in sb]):.3f} vs without answers "
               f"{np.mean([top1(b, np.array([shipped[0], shipped[1], 0, 0, 0])) for b in sb]):.3f}")
-        print("  the answer term on the bench sets (placeholder answers are below MIN_ANSWER_TOKENS):",
+        grid = (0.0, 0.35, 0.7, 1.0, 1.5)
+        fixed = shipped.copy()
+        cells = []
+        for a in grid:
+            fixed[5] = a
+            cells.append(f"{a}: {np.mean([top1(b, fixed) for b in sb]):.3f}")
+        print("  answer-lexical weight on the starter bank's variants (others as shipped), variant top-1:",
+              "  ".join(cells))
+        print("  the answer terms on the bench sets (placeholder answers are below MIN_ANSWER_TOKENS):",
               " ".join(f"{k} {top1(b, shipped):.3f}" for k, b in blocks.items()))
 
 
