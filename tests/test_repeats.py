@@ -248,3 +248,46 @@ def test_last_years_caiq_answers_this_years_blank():
     blank_identical = [o.question.ref for o in report.outcomes if o.status != "written"
                        and (o.question.ref, " ".join(o.question.text.split())) in identical]
     assert blank_identical == []
+
+
+def test_review_rows_keep_ref_aware_proposals_matched_texts_and_a_withheld_yes_no(tmp_path, fake_embedder):
+    from answer_bank.store import Bank
+    from ingest.model import IngestHints, IngestResult, Locator, Question
+    from questionnaire import review_db
+    from questionnaire.review import ReviewStore, autofill
+
+    db = review_db.connect(tmp_path / "aimsq.db")
+    bank = Bank(db)
+    bank.import_entries([
+        _entry("A-2", REVIEWED, "Audit policy reviewed in January.", ref="A-2", section="Audit"),
+        _entry("B-2", REVIEWED, "Continuity plan reviewed in June.", ref="B-2", section="Continuity"),
+        _entry("AI-1", "Can your AI take actions on its own?", "No. It only drafts text for a person.", short="No"),
+        _entry("ENC-1", "Do you encrypt customer data at rest?", "Yes: AES-256.",
+               variants=["Is stored customer data encrypted?"]),
+    ], approve=True)
+    store = ReviewStore(db)
+    asked = [Question(REVIEWED, Locator(sheet="Q", cell="C2"), ref="B-2", section="Continuity"),
+             Question("Do you limit the actions your AI can take on its own?", Locator(sheet="Q", cell="C3")),
+             Question("Is customer data stored encrypted?", Locator(sheet="Q", cell="C4"))]
+    qn_id = store.create_questionnaire(customer="Acme", due_date=None, owner="eddie", filename="q.xlsx", fmt="xlsx",
+                                       stored_name="x", size=1, hints=IngestHints(),
+                                       result=IngestResult("xlsx", asked))
+    store.start_matching(qn_id, user="eddie")
+    autofill(store, qn_id, Matcher(bank, fake_embedder).match_many)
+    reviewed, limited, stored = store.questions(qn_id)
+    assert (reviewed.proposed, reviewed.tier) == ("B-2", "high")  # the ref decided between A-2 and B-2
+    assert limited.candidates[0]["id"] == "AI-1"
+    # Proposed at "medium" with its Yes/No withheld: accepting it writes the narrative only.
+    from answer_bank.matching import Candidate, MatchResult
+
+    ai = bank.get_entry("AI-1")
+    store.store_matches(qn_id, [(limited.position, MatchResult(
+        limited.text, "medium", ai, 0.8, 0.8, [Candidate(ai, 0.8, ai.question)], [], withhold_short_answer=True))], 3)
+    limited = store.questions(qn_id)[1]
+    assert limited.proposal["short_answer"] is None and limited.proposal["short_answer_withheld"]
+    store.review(limited.id, "accept", user="eddie", expected_version=limited.version)
+    limited = store.questions(qn_id)[1]
+    assert (limited.short_answer, limited.narrative) == (None, "No. It only drafts text for a person.")
+    assert all("matched" in c for c in stored.candidates)
+    enc = next(c for c in stored.candidates if c["id"] == "ENC-1")
+    assert enc["matched"] in ("Do you encrypt customer data at rest?", "Is stored customer data encrypted?")
