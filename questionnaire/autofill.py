@@ -35,6 +35,8 @@ class QuestionOutcome:
     status: str  # "written" | "blank" (no answer good enough) | "kept" (already answered) | "not written"
     writes: list[PlannedWrite] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # For a question left blank: the best entries to read, with the bank text each matched on.
+    suggestions: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         q = self.question
@@ -49,6 +51,7 @@ class QuestionOutcome:
             "written": [w.to_json() for w in self.writes],
             "answer_at": q.answer_at.to_json(),
             "notes": self.notes,
+            "suggestions": self.suggestions,
         }
 
 
@@ -120,6 +123,10 @@ def autofill(
         outcome = QuestionOutcome(q, m.tier, float(m.score), suggested.ext_id if suggested else None, "blank")
         if entry is None or TIER_RANK.get(m.tier, 0) < TIER_RANK[min_tier]:
             outcome.notes.extend(getattr(m, "reasons", []) or [])
+            outcome.suggestions = [
+                {"id": c.entry.ext_id, "score": round(float(c.score), 4),
+                 "matched": getattr(c, "matched", None) or c.entry.question}
+                for c in (getattr(m, "candidates", None) or [])[:3]]
         else:
             withhold = bool(getattr(m, "withhold_short_answer", False))
             fill = AnswerFill(q, None if withhold else entry.short_answer, entry.answer)

@@ -291,3 +291,16 @@ def test_review_rows_keep_ref_aware_proposals_matched_texts_and_a_withheld_yes_n
     assert all("matched" in c for c in stored.candidates)
     enc = next(c for c in stored.candidates if c["id"] == "ENC-1")
     assert enc["matched"] in ("Do you encrypt customer data at rest?", "Is stored customer data encrypted?")
+
+
+def test_autofill_json_lists_suggestions_for_a_question_left_blank(last_year, fake_embedder):
+    from questionnaire.autofill import autofill
+
+    csv_bytes = b"ref,question,answer\nX-1,How is customer data kept encrypted in storage?,\n"
+    report = autofill(csv_bytes, "q.csv", Matcher(last_year, fake_embedder), min_tier="high")
+    out = report.to_json()["questions"][0]
+    assert out["status"] == "blank"
+    assert 1 <= len(out["suggestions"]) <= 3
+    assert out["suggestions"][0]["id"] == "ENC-1"
+    assert out["suggestions"][0]["matched"] in ("Do you encrypt customer data at rest?",
+                                                "Is stored customer data encrypted?")
