@@ -79,13 +79,15 @@ def held_out() -> None:
         old = data.get(key, ([], []))
         data[key] = (old[0] + real, old[1] + synthetic)
     names = tuple(k for k in R.CALIBRATION if k != "bias")
+
     shipped = dict(R.CALIBRATION)
     print(f"{'set':<20} {'acc':>6} {'wrong':>6} {'answered':>8}  tiers")
     try:
         for set_dir in sorted(p for p in SETS.iterdir() if (p / "bank.csv").exists()):
             others = [k for k in data if k != set_dir.name]
             R.CALIBRATION.clear()
-            R.CALIBRATION.update(X.fit_logistic(*X.source_rows(data, others), names))
+            prior = X.uncovered_prior({k: data[k] for k in others})
+            R.CALIBRATION.update(X.fit_logistic(*X.source_rows(data, others, prior), names))
             s = score_set(set_dir, lambda bank: Matcher(bank))
             acc = f"{s['accuracy']:.3f}" if s["has_none"] else "   -"
             wrong = f"{s['wrong_share']:.3f}" if s["has_none"] else "   -"

@@ -290,14 +290,14 @@ FEATURE_SETS = [
 ]
 
 
-def decision_cost(confs, tops, gold, synthetic_confs, thr):
+def decision_cost(confs, tops, gold, synthetic_confs, thr, w=1.0):
     """The cost the answer threshold stands for, per question: 3 for a wrong
-    answer, 1 for a blank on an answerable question; the real questions and
-    the 'removed' ones (where any answer is wrong) count half each."""
+    answer, 1 for a blank on an answerable question; a 'removed' question
+    (where any answer is wrong) counts w times a real one."""
     real = sum((0 if g is not None and top in g else 3) if p >= thr else (1 if g is not None else 0)
-               for p, top, g in zip(confs, tops, gold)) / max(len(gold), 1)
-    removed = sum(3 for p in synthetic_confs if p >= thr) / max(len(synthetic_confs), 1)
-    return (real + removed) / 2
+               for p, top, g in zip(confs, tops, gold))
+    removed = sum(3 for p in synthetic_confs if p >= thr)
+    return (real + w * removed) / max(len(gold) + w * len(synthetic_confs), 1)
 
 
 def calibration_rows(task, embed):
@@ -342,14 +342,42 @@ def predict(coef, feats):
     return 1 / (1 + math.exp(-max(min(z, 50), -50)))
 
 
-def source_rows(data, names):
-    """Training rows and weights: each source (set) counts the same in total."""
+def removed_weight(real, synthetic, prior):
+    """Weight of each 'removed' row of a source so that questions the bank does
+    not cover (real NONE rows + weighted removed rows) make up `prior` of the
+    source. A source gives one removed row per answerable question, so the
+    NONE rows are the real rows without one."""
+    if not synthetic:
+        return 0.0
+    n_none = len(real) - len(synthetic)
+    return max(prior * len(real) - n_none, 0.0) / (len(synthetic) * (1.0 - prior))
+
+
+def uncovered_prior(data):
+    """The share of questions a bank does not cover, measured on the sources
+    that label such questions (NONE rows): real NONE rows / real rows."""
+    none = total = 0
+    for name, (real, synthetic) in data.items():
+        if name.startswith("_"):
+            continue
+        n_none = len(real) - len(synthetic)
+        if n_none > 0:
+            none += n_none
+            total += len(real)
+    return none / total if total else 0.5
+
+
+def source_rows(data, names, prior=None):
+    """Training rows and weights: each source (set) counts the same in total;
+    its removed rows are weighted so that uncovered questions make up `prior`
+    of it (None: every removed row counts as much as a real one)."""
     rows, weights = [], []
     for name in names:
         real, synthetic = data[name]
-        both = real + synthetic
-        rows += both
-        weights += [1.0 / len(both)] * len(both)
+        w = 1.0 if prior is None else removed_weight(real, synthetic, prior)
+        total = len(real) + w * len(synthetic)
+        rows += real + synthetic
+        weights += [1.0 / total] * len(real) + [w / total] * len(synthetic)
     return rows, weights
 
 
@@ -364,20 +392,26 @@ def report_calibration(tasks, embed):
         data.setdefault("_gold_" + key, [])
         data["_gold_" + key] += list(t.gold)
     sources = [k for k in data if not k.startswith("_")]
+    prior = uncovered_prior({k: data[k] for k in sources})
+    print(f"questions the bank does not cover, measured on the sources with NONE rows: {prior:.3f}; "
+          "each source's 'removed' rows are weighted to make up that share of it (held out: measured "
+          "without the held-out source)")
     thr = answer_threshold()
     print(f"leave-one-source-out: fitted on the other sources, decisions at the answer threshold {thr} "
           "(real questions only; 'removed' = the same questions with their right entries taken out)")
     for names in FEATURE_SETS:
         cells, costs = [], []
         for held in sources:
-            coef = fit_logistic(*source_rows(data, [s for s in sources if s != held]), names)
+            others = [s for s in sources if s != held]
+            coef = fit_logistic(*source_rows(data, others, uncovered_prior({s: data[s] for s in others})), names)
             real, synthetic = data[held]
             gold = data["_gold_" + held]
             confs = [predict(coef, f) for f, _, _ in real]
             d = decisions(confs, [top for _, _, top in real], gold, thr)
             syn = [predict(coef, f) for f, _, _ in synthetic]
             fp = sum(p >= thr for p in syn) / max(len(synthetic), 1)
-            cost = decision_cost(confs, [top for _, _, top in real], gold, syn, thr)
+            cost = decision_cost(confs, [top for _, _, top in real], gold, syn, thr,
+                                 removed_weight(real, synthetic, prior))
             costs.append(cost)
             cells.append(f"{held[:14]:<14} acc {d['accuracy']:.3f} wrong {d['wrong_share']:.3f} "
                          f"ans {d['answered']:3d} removed-answered {fp:.3f} cost {cost:.3f}")
@@ -387,7 +421,8 @@ def report_calibration(tasks, embed):
     names = tuple(k for k in R.CALIBRATION if k != "bias")
     print(f"  shipped features {'+'.join(names)}, leave-one-source-out, by answer threshold:")
     for held in sources:
-        coef = fit_logistic(*source_rows(data, [s for s in sources if s != held]), names)
+        others = [s for s in sources if s != held]
+        coef = fit_logistic(*source_rows(data, others, uncovered_prior({s: data[s] for s in others})), names)
         real, gold = data[held][0], data["_gold_" + held]
         confs = [predict(coef, f) for f, _, _ in real]
         cells = []
@@ -395,8 +430,10 @@ def report_calibration(tasks, embed):
             d = decisions(confs, [top for _, _, top in real], gold, t)
             cells.append(f"{t}: {d['accuracy']:.3f}/{d['wrong_share']:.3f}")
         print(f"      {held[:16]:<16} accuracy/wrong  " + "  ".join(cells))
-    coef = fit_logistic(*source_rows(data, sources), names)
+    coef = fit_logistic(*source_rows(data, sources, prior), names)
     print("fitted on all sources, shipped features:", {k: round(v, 3) for k, v in coef.items()})
+    print(f"  (every removed row weighted as a real one, as before: "
+          f"{ {k: round(v, 3) for k, v in fit_logistic(*source_rows(data, sources), names).items()} })")
     print("shipped CALIBRATION:", R.CALIBRATION)
 
 
