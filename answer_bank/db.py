@@ -145,6 +145,25 @@ def m002_glossary(db: sqlite_utils.Database) -> None:
         Bank(db).insert_glossary_pairs(starter_glossary_pairs(), user="aimsq-upgrade")
 
 
+@migrations()
+def m003_entry_provenance(db: sqlite_utils.Database) -> None:
+    # Where an entry or a learned wording came from, when it came from a
+    # questionnaire: the questionnaire family (the imported file or reviewed
+    # questionnaire), the question's ref and its section. The matcher uses them
+    # to tell apart repeated questions ("Are the policies reviewed annually?"
+    # under many controls) and to answer last year's questions again.
+    db.executescript(
+        """
+        ALTER TABLE entries ADD COLUMN origin_family TEXT;
+        ALTER TABLE entries ADD COLUMN origin_ref TEXT;
+        ALTER TABLE entries ADD COLUMN origin_section TEXT;
+        ALTER TABLE entry_variants ADD COLUMN origin_family TEXT;
+        ALTER TABLE entry_variants ADD COLUMN origin_ref TEXT;
+        ALTER TABLE entry_variants ADD COLUMN origin_section TEXT;
+        """
+    )
+
+
 def connect(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) the bank at `path` and bring its schema up to date."""
     if str(path) != ":memory:":

@@ -27,7 +27,9 @@ from ingest.errors import IngestError
 
 FORMATS = ("csv", "xlsx", "json")
 COLUMNS = ["id", "question", "answer", "short_answer", "variants", "evidence", "frameworks",
-           "tags", "owner", "status", "review_by", "source"]
+           "tags", "owner", "status", "review_by", "source",
+           # where an entry imported from a questionnaire was asked (docs/matching.md, "Repeats")
+           "origin_family", "origin_ref", "origin_section"]
 REQUIRED = ("id", "question", "answer")
 # Excel's own cell limit: an answer longer than this could never be written
 # into a customer's spreadsheet, and a cell of megabytes is a broken file.
@@ -184,6 +186,9 @@ def entry_from_mapping(row: dict[str, Any]) -> BankEntry:
         status=status,
         review_by=review_by,
         source=text("source"),
+        origin_family=text("origin_family"),
+        origin_ref=text("origin_ref"),
+        origin_section=text("origin_section"),
         status_given=text("status") is not None,
     )
 
@@ -389,6 +394,7 @@ def _json_shape(e: BankEntry) -> dict[str, Any]:
         "short_answer": e.short_answer, "evidence": [{"title": v.title, "ref": v.ref} for v in e.evidence],
         "frameworks": e.frameworks, "tags": e.tags, "owner": e.owner, "status": e.status,
         "review_by": e.review_by, "source": e.source,
+        "origin_family": e.origin_family, "origin_ref": e.origin_ref, "origin_section": e.origin_section,
     }
 
 

@@ -6,10 +6,12 @@ ranking and calibration in `answer_bank.ranking`; see docs/matching.md.
 """
 from __future__ import annotations
 
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from difflib import SequenceMatcher
+from typing import TYPE_CHECKING, Any, Sequence
 
 from answer_bank.embeddings import CachedEmbedder, Embedder, embedder_from_env
 from answer_bank.model import BankEntry
@@ -23,12 +25,58 @@ if TYPE_CHECKING:
 PREFETCH_MIN_QUESTIONS = 8
 
 TIERS = ("high", "medium", "low", "none")
+# Confidence given to a repeat: a question the bank holds word for word (or
+# under the same ref of the same questionnaire with near-identical text).
+REPEAT_CONFIDENCE = 0.99
+# Near-identical: difflib ratio of the normalised texts (typo fixes, a word
+# added or dropped in a long question; not a different requirement).
+NEAR_IDENTICAL = 0.9
+# A questionnaire family in the bank is "the family of this questionnaire"
+# when it holds at least this share of the batch's refs.
+FAMILY_SHARE = 0.5
+# How many suggestions a "low" or "none" result shows the reviewer.
+SUGGESTIONS = 3
+
+_WORDS = re.compile(r"[0-9a-z]+")
+
+
+def normal_text(text: str | None) -> str:
+    """A question's words, lowercase, punctuation and spacing ignored."""
+    return " ".join(_WORDS.findall((text or "").casefold()))
+
+
+def _normal_label(text: str | None) -> str:
+    return " ".join((text or "").split()).casefold()
+
+
+@dataclass(frozen=True)
+class QuestionIn:
+    """What the matcher knows of a question: its text and, when it came from
+    a questionnaire, its ref, section and sheet (position is its place in the
+    batch). match_many accepts plain strings too."""
+
+    text: str
+    ref: str | None = None
+    section: str | None = None
+    sheet: str | None = None
+
+    @classmethod
+    def of(cls, item: Any) -> "QuestionIn":
+        if isinstance(item, str):
+            return cls(item)
+        if isinstance(item, QuestionIn):
+            return item
+        at = getattr(item, "answer_at", None)
+        sheet = getattr(item, "sheet", None) or (at.get("sheet") if isinstance(at, dict) else getattr(at, "sheet", None))
+        return cls(str(getattr(item, "text", "") or ""), getattr(item, "ref", None) or None,
+                   getattr(item, "section", None) or None, sheet or None)
 
 
 @dataclass
 class Candidate:
     entry: BankEntry
     score: float
+    matched: str | None = None  # the entry's text closest to the question (its question or a variant)
 
 
 @dataclass
@@ -40,14 +88,31 @@ class MatchResult:
     confidence: float
     candidates: list[Candidate] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    # "text": the bank holds the question word for word; "ref": same ref of
+    # the same questionnaire family, near-identical text; None otherwise.
+    repeat: str | None = None
+    # The answer entry's Yes/No would say the opposite for this question
+    # (docs/matching.md, "Polarity"): write its narrative only.
+    withhold_short_answer: bool = False
+
+    @property
+    def suggestions(self) -> list[Candidate]:
+        """The best candidates a reviewer should read (for "low" and "none":
+        there is no answer, so these are what the review shows)."""
+        return self.candidates[:SUGGESTIONS]
 
     def to_json(self, qid: str | None = None) -> dict:
         out = {} if qid is None else {"qid": qid}
         out.update({
             "answer": self.answer.ext_id if self.answer else None,
             "tier": self.tier,
-            "matches": [{"id": c.entry.ext_id, "score": round(c.score, 4)} for c in self.candidates],
+            "matches": [{"id": c.entry.ext_id, "score": round(c.score, 4), "matched": c.matched}
+                        for c in self.candidates],
         })
+        if self.repeat:
+            out["repeat"] = self.repeat
+        if self.withhold_short_answer:
+            out["short_answer_withheld"] = True
         return out
 
 
@@ -67,6 +132,10 @@ class Matcher:
         self._revision: int | None = None
         self._entries: list[BankEntry] = []
         self._ranker: Ranker | None = None
+        # Repeats: normalised text -> entries holding it, and ref -> entries
+        # imported or learned under it (docs/matching.md, "Repeats").
+        self._by_text: dict[str, list[tuple[int, tuple]]] = {}
+        self._by_ref: dict[str, list[tuple[int, tuple, str]]] = {}
         self._prefetched = threading.local()  # (questions, future) of this thread's match_many
 
     def refresh(self) -> int:
@@ -93,27 +162,67 @@ class Matcher:
                     # the bank's glossary: its terms read alike in questions and bank texts
                     glossary=Glossary(self.bank.glossary_groups()),
                 )
+            self._by_text, self._by_ref = _repeat_index(entries)
             self._entries, self._ranker, self._revision = entries, ranker, revision
         return self._entries, self._ranker
 
     def match(self, question: str, top_k: int = 5) -> MatchResult:
         return self.match_many([question], top_k=top_k)[0]
 
-    def match_many(self, questions: list[str], top_k: int = 5) -> list[MatchResult]:
-        questions = list(questions)
-        self._prefetch(questions, top_k)
+    def match_many(self, questions: Sequence[Any], top_k: int = 5) -> list[MatchResult]:
+        """Match questions in questionnaire order. Each item is a question
+        text, or a question with `text` and optionally `ref`, `section` and
+        `answer_at.sheet` (an ingested Question, a review question, a
+        QuestionIn): ref and section tell repeated wordings apart."""
+        items = [QuestionIn.of(q) for q in questions]
+        texts = [q.text for q in items]
+        self._prefetch(texts, top_k)
         try:
             entries, ranker = self._index()
             if ranker is None:
-                return [MatchResult(q, "none", None, 0.0, 0.0, [], ["the bank has no approved entries"])
-                        for q in questions]
-            ranked = ranker.rank(questions, top_k=top_k)
+                return [MatchResult(t, "none", None, 0.0, 0.0, [], ["the bank has no approved entries"])
+                        for t in texts]
+            ranked = ranker.rank(texts, top_k=top_k)
         finally:
             pending = getattr(self._prefetched, "pending", None)
             self._prefetched.pending = None
             if pending is not None:
                 pending[1].exception()  # wait: never leave the thread running behind us
-        return [self._decide(q, r, entries) for q, r in zip(questions, ranked)]
+        families = self._families_of(items)
+        return [self._decide(q, r, entries, self._repeat_of(q, families)) for q, r in zip(items, ranked)]
+
+    def _families_of(self, items: list[QuestionIn]) -> set[str]:
+        """Questionnaire families in the bank that hold at least FAMILY_SHARE of
+        this batch's refs: last year's copy of this questionnaire."""
+        refs = {_normal_label(q.ref) for q in items if q.ref}
+        if not refs:
+            return set()
+        counts: dict[str, set[str]] = {}
+        for ref in refs:
+            for _, (family, _, _), _ in self._by_ref.get(ref, ()):
+                if family:
+                    counts.setdefault(family, set()).add(ref)
+        return {f for f, found in counts.items() if len(found) >= FAMILY_SHARE * len(refs)}
+
+    def _repeat_of(self, q: QuestionIn, families: set[str]) -> tuple[int, str] | None:
+        """(entry index, "text" | "ref") when the bank holds this question already."""
+        norm = normal_text(q.text)
+        if not norm:
+            return None
+        ref, section = _normal_label(q.ref), _normal_label(q.section)
+        hits = self._by_text.get(norm)
+        if hits:
+            chosen = _narrow(hits, ref, section)
+            if chosen is not None:
+                return chosen, "text"
+            return None  # several entries hold this text and neither ref nor section decides
+        if not ref:
+            return None
+        same_ref = [(i, origin, text) for i, origin, text in self._by_ref.get(ref, ())
+                    if origin[0] in families and SequenceMatcher(None, norm, text).ratio() >= NEAR_IDENTICAL]
+        if len({i for i, _, _ in same_ref}) == 1:
+            return same_ref[0][0], "ref"
+        return None
 
     def _prefetch(self, questions: list[str], top_k: int) -> None:
         """Start encoding the questions on a thread while this one builds the
@@ -140,15 +249,40 @@ class Matcher:
             return pending[1].result()
         return self.raw_embedder.embed(texts)
 
-    def _decide(self, question: str, ranked, entries: list[BankEntry]) -> MatchResult:
+    def _decide(self, q: QuestionIn, ranked, entries: list[BankEntry],
+                repeat: tuple[int, str] | None = None) -> MatchResult:
+        from answer_bank.polarity import inverts
         from answer_bank.ranking import ANSWER_TIERS, tier_for
 
-        candidates = [Candidate(entries[i], float(s)) for i, s in ranked.candidates]
+        question = q.text
+        matched = list(getattr(ranked, "matched", None) or [])
+        matched += [None] * (len(ranked.candidates) - len(matched))
+        candidates = [Candidate(entries[i], float(s), m) for (i, s), m in zip(ranked.candidates, matched)]
+        confidence = float(ranked.confidence)
+        reasons: list[str] = []
+        if repeat is not None:
+            i, kind = repeat
+            entry = entries[i]
+            confidence = max(confidence, REPEAT_CONFIDENCE)
+            scale = confidence / candidates[0].score if candidates and candidates[0].score > 0 else 1.0
+            rest = [Candidate(c.entry, min(c.score * scale, confidence), c.matched)
+                    for c in candidates if c.entry.ext_id != entry.ext_id]
+            same = next((t for t in entry.texts if normal_text(t) == normal_text(question)), entry.question)
+            candidates = [Candidate(entry, confidence, same)] + rest[: max(len(candidates) - 1, 0)]
+            reasons.append(f"the bank holds this question word for word (entry {entry.ext_id})" if kind == "text"
+                           else f"entry {entry.ext_id} was imported or learned for {q.ref} of this questionnaire, "
+                                "with nearly the same text")
         if not candidates:
             return MatchResult(question, "none", None, 0.0, 0.0, [], ["no bank entry resembles this question"])
         top = candidates[0]
-        tier = tier_for(ranked.confidence)
-        reasons = [f"confidence {ranked.confidence:.2f} → {tier}"]
+        tier = tier_for(confidence)
+        reasons.insert(0, f"confidence {confidence:.2f} → {tier}")
+        withhold = repeat is None and inverts(question, top.entry.question, top.entry.short_answer)
+        if withhold:
+            if tier == "high":
+                tier = "medium"
+            reasons.append(f"the entry's short answer “{top.entry.short_answer}” answers “{top.entry.question}”, "
+                           "which asks the other way round: only its narrative answer is used")
         if top.entry.is_overdue():
             if tier == "high":
                 tier = "medium"
@@ -157,5 +291,43 @@ class Matcher:
         answer = top.entry if tier in ANSWER_TIERS else None
         if answer is None and tier != "none":
             reasons.append("not sure enough to answer: shown as a suggestion only")
-        return MatchResult(question, tier, answer, top.score, float(ranked.confidence), candidates, reasons)
+        return MatchResult(question, tier, answer, top.score, confidence, candidates, reasons,
+                           repeat=repeat[1] if repeat else None, withhold_short_answer=withhold)
+
+
+def _repeat_index(entries: list[BankEntry]) -> tuple[dict, dict]:
+    """normalised text -> [(entry index, origin)], ref -> [(entry index, origin, normalised text)].
+    An origin is (family, ref, section) with ref and section normalised."""
+    by_text: dict[str, list[tuple[int, tuple]]] = {}
+    by_ref: dict[str, list[tuple[int, tuple, str]]] = {}
+    for i, e in enumerate(entries):
+        own = (e.origin_family, _normal_label(e.origin_ref), _normal_label(e.origin_section))
+        for t in e.texts:
+            norm = normal_text(t)
+            if not norm:
+                continue
+            learned = e.learned_origins.get(t)
+            origin = (learned[0], _normal_label(learned[1]), _normal_label(learned[2])) if learned else (
+                own if t == e.question else (None, "", ""))
+            by_text.setdefault(norm, []).append((i, origin))
+            if origin[1]:
+                by_ref.setdefault(origin[1], []).append((i, origin, norm))
+    return by_text, by_ref
+
+
+def _narrow(hits: list[tuple[int, tuple]], ref: str, section: str) -> int | None:
+    """The one entry among those holding the same text, or None: one entry
+    decides by itself; several are told apart by the question's ref, then its section."""
+    entries = {i for i, _ in hits}
+    if len(entries) == 1:
+        return next(iter(entries))
+    for key, pos in ((ref, 1), (section, 2)):
+        if key:
+            found = {i for i, origin in hits if origin[pos] == key}
+            if len(found) == 1:
+                return next(iter(found))
+            if found:
+                entries = found
+                hits = [h for h in hits if h[0] in found]
+    return None
 

@@ -47,6 +47,15 @@ class BankEntry:
     updated_by: str | None = None
     approved_at: str | None = None
     approved_by: str | None = None
+    # Where the entry came from when it was imported from a questionnaire:
+    # questionnaire family (the file it was read from), the question's ref and
+    # section. Not curated content (no new version when only these change).
+    origin_family: str | None = None
+    origin_ref: str | None = None
+    origin_section: str | None = None
+    # (family, ref, section) of each learned wording that has one, by wording.
+    learned_origins: dict[str, tuple[str | None, str | None, str | None]] = field(
+        default_factory=dict, compare=False, repr=False)
     # False when an imported row had no status: an existing entry keeps its own.
     status_given: bool = field(default=True, compare=False, repr=False)
 

@@ -222,6 +222,7 @@ class Bank:
         """
         report = ImportReport()
         now = utcnow()
+        provenance_changed = False
         with transaction(self.db):
             for entry in entries:
                 if approve:
@@ -239,16 +240,27 @@ class Bank:
                     if not same:
                         entry.status = "draft"
                         report.held_as_draft.append(entry.ext_id)
+                origin = (entry.origin_family, entry.origin_ref, entry.origin_section)
+                moved = False
                 if existing is None:
                     self._insert(entry, user, now, note="imported")
                     report.added.append(entry.ext_id)
-                elif existing.content() == entry.content():
-                    report.unchanged.append(entry.ext_id)
                 else:
-                    self.write_version(existing, entry, user, now, note="imported")
-                    report.updated.append(entry.ext_id)
-            if report.added or report.updated:
-                if approve:
+                    # Provenance is not curated content: recorded when the file gives it.
+                    moved = any(origin) and origin != (existing.origin_family, existing.origin_ref,
+                                                       existing.origin_section)
+                    if moved:
+                        self.db.execute(
+                            "UPDATE entries SET origin_family = ?, origin_ref = ?, origin_section = ? WHERE id = ?",
+                            [*origin, existing.id])
+                    if existing.content() == entry.content():
+                        report.unchanged.append(entry.ext_id)
+                    else:
+                        self.write_version(existing, entry, user, now, note="imported")
+                        report.updated.append(entry.ext_id)
+                provenance_changed = provenance_changed or moved
+            if report.added or report.updated or provenance_changed:
+                if approve and (report.added or report.updated):
                     changed = report.added + report.updated
                     shown = ", ".join(changed[:20]) + (f" and {len(changed) - 20} more" if len(changed) > 20 else "")
                     self.record_event(user, "import_approved", now=now,
@@ -298,14 +310,19 @@ class Bank:
         self._row_id(ext_id)  # raises EntryNotFound
         return bool(self.add_learned_variants([(ext_id, text)], user=user))
 
-    def add_learned_variants(self, pairs: Iterable[tuple[str, str]], *, user: str) -> list[tuple[str, str]]:
+    def add_learned_variants(self, pairs: Iterable[tuple[str, str]], *, user: str,
+                             origins: dict[tuple[str, str], tuple[str | None, str | None, str | None]] | None = None,
+                             ) -> list[tuple[str, str]]:
         """Record accepted (entry ext id, customer wording) pairs as learned
         variants in ONE transaction: an `entry_variants` row (origin 'review')
         and a 'learn_variant' audit row per new wording (a learned wording is
         not curated content: no new version of the entry), and one revision
         bump for the whole batch. Whitespace is collapsed; a wording the entry
         already knows (question, curated or learned variant) and an entry that
-        does not exist are skipped. Returns what was added."""
+        does not exist are skipped. `origins[(ext_id, wording)]`, when given,
+        is where the wording was asked: (questionnaire family, ref, section).
+        Returns what was added."""
+        origins = {(e, " ".join((t or "").split())): o for (e, t), o in (origins or {}).items()}
         wanted = _wordings(pairs)
         if not wanted:
             return []
@@ -329,10 +346,11 @@ class Bank:
                 if text in known[rows[ext_id][0]]:
                     continue
                 row_id = rows[ext_id][0]
+                fam, ref, section = origins.get((ext_id, text)) or (None, None, None)
                 self.db.execute(
-                    "INSERT INTO entry_variants (entry_id, text, origin, created_at, created_by) "
-                    "VALUES (?, ?, 'review', ?, ?)",
-                    [row_id, text, now, user],
+                    "INSERT INTO entry_variants (entry_id, text, origin, created_at, created_by, "
+                    "origin_family, origin_ref, origin_section) VALUES (?, ?, 'review', ?, ?, ?, ?, ?)",
+                    [row_id, text, now, user, fam, ref, section],
                 )
                 self.record_event(user, "learn_variant", ext_id=ext_id, entry_id=row_id, detail=text, now=now)
                 known[row_id].add(text)
@@ -616,6 +634,8 @@ class Bank:
             retired_reason=row["retired_reason"], created_at=row["created_at"],
             created_by=row["created_by"], updated_at=row["updated_at"], updated_by=row["updated_by"],
             approved_at=row["approved_at"], approved_by=row["approved_by"],
+            origin_family=row.get("origin_family"), origin_ref=row.get("origin_ref"),
+            origin_section=row.get("origin_section"),
         )
 
     def _attach_children(self, entries: list[BankEntry]) -> None:
@@ -628,10 +648,14 @@ class Bank:
             id_filter = f"WHERE entry_id IN ({','.join('?' * len(by_id))})"
             params = list(by_id)
         variants = defaultdict(list)
-        for entry_id, text, origin in self.db.execute(
-            f"SELECT entry_id, text, origin FROM entry_variants {id_filter} ORDER BY id", params
+        learned_origins: dict[int, dict] = defaultdict(dict)
+        for entry_id, text, origin, fam, ref, section in self.db.execute(
+            "SELECT entry_id, text, origin, origin_family, origin_ref, origin_section "
+            f"FROM entry_variants {id_filter} ORDER BY id", params
         ):
             variants[(entry_id, origin)].append(text)
+            if origin == "review" and (fam or ref or section):
+                learned_origins[entry_id][text] = (fam, ref, section)
         evidence = defaultdict(list)
         for entry_id, title, ref in self.db.execute(
             f"SELECT entry_id, title, ref FROM entry_evidence {id_filter} ORDER BY entry_id, position", params
@@ -650,6 +674,7 @@ class Bank:
         for entry_id, e in by_id.items():
             e.variants = variants.get((entry_id, "curated"), [])
             e.learned_variants = variants.get((entry_id, "review"), [])
+            e.learned_origins = learned_origins.get(entry_id, {})
             e.evidence = evidence.get(entry_id, [])
             e.frameworks = frameworks.get(entry_id, [])
             e.tags = tags.get(entry_id, [])
@@ -658,11 +683,13 @@ class Bank:
         approved = entry.status == "approved"
         cur = self.db.execute(
             "INSERT INTO entries (ext_id, question, answer, short_answer, owner, status, review_by, version, "
-            "source, retired_reason, created_at, created_by, updated_at, updated_by, approved_at, approved_by) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "source, retired_reason, created_at, created_by, updated_at, updated_by, approved_at, approved_by, "
+            "origin_family, origin_ref, origin_section) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [entry.ext_id, entry.question, entry.answer, entry.short_answer, entry.owner, entry.status,
              entry.review_by, entry.source, entry.retired_reason, now, user, now, user,
-             now if approved else None, user if approved else None],
+             now if approved else None, user if approved else None,
+             entry.origin_family, entry.origin_ref, entry.origin_section],
         )
         entry.id = cur.lastrowid
         entry.version = 1

@@ -110,7 +110,10 @@ def bench_tasks() -> list[Task]:
         bank, qs = read_csv(d / "bank.csv"), read_csv(d / "questions.csv")
         index = {r["id"]: i for i, r in enumerate(bank)}
         gold = [None if r["expected"] == "NONE" else {index[x] for x in r["expected"].split("|")} for r in qs]
-        out.append(Task(d.name, [[r["question"]] for r in bank], [r["answer"] for r in bank],
+        # A set's bank may carry curated variants (";"-separated, as `aimsq bank import` reads them).
+        texts = [[r["question"], *[v.strip() for v in (r.get("variants") or "").split(";") if v.strip()]]
+                 for r in bank]
+        out.append(Task(d.name, texts, [r["answer"] for r in bank],
                         [" ".join(r["question"].split()) for r in qs], gold))
     return out
 
@@ -192,12 +195,17 @@ def fusion_blocks(task, embed):
     rk = task.ranker(embed)
     sig = rk.signals(np.asarray(embed(task.queries), np.float32), R.tokenize_many(task.queries, rk.glossary))
     return {"dense": R._zscore(sig["dense"]), "lexical": R._zscore(sig["lexical"]),
-            "answer": sig["answer"] if sig["answer"] is not None else np.zeros_like(sig["dense"]), "gold": task.gold, "sequential": task.sequential}
+            "answer": sig["answer"] if sig["answer"] is not None else np.zeros_like(sig["dense"]),
+            "answer_lexical": (R._zscore(sig["answer_lexical"]) if sig.get("answer_lexical") is not None
+                               else np.zeros_like(sig["dense"])),
+            "gold": task.gold, "sequential": task.sequential}
 
 
 def fused(b, w):
-    """w = dense, lexical, context (previous question), answer, next question."""
+    """w = dense, lexical, context (previous question), answer, next question[, answer lexical]."""
     base = w[0] * b["dense"] + w[1] * b["lexical"] + w[3] * b["answer"]
+    if len(w) > 5:
+        base = base + w[5] * b["answer_lexical"]
     if b["sequential"]:
         zero = np.zeros((1, base.shape[1]))
         prev = np.vstack([zero, base[:-1]])
@@ -243,7 +251,8 @@ def top1(b, w):
 def report_fusion(bench, starter, embed):
     print("\n== 2. Fusion weights (conditional logit: softmax over the bank, likelihood of the right entry)")
     blocks = {t.name: fusion_blocks(t, embed) for t in bench}
-    shipped = np.array([R.FUSION["dense"], R.FUSION["lexical"], R.FUSION["context"], R.FUSION["answer"], R.FUSION["next"]])
+    shipped = np.array([R.FUSION["dense"], R.FUSION["lexical"], R.FUSION["context"], R.FUSION["answer"], R.FUSION["next"],
+                        R.FUSION["answer_lexical"]])
     print("leave-one-set-out: weights fitted on the other two sets, top-1 on the held-out set")
     for name in blocks:
         w = fit_fusion([b for k, b in blocks.items() if k != name])
@@ -258,7 +267,15 @@ def report_fusion(bench, starter, embed):
         print(f"  answer-text weight fitted on the starter bank's variants (others fixed): {wa[3]:.2f}; "
               f"variant top-1 {np.mean([top1(b, wa) for b in sb]):.3f} vs without answers "
               f"{np.mean([top1(b, np.array([shipped[0], shipped[1], 0, 0, 0])) for b in sb]):.3f}")
-        print("  the answer term on the bench sets (placeholder answers are below MIN_ANSWER_TOKENS):",
+        grid = (0.0, 0.35, 0.7, 1.0, 1.5)
+        fixed = shipped.copy()
+        cells = []
+        for a in grid:
+            fixed[5] = a
+            cells.append(f"{a}: {np.mean([top1(b, fixed) for b in sb]):.3f}")
+        print("  answer-lexical weight on the starter bank's variants (others as shipped), variant top-1:",
+              "  ".join(cells))
+        print("  the answer terms on the bench sets (placeholder answers are below MIN_ANSWER_TOKENS):",
               " ".join(f"{k} {top1(b, shipped):.3f}" for k, b in blocks.items()))
 
 
@@ -270,7 +287,21 @@ FEATURE_SETS = [
     ("p_top", "dense", "coverage"),
     ("p_top", "dense", "coverage", "missing_idf"),
     ("margin", "dense", "coverage"),
+    ("p_top", "dense", "coverage", "answer"),
+    ("p_top", "dense", "coverage", "entry_coverage"),
+    ("p_top", "dense", "coverage", "entry_coverage", "dense_z"),
+    ("p_top", "dense", "coverage", "entry_coverage", "answer"),
 ]
+
+
+def decision_cost(confs, tops, gold, synthetic_confs, thr, w=1.0):
+    """The cost the answer threshold stands for, per question: 3 for a wrong
+    answer, 1 for a blank on an answerable question; a 'removed' question
+    (where any answer is wrong) counts w times a real one."""
+    real = sum((0 if g is not None and top in g else 3) if p >= thr else (1 if g is not None else 0)
+               for p, top, g in zip(confs, tops, gold))
+    removed = sum(3 for p in synthetic_confs if p >= thr)
+    return (real + w * removed) / max(len(gold) + w * len(synthetic_confs), 1)
 
 
 def calibration_rows(task, embed):
@@ -315,14 +346,42 @@ def predict(coef, feats):
     return 1 / (1 + math.exp(-max(min(z, 50), -50)))
 
 
-def source_rows(data, names):
-    """Training rows and weights: each source (set) counts the same in total."""
+def removed_weight(real, synthetic, prior):
+    """Weight of each 'removed' row of a source so that questions the bank does
+    not cover (real NONE rows + weighted removed rows) make up `prior` of the
+    source. A source gives one removed row per answerable question, so the
+    NONE rows are the real rows without one."""
+    if not synthetic:
+        return 0.0
+    n_none = len(real) - len(synthetic)
+    return max(prior * len(real) - n_none, 0.0) / (len(synthetic) * (1.0 - prior))
+
+
+def uncovered_prior(data):
+    """The share of questions a bank does not cover, measured on the sources
+    that label such questions (NONE rows): real NONE rows / real rows."""
+    none = total = 0
+    for name, (real, synthetic) in data.items():
+        if name.startswith("_"):
+            continue
+        n_none = len(real) - len(synthetic)
+        if n_none > 0:
+            none += n_none
+            total += len(real)
+    return none / total if total else 0.5
+
+
+def source_rows(data, names, prior=None):
+    """Training rows and weights: each source (set) counts the same in total;
+    its removed rows are weighted so that uncovered questions make up `prior`
+    of it (None: every removed row counts as much as a real one)."""
     rows, weights = [], []
     for name in names:
         real, synthetic = data[name]
-        both = real + synthetic
-        rows += both
-        weights += [1.0 / len(both)] * len(both)
+        w = 1.0 if prior is None else removed_weight(real, synthetic, prior)
+        total = len(real) + w * len(synthetic)
+        rows += real + synthetic
+        weights += [1.0 / total] * len(real) + [w / total] * len(synthetic)
     return rows, weights
 
 
@@ -337,26 +396,37 @@ def report_calibration(tasks, embed):
         data.setdefault("_gold_" + key, [])
         data["_gold_" + key] += list(t.gold)
     sources = [k for k in data if not k.startswith("_")]
+    prior = uncovered_prior({k: data[k] for k in sources})
+    print(f"questions the bank does not cover, measured on the sources with NONE rows: {prior:.3f}; "
+          "each source's 'removed' rows are weighted to make up that share of it (held out: measured "
+          "without the held-out source)")
     thr = answer_threshold()
     print(f"leave-one-source-out: fitted on the other sources, decisions at the answer threshold {thr} "
           "(real questions only; 'removed' = the same questions with their right entries taken out)")
     for names in FEATURE_SETS:
-        cells = []
+        cells, costs = [], []
         for held in sources:
-            coef = fit_logistic(*source_rows(data, [s for s in sources if s != held]), names)
+            others = [s for s in sources if s != held]
+            coef = fit_logistic(*source_rows(data, others, uncovered_prior({s: data[s] for s in others})), names)
             real, synthetic = data[held]
             gold = data["_gold_" + held]
-            d = decisions([predict(coef, f) for f, _, _ in real], [top for _, _, top in real], gold, thr)
-            fp = sum(predict(coef, f) >= thr for f, _, _ in synthetic) / max(len(synthetic), 1)
+            confs = [predict(coef, f) for f, _, _ in real]
+            d = decisions(confs, [top for _, _, top in real], gold, thr)
+            syn = [predict(coef, f) for f, _, _ in synthetic]
+            fp = sum(p >= thr for p in syn) / max(len(synthetic), 1)
+            cost = decision_cost(confs, [top for _, _, top in real], gold, syn, thr,
+                                 removed_weight(real, synthetic, prior))
+            costs.append(cost)
             cells.append(f"{held[:14]:<14} acc {d['accuracy']:.3f} wrong {d['wrong_share']:.3f} "
-                         f"ans {d['answered']:3d} removed-answered {fp:.3f}")
-        print(f"  {'+'.join(names)}")
+                         f"ans {d['answered']:3d} removed-answered {fp:.3f} cost {cost:.3f}")
+        print(f"  {'+'.join(names)}  (mean held-out cost {np.mean(costs):.3f})")
         for c in cells:
             print(f"      {c}")
     names = tuple(k for k in R.CALIBRATION if k != "bias")
     print(f"  shipped features {'+'.join(names)}, leave-one-source-out, by answer threshold:")
     for held in sources:
-        coef = fit_logistic(*source_rows(data, [s for s in sources if s != held]), names)
+        others = [s for s in sources if s != held]
+        coef = fit_logistic(*source_rows(data, others, uncovered_prior({s: data[s] for s in others})), names)
         real, gold = data[held][0], data["_gold_" + held]
         confs = [predict(coef, f) for f, _, _ in real]
         cells = []
@@ -364,8 +434,10 @@ def report_calibration(tasks, embed):
             d = decisions(confs, [top for _, _, top in real], gold, t)
             cells.append(f"{t}: {d['accuracy']:.3f}/{d['wrong_share']:.3f}")
         print(f"      {held[:16]:<16} accuracy/wrong  " + "  ".join(cells))
-    coef = fit_logistic(*source_rows(data, sources), names)
+    coef = fit_logistic(*source_rows(data, sources, prior), names)
     print("fitted on all sources, shipped features:", {k: round(v, 3) for k, v in coef.items()})
+    print(f"  (every removed row weighted as a real one, as before: "
+          f"{ {k: round(v, 3) for k, v in fit_logistic(*source_rows(data, sources), names).items()} })")
     print("shipped CALIBRATION:", R.CALIBRATION)
 
 
@@ -481,6 +553,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="skip the 100k-entry speed run")
     ap.add_argument("--learning", action="store_true", help="only sections 1 and 5")
+    ap.add_argument("--calibration", action="store_true", help="only sections 1 and 3")
     args = ap.parse_args(argv)
     embed = CachedModel()
     bench = bench_tasks() if SETS_DIR.exists() else []
@@ -490,6 +563,9 @@ def main(argv=None):
     report_quality(bench, embed)
     if args.learning:
         report_learning(bench, embed)
+        return
+    if args.calibration:
+        report_calibration(bench + starter, embed)
         return
     report_fusion(bench, starter, embed)
     report_calibration(bench + starter, embed)

@@ -17,7 +17,6 @@ Skips the corpus files when ../shared is absent.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sys
 import tempfile

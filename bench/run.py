@@ -17,6 +17,7 @@ def main() -> int:
     import matching_bench
 
     matching_bench.quality()
+    matching_bench.caiq_round_trip()
     matching_bench.speed()
     for script in ("ingest_bench.py", "csv_bench.py", "hostile_bench.py", "web_bench.py", "curation_bench.py"):
         path = HERE / script

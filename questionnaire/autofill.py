@@ -47,6 +47,8 @@ class QuestionOutcome:
             return "; ".join(f"{where(w.at)} = {w.value!r}" if w.role != "clear" else f"{where(w.at)} cleared"
                              for w in self.writes)
         return self.reason or ""
+    # For a question left blank: the best entries to read, with the bank text each matched on.
+    suggestions: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         q = self.question
@@ -64,6 +66,7 @@ class QuestionOutcome:
             "outcome": self.outcome,
             "reason": self.reason,
             "where": [where(w.at) for w in self.writes],
+            "suggestions": self.suggestions,
         }
 
 
@@ -120,8 +123,11 @@ def autofill(
 ) -> AutofillReport:
     """Answer every question of `data` with `matcher` and write the filled copy.
 
-    `matcher.match_many(texts, top_k=...)` returns one result per text with
-    `.tier`, `.answer` (a BankEntry or None), `.score` and `.candidates`.
+    `matcher.match_many(questions, top_k=...)` gets the ingested questions
+    (text, ref, section, sheet, in file order) and returns one result per
+    question with `.tier`, `.answer` (a BankEntry or None), `.score` and
+    `.candidates`; `.withhold_short_answer` keeps the entry's Yes/No out of
+    a question that asks the other way round.
     Raises IngestError subclasses (unreadable file, ExportError when an answer
     cannot be written).
     """
@@ -131,7 +137,7 @@ def autofill(
     questions = result.questions
     # Questions the file already answers are kept, so they are not matched at all.
     todo = [q for q in questions if overwrite or not q.existing_answer]
-    found = matcher.match_many([q.text for q in todo], top_k=3) if todo else []
+    found = matcher.match_many(todo, top_k=3) if todo else []
     matches = dict(zip(map(id, todo), found))
     fills: list[AnswerFill] = []
     filled: list[QuestionOutcome] = []
@@ -151,16 +157,25 @@ def autofill(
             outcome.notes.extend(getattr(m, "reasons", []) or [])
             outcome.reason = ("no answer in the bank" if suggested is None or m.tier == "none"
                               else f"the best match is tier {m.tier}, below {min_tier}")
+            outcome.suggestions = [
+                {"id": c.entry.ext_id, "score": round(float(c.score), 4),
+                 "matched": getattr(c, "matched", None) or c.entry.question}
+                for c in (getattr(m, "candidates", None) or [])[:3]]
         else:
-            fills.append(AnswerFill(q, entry.short_answer, entry.answer))
+            withhold = bool(getattr(m, "withhold_short_answer", False))
+            fills.append(AnswerFill(q, None if withhold else entry.short_answer, entry.answer))
             filled.append(outcome)
+            if withhold:
+                outcome.notes.append(
+                    f"{entry.ext_id}'s short answer “{entry.short_answer}” answers “{entry.question}”, "
+                    "which asks the other way round: only the narrative answer was written")
         outcomes.append(outcome)
     output, written = write_answers_report(data, filename, fills)
     for outcome, done in zip(filled, written.questions):
         outcome.outcome, outcome.reason = done.outcome, done.reason
-        outcome.writes, outcome.notes = done.changes, done.notes
+        # notes made here (a withheld Yes/No) come first, then the writer's
+        said = done.notes if done.outcome != "skipped" else [done.reason or ""]
+        outcome.writes, outcome.notes = done.changes, [*outcome.notes, *said]
         # "kept": the file already held exactly this answer
         outcome.status = {"written": "written", "kept": "kept", "skipped": "not written"}[done.outcome]
-        if done.outcome == "skipped":
-            outcome.notes = [done.reason or ""]
     return AutofillReport(result.format, min_tier, outcomes, list(result.warnings), output)

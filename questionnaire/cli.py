@@ -5,7 +5,6 @@ exit (click.ClickException); no traceback reaches a user.
 """
 from __future__ import annotations
 
-import csv
 import io
 import json
 import os
@@ -216,29 +215,34 @@ def bank_list(ctx: click.Context, as_json: bool, status: tuple[str, ...]):
 def match(ctx: click.Context, file: str | None, question: str | None, top_k: int, as_json: bool):
     """Match questions against the approved bank entries.
 
-    FILE is a CSV with columns qid,question (other columns ignored), in
-    UTF-8, UTF-16 or a Windows code page (a guessed encoding is named on
-    stderr). With --json each line is
-    {"qid", "answer", "tier", "matches": [{"id", "score"}]}.
+    FILE is a CSV with columns qid,question and optionally section (other
+    columns ignored), in UTF-8, UTF-16 or a Windows code page (a guessed
+    encoding is named on stderr); the qid is the question's ref. With --json
+    each line is {"qid", "answer", "tier", "matches": [{"id", "score", "matched"}]}.
     """
     if bool(file) == bool(question):
         raise click.UsageError("give either FILE or --question TEXT")
     if question is not None:
         if not question.strip():
             raise click.UsageError("--question is empty")
-        items = [("1", question)]
+        items = [("1", question, None)]
     else:
         items = read_question_csv(Path(file))
+    from answer_bank.matching import QuestionIn
+
+    # The qid is the question's ref; a `section` column, when given, tells
+    # apart questions worded alike under different headings.
+    asked = [QuestionIn(text, ref=qid if file else None, section=section) for qid, text, section in items]
     matcher = get_matcher(ctx)
     results = []
     batch = 64
     show = sys.stderr.isatty() and len(items) > batch
     with click.progressbar(length=len(items), label="Matching", file=sys.stderr, hidden=not show) as bar:
         for start in range(0, len(items), batch):
-            chunk = items[start : start + batch]
-            results.extend(matcher.match_many([q for _, q in chunk], top_k=top_k))
+            chunk = asked[start : start + batch]
+            results.extend(matcher.match_many(chunk, top_k=top_k))
             bar.update(len(chunk))
-    for (qid, text), result in zip(items, results):
+    for (qid, text, _), result in zip(items, results):
         if as_json:
             click.echo(json.dumps(result.to_json(qid), ensure_ascii=False))
         else:
@@ -248,30 +252,36 @@ def match(ctx: click.Context, file: str | None, question: str | None, top_k: int
                 click.echo(f"{'':<12} {'alt':<6} {c.entry.ext_id:<18} {c.score:5.2f}  {_clip(c.entry.question, 70)}")
 
 
-def read_question_csv(path: Path) -> list[tuple[str, str]]:
-    """(qid, question) pairs; decoded as every CSV aimsq reads, a warning on
-    stderr when the encoding was inferred."""
-    from ingest.encoding import decode_text
+def read_question_csv(path: Path) -> list[tuple[str, str, str | None]]:
+    """(qid, question, section) of each row; read as every CSV aimsq reads (one
+    decoder, the same caps), a warning on stderr when the encoding was inferred."""
+    from ingest.csv_format import decode, parse
     from ingest.errors import IngestError
+    from ingest.guard import Limits
 
     try:
-        decoded = decode_text(path.read_bytes())
+        decoded = decode(path.read_bytes())
+        records, _ = parse(decoded, Limits.from_env())
     except IngestError as e:
         raise click.ClickException(f"{path.name}: {e}") from None
     if decoded.warning:
         click.echo(f"Warning: {path.name}: {decoded.warning}", err=True)
-    text = decoded.text
-    csv.field_size_limit(max(csv.field_size_limit(), 10_000_000))
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    fields = [f.strip().lower() for f in (reader.fieldnames or [])]
+    fields = [f.strip().lower() for f in (records[0] if records else [])]
     if "question" not in fields or "qid" not in fields:
         raise click.ClickException(f"{path.name} needs the columns qid,question (found: {', '.join(fields) or 'none'})")
-    reader.fieldnames = fields
+    col = {name: fields.index(name) for name in ("qid", "question", "section") if name in fields}
+
+    def cell(rec: list[str], name: str) -> str:
+        i = col.get(name)
+        return rec[i] if i is not None and i < len(rec) else ""
+
     items = []
-    for n, row in enumerate(reader, start=2):
-        text = (row.get("question") or "").strip()
+    for n, rec in enumerate(records[1:], start=2):
+        text = cell(rec, "question").strip()
         if text:
-            items.append(((row.get("qid") or "").strip() or str(n), " ".join(text.split())))
+            qid = cell(rec, "qid").strip() or str(n)
+            section = " ".join(cell(rec, "section").split()) or None
+            items.append((qid, " ".join(text.split()), section))
     if not items:
         raise click.ClickException(f"{path.name} has no questions")
     return items

@@ -222,5 +222,10 @@ def questionnaire_entries(result, source: str) -> list[dict]:
             "short_answer": short,
             "tags": [q.section] if q.section else [],
             "source": source,
+            # Where it was asked: the next copy of this questionnaire is answered
+            # by ref and section as well as by text (docs/matching.md, "Repeats").
+            "origin_family": source,
+            "origin_ref": q.ref,
+            "origin_section": q.section,
         })
     return rows

@@ -39,12 +39,17 @@ def wording(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
-def learn_variants(bank: Bank, pairs: Iterable[tuple[str, str]], *, user: str) -> list[tuple[str, str]]:
+def learn_variants(bank: Bank, pairs: Iterable[tuple[str, str]], *, user: str,
+                   asked: Iterable[ReviewQuestion] = ()) -> list[tuple[str, str]]:
     """Record accepted (entry ext id, customer wording) pairs as learned
     variants in ONE transaction (`Bank.add_learned_variants`): a wording the
     entry already knows and an entry that no longer exists are skipped.
-    Returns what was added."""
-    return bank.add_learned_variants(pairs, user=user)
+    `asked`: the review questions the wordings come from; each wording keeps
+    where it was asked (questionnaire, ref, section), so the next copy of the
+    questionnaire tells apart questions worded alike. Returns what was added."""
+    origins = {(q.entry_ext_id, wording(q.text)): (f"questionnaire {q.questionnaire_id}", q.ref, q.section)
+               for q in asked if q.entry_ext_id}
+    return bank.add_learned_variants(pairs, user=user, origins=origins)
 
 
 def _still_relied_on(bank: Bank, ext_id: str, text: str) -> bool:
@@ -73,9 +78,10 @@ def learn_accepted(bank: Bank, questions: Iterable[ReviewQuestion], *, user: str
     """Feed a batch of accepted questions (a bulk accept) back to the bank in
     one transaction. Returns the number of new wordings. Bank errors are
     logged, not raised: the reviews themselves are already saved."""
-    pairs = [(q.entry_ext_id, q.text) for q in questions if _accepted_from(q)]
+    accepted = [q for q in questions if _accepted_from(q)]
+    pairs = [(q.entry_ext_id, q.text) for q in accepted]
     try:
-        return len(learn_variants(bank, pairs, user=user))
+        return len(learn_variants(bank, pairs, user=user, asked=accepted))
     except BankError as e:
         log.warning("learning from %d accepted questions failed: %s", len(pairs), e)
         return 0
@@ -96,7 +102,7 @@ def learn(bank: Bank, qn: Questionnaire, q: ReviewQuestion, *, user: str,
             if forget_variants(bank, [(was, before.text)], user=user):
                 messages.append(f"the wording was removed from {was}")
         if now:
-            if learn_variants(bank, [(now, q.text)], user=user):
+            if learn_variants(bank, [(now, q.text)], user=user, asked=[q]):
                 messages.append(f"the wording was added to {now}")
         elif q.status == "edited" and q.draft_entry:
             saved = _save_draft(bank, qn, q, user=user)

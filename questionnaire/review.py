@@ -216,14 +216,16 @@ def locator_from_json(data: dict[str, Any] | None) -> Locator | None:
     return Locator(row=data.get("row"), column=data.get("column"), marks=mark_locs)
 
 
-def candidate_snapshot(entry, score: float) -> dict[str, Any]:
+def candidate_snapshot(entry, score: float, matched: str | None = None) -> dict[str, Any]:
     """What the reviewer sees of a bank entry, frozen at match time: the answer
-    exported is the answer that was reviewed, whatever the bank does later."""
+    exported is the answer that was reviewed, whatever the bank does later.
+    `matched` is the entry's text (question or variant) that matched."""
     return {
         "id": entry.ext_id, "score": round(float(score), 4), "version": entry.version,
         "question": entry.question, "answer": entry.answer, "short_answer": entry.short_answer,
         "evidence": [{"title": e.title, "ref": e.ref} for e in entry.evidence],
         "frameworks": list(entry.frameworks), "overdue": entry.is_overdue(),
+        "matched": matched or entry.question,
     }
 
 
@@ -368,10 +370,18 @@ class ReviewStore:
         """Save the matcher's results for some questions (by position) and the progress."""
         rows = []
         for position, result in matches:
-            snaps = [candidate_snapshot(c.entry, c.score) for c in result.candidates[: ALTERNATIVES + 1]]
+            # The top candidates with the bank text each matched on: for "low"
+            # and "none" these are the suggestions the review shows.
+            snaps = [candidate_snapshot(c.entry, c.score, getattr(c, "matched", None))
+                     for c in result.candidates[: ALTERNATIVES + 1]]
             proposed = result.answer.ext_id if result.answer is not None else None
             if proposed and all(s["id"] != proposed for s in snaps):
                 snaps.insert(0, candidate_snapshot(result.answer, result.score))
+            if proposed and getattr(result, "withhold_short_answer", False):
+                for snap in snaps:
+                    if snap["id"] == proposed:
+                        # Its Yes/No answers a question asked the other way round.
+                        snap["short_answer"], snap["short_answer_withheld"] = None, True
             rows.append((result.tier, float(result.score), float(result.confidence), proposed, _dumps(snaps),
                          _dumps(list(result.reasons)), qn_id, position))
         with transaction(self.db):
@@ -690,7 +700,7 @@ def _decide(q: ReviewQuestion, action: str, *, candidate: str | None = None, sho
 # ---- autofill -------------------------------------------------------------
 
 
-def autofill(store: ReviewStore, qn_id: str, match_many: Callable[[list[str]], list[Any]],
+def autofill(store: ReviewStore, qn_id: str, match_many: Callable[[list[Any]], list[Any]],
              *, chunk: int = 32) -> None:
     """Propose answers for every question, `chunk` at a time, saving progress
     after each chunk so a person sees it move. The caller has called
@@ -700,7 +710,7 @@ def autofill(store: ReviewStore, qn_id: str, match_many: Callable[[list[str]], l
         done = 0
         for start in range(0, len(questions), chunk):
             part = questions[start : start + chunk]
-            results = match_many([q.text for q in part])
+            results = match_many(part)  # the questions with ref and section, in order
             done += len(part)
             store.store_matches(qn_id, [(q.position, r) for q, r in zip(part, results)], done)
         store.finish_matching(qn_id)

@@ -315,10 +315,11 @@ class FakeMatcher:
         self.rules = rules
         self.calls = 0
 
-    def match_many(self, texts, top_k=5):
+    def match_many(self, questions, top_k=5):
         self.calls += 1
         out = []
-        for text in texts:
+        for q in questions:  # ingested questions (autofill) or texts
+            text = q if isinstance(q, str) else q.text
             for word, (tier, entry) in self.rules.items():
                 if word in text.lower():
                     answer = entry if tier in ("high", "medium") else None

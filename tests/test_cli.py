@@ -164,7 +164,7 @@ def test_match_reads_a_code_page_csv_and_names_the_encoding(run, bank_file, tmp_
     texts = MATCH_TEXTS[encoding]
     path = tmp_path / "q.csv"
     path.write_bytes(("qid,question\n" + "".join(f"Q{i},{t}\n" for i, t in enumerate(texts, 1))).encode(encoding))
-    assert read_question_csv(path) == [(f"Q{i}", t) for i, t in enumerate(texts, 1)]
+    assert read_question_csv(path) == [(f"Q{i}", t, None) for i, t in enumerate(texts, 1)]
     run("bank", "import", str(bank_file))
     result = run("match", str(path), "--json")
     assert result.exit_code == 0

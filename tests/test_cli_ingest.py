@@ -141,6 +141,8 @@ def test_import_questionnaire_drafts_then_approved(files, tmp_path):
         assert (e2.short_answer, e2.answer) == ("No", "No")
         assert (e3.short_answer, e3.answer) == (None, "24/7 on-call; customers told within 72h.")
         assert e1.source == "done.xlsx" and e1.tags == ["Security"]
+        # where each was asked: the next copy of the questionnaire is answered by ref too
+        assert (e1.origin_family, e1.origin_ref, e1.origin_section) == ("done.xlsx", "S-1", "Security")
     finally:
         bank.close()
     result = run("bank", "import-questionnaire", "--approve", str(files / "done.xlsx"), db=db)

@@ -166,10 +166,10 @@ def test_bulk_accept_learning_uses_a_single_transaction(app, monkeypatch):
     seen = []
     real = learning.learn_variants
 
-    def counting(bank, pairs, *, user):
+    def counting(bank, pairs, *, user, asked=()):
         pairs = list(pairs)
         with Statements(bank.db.conn) as trace:
-            out = real(bank, pairs, user=user)
+            out = real(bank, pairs, user=user, asked=asked)
         seen.append((len(pairs), trace.count("BEGIN"), len(out)))
         return out
 
