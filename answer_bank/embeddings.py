@@ -81,12 +81,14 @@ class SentenceTransformerEmbedder:
         self._dimension: int | None = None
         self._gate_result: tuple[str | None, tuple | None] | None = None
         self._lock = threading.Lock()
+        self._id_lock = threading.Lock()
 
     @property
     def model_id(self) -> str:
         """"<name>@<digest of the model's files>" (computed once, on first use)."""
-        if self._model_id is None:
-            self._model_id = f"{self._name}@{model_digest(self.path)}"
+        with self._id_lock:  # the matcher's prefetch thread may ask at the same time
+            if self._model_id is None:
+                self._model_id = f"{self._name}@{model_digest(self.path)}"
         return self._model_id
 
     @property
@@ -240,7 +242,7 @@ class _DigestCache:
         keep = dict(list(self.data.items())[-_DIGEST_CACHE_SIZE:])
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
             tmp.write_text(json.dumps(keep, indent=0), encoding="utf-8")
             os.replace(tmp, self.path)
         except OSError as e:
