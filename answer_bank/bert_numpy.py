@@ -33,7 +33,7 @@ def unsupported_reason(path: Path) -> str | None:
     return inspect(path)[0]
 
 
-def inspect(path: Path) -> tuple[str | None, tuple[dict, dict, int] | None]:
+def inspect(path: Path) -> tuple[str | None, tuple | None]:
     """(None, settings for `NumpyBertEncoder`) for a model this encoder runs
     exactly, else (why not, None)."""
     try:
@@ -83,9 +83,10 @@ def _json(path: Path) -> dict | list:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _read_config(path: Path) -> tuple[dict, dict, int]:
-    """(config.json, pooling config, max tokens per text) of a model the NumPy
-    encoder runs exactly; UnsupportedModel saying why for any other."""
+def _read_config(path: Path) -> tuple:
+    """(config.json, pooling config, max tokens per text, tokenizer) of a
+    model the NumPy encoder runs exactly; UnsupportedModel saying why for any
+    other."""
     if not (path / "modules.json").exists():
         raise UnsupportedModel("no modules.json (not saved by sentence-transformers)")
     modules = _json(path / "modules.json")
@@ -175,9 +176,9 @@ def _read_config(path: Path) -> tuple[dict, dict, int]:
             raise UnsupportedModel(f"Normalize settings {settings} are not the plain sentence normalisation")
 
     max_len = _max_length(path, st_config, positions)
-    _check_tokenizer(path, st_config)
     _check_weights(path, config)
-    return config, {"pooling_mode": "mean", "embedding_dimension": hidden}, max_len
+    tokenizer = _check_tokenizer(path, st_config)
+    return config, {"pooling_mode": "mean", "embedding_dimension": hidden}, max_len, tokenizer
 
 
 def _max_length(path: Path, st_config: dict, positions: int) -> int:
@@ -200,7 +201,7 @@ def _token(value) -> str:
     return value.get("content") if isinstance(value, dict) else value
 
 
-def _check_tokenizer(path: Path, st_config: dict) -> None:
+def _check_tokenizer(path: Path, st_config: dict):
     """tokenizer.json (what `tokenizers` runs here) gives the same ids as the
     tokenizer transformers builds from tokenizer_config.json."""
     if not (path / "tokenizer.json").exists():
@@ -222,32 +223,42 @@ def _check_tokenizer(path: Path, st_config: dict) -> None:
     lower = tok.get("do_lower_case", True)
     if st_config.get("do_lower_case") and not lower:
         raise UnsupportedModel("do_lower_case is added to a tokenizer that does not lowercase")
-    tj = _json(path / "tokenizer.json")
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))  # the encoder's, once checked
+
+    def state(part) -> dict | None:
+        return None if part is None else json.loads(part.__getstate__())
+
+    model = tokenizer.model
     expected_normalizer = {"type": "BertNormalizer", "clean_text": True,
                            "handle_chinese_chars": tok.get("tokenize_chinese_chars", True),
                            "strip_accents": tok.get("strip_accents"), "lowercase": lower}
-    model = tj.get("model") or {}
-    vocab = model.get("vocab") or {}
-    if (tj.get("normalizer") != expected_normalizer or tj.get("pre_tokenizer") != {"type": "BertPreTokenizer"}
-            or model.get("type") != "WordPiece" or model.get("continuing_subword_prefix", "##") != "##"
-            or model.get("max_input_chars_per_word", 100) != 100 or model.get("unk_token") != special["unk_token"]):
+    if (state(tokenizer.normalizer) != expected_normalizer
+            or state(tokenizer.pre_tokenizer) != {"type": "BertPreTokenizer"}
+            or type(model).__name__ != "WordPiece" or model.continuing_subword_prefix != "##"
+            or model.max_input_chars_per_word != 100 or model.unk_token != special["unk_token"]):
         raise UnsupportedModel("tokenizer.json is not the BERT WordPiece tokenizer tokenizer_config.json describes")
     cls, sep = special["cls_token"], special["sep_token"]
-    post = tj.get("post_processor") or {}
+    post = state(tokenizer.post_processor) or {}
     single = [{"SpecialToken": {"id": cls, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
               {"SpecialToken": {"id": sep, "type_id": 0}}]
     specials = post.get("special_tokens") or {}
     if (post.get("type") != "TemplateProcessing" or post.get("single") != single
-            or any((specials.get(t) or {}).get("ids") != [vocab.get(t)] for t in (cls, sep))):
+            or any((specials.get(t) or {}).get("ids") != [tokenizer.token_to_id(t)] for t in (cls, sep))):
         raise UnsupportedModel("tokenizer.json does not frame a text as [CLS] text [SEP]")
-    added = {a.get("content"): a for a in tj.get("added_tokens", [])}
-    decoder = {a.get("content") if isinstance(a, dict) else a: a for a in (tok.get("added_tokens_decoder") or {}).values()}
-    for content, a in (*added.items(), *decoder.items()):
-        flags = (a.get("special", True), a.get("lstrip", False), a.get("rstrip", False), a.get("single_word", False),
-                 a.get("normalized", False))
+    added = [(a.content, i, (a.special, a.lstrip, a.rstrip, a.single_word, a.normalized))
+             for i, a in tokenizer.get_added_tokens_decoder().items()]
+    for key, a in (tok.get("added_tokens_decoder") or {}).items():
+        a = a if isinstance(a, dict) else {"content": a}
+        added.append((a.get("content"), int(key), (a.get("special", True), a.get("lstrip", False),
+                                                    a.get("rstrip", False), a.get("single_word", False),
+                                                    a.get("normalized", False))))
+    for content, token_id, flags in added:
         if (content not in special.values() or flags != (True, False, False, False, False)
-                or vocab.get(content) != a.get("id", vocab.get(content))):
+                or tokenizer.token_to_id(content) != token_id):
             raise UnsupportedModel(f"added token {content!r} is not one of the plain special tokens")
+    return tokenizer
 
 
 def _safetensors_header(path: Path) -> dict:
@@ -400,12 +411,11 @@ class NumpyBertEncoder:
     """Encodes texts in batches of similar length; the batches run on a few
     worker threads with single-threaded BLAS (see `encode`)."""
 
-    def __init__(self, path: str | Path, settings: tuple[dict, dict, int] | None = None):
-        """`settings`: what `inspect(path)` returned, when it was just called."""
-        from tokenizers import Tokenizer
-
+    def __init__(self, path: str | Path, settings: tuple | None = None):
+        """`settings`: what `inspect(path)` returned, when it was just called
+        (used once: the tokenizer in it becomes this encoder's)."""
         self.path = Path(path)
-        self.config, _, self.max_len = settings or _read_config(self.path)
+        self.config, _, self.max_len, self.tokenizer = settings or _read_config(self.path)
         weights = _load_safetensors(self.path / "model.safetensors")
         # Some checkpoints prefix every name with "bert.".
         self.w = {k.removeprefix("bert."): v if v.dtype == np.float32 else v.astype(np.float32)
@@ -423,7 +433,6 @@ class NumpyBertEncoder:
             names = [p + n for n in ("query", "key", "value")]
             w[p + "qkv.weight"] = np.concatenate([w[n + ".weight"] for n in names])
             w[p + "qkv.bias"] = np.concatenate([w[n + ".bias"] for n in names])
-        self.tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=self.max_len)
         self.tokenizer.no_padding()
 
