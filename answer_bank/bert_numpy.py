@@ -96,8 +96,9 @@ def _read_config(path: Path) -> tuple:
         if not str(m.get("type", "")).startswith("sentence_transformers.") or kind not in _ST_MODULES:
             raise UnsupportedModel(f"module {m.get('type')!r} is not a sentence-transformers "
                                    "Transformer, Pooling or Normalize")
-        if set(m) - {"idx", "name", "path", "type"}:
-            raise UnsupportedModel(f"module {m.get('type')!r} has arguments {sorted(set(m) - {'idx', 'name', 'path', 'type'})}")
+        extra = sorted(set(m) - {"idx", "name", "path", "type"})
+        if extra:
+            raise UnsupportedModel(f"module {m.get('type')!r} has arguments {extra}")
         kinds.append(kind)
     if kinds not in (["Transformer", "Pooling", "Normalize"], ["Transformer", "Pooling"]):
         raise UnsupportedModel(f"module stack {kinds} is not Transformer + Pooling (+ Normalize)")
