@@ -82,6 +82,7 @@ class SentenceTransformerEmbedder:
         self._gate_result: tuple[str | None, tuple | None] | None = None
         self._lock = threading.Lock()
         self._id_lock = threading.Lock()
+        self._gate_lock = threading.Lock()
 
     @property
     def model_id(self) -> str:
@@ -109,13 +110,14 @@ class SentenceTransformerEmbedder:
     def _gate(self) -> tuple[str | None, tuple | None]:
         """(why the NumPy encoder may not run this model, or None; its
         settings), read once."""
-        if self._gate_result is None:
-            from answer_bank import bert_numpy
+        with self._gate_lock:  # asked by the prefetch thread and the main thread at once: read it once
+            if self._gate_result is None:
+                from answer_bank import bert_numpy
 
-            if os.environ.get("AIMSQ_ENCODER", "auto") == "torch":
-                self._gate_result = ("AIMSQ_ENCODER=torch", None)
-            else:
-                self._gate_result = bert_numpy.inspect(self.path)
+                if os.environ.get("AIMSQ_ENCODER", "auto") == "torch":
+                    self._gate_result = ("AIMSQ_ENCODER=torch", None)
+                else:
+                    self._gate_result = bert_numpy.inspect(self.path)
         return self._gate_result
 
     def _load(self):
