@@ -58,3 +58,44 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is not available (../shared is absent)")
     return path
+
+
+# ---- small real models for the encoder tests (built offline) ----------------
+
+
+@pytest.fixture(scope="session")
+def raw_bert(tmp_path_factory):
+    """A tiny random BERT (hidden 32, 2 layers, 64 positions) with the bundled
+    model's tokenizer: a real model in a configuration of the test's choosing."""
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    torch = pytest.importorskip("torch")
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from answer_bank.embeddings import default_model_path
+
+    out = tmp_path_factory.mktemp("raw-bert")
+    torch.manual_seed(7)
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64, max_position_embeddings=64)
+    BertModel(config).save_pretrained(out)
+    AutoTokenizer.from_pretrained(str(default_model_path())).save_pretrained(out)
+    return out
+
+
+@pytest.fixture
+def save_st(raw_bert):
+    """save_st(out, pooling_mode, max_seq_length): the tiny BERT saved as a
+    sentence-transformers model, in the installed version's format."""
+    return lambda out, pooling_mode="mean", max_seq_length=None: _save_st(raw_bert, out, pooling_mode, max_seq_length)
+
+
+def _save_st(raw, out, pooling_mode="mean", max_seq_length=None):
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+
+    transformer = Transformer(str(raw), max_seq_length=max_seq_length)
+    SentenceTransformer(modules=[transformer, Pooling(32, pooling_mode=pooling_mode), Normalize()],
+                        device="cpu").save(str(out))
+    return out
