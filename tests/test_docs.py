@@ -5,7 +5,7 @@ import re
 
 import click
 
-from questionnaire.cli import main
+from cli import main
 from tests.conftest import REPO
 
 

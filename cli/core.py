@@ -1,4 +1,6 @@
-"""The `aimsq` command line.
+"""The `aimsq` group, what every command shares (the bank, the matcher, the
+audit user), and the core commands: init, bank import/export/list, match,
+serve. Commands are registered on the groups in cli/__init__.py.
 
 A thin layer: library errors become one clear line on stderr and a non-zero
 exit (click.ClickException); no traceback reaches a user.
@@ -94,7 +96,7 @@ def cli_user() -> str:
 # ---- init ---------------------------------------------------------------
 
 
-@main.command()
+@click.command()
 @click.option("--demo", is_flag=True, help="Load the starter AIMS bank, approved, and the starter glossary.")
 @click.option("--if-missing", is_flag=True, help="Do nothing when the database already exists.")
 @click.pass_context
@@ -120,12 +122,12 @@ def init(ctx: click.Context, demo: bool, if_missing: bool):
 # ---- bank ---------------------------------------------------------------
 
 
-@main.group()
+@click.group()
 def bank():
     """Import, export and list bank entries."""
 
 
-@bank.command("import")
+@click.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--approve", is_flag=True,
               help="Approve every imported entry (on the audit trail). Without it, rows marked approved are drafts.")
@@ -170,7 +172,7 @@ def index_bank(ctx: click.Context) -> None:
     click.echo(f"Indexed: {embedded} new texts embedded", err=True)
 
 
-@bank.command("export")
+@click.command("export")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json"]), help="Default: from the file name.")
 @click.option("--status", type=click.Choice(["draft", "approved", "retired"]), multiple=True,
@@ -188,7 +190,7 @@ def bank_export(ctx: click.Context, file: str, fmt: str | None, status: tuple[st
     click.echo(f"Exported {len(entries)} entries to {file}")
 
 
-@bank.command("list")
+@click.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array of entries.")
 @click.option("--status", type=click.Choice(["draft", "approved", "retired"]), multiple=True)
 @click.pass_context
@@ -207,7 +209,7 @@ def bank_list(ctx: click.Context, as_json: bool, status: tuple[str, ...]):
 # ---- match --------------------------------------------------------------
 
 
-@main.command()
+@click.command()
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
 @click.option("--question", "-q", help="Match one question instead of a file.")
 @click.option("--top-k", type=click.IntRange(1, 50), default=5, show_default=True, help="Alternatives per question.")
@@ -280,7 +282,7 @@ def read_question_csv(path: Path) -> list[tuple[str, str]]:
 # ---- serve --------------------------------------------------------------
 
 
-@main.command()
+@click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
@@ -289,7 +291,7 @@ def serve(ctx: click.Context, host: str, port: int, threads: int):
     """Serve the web app (waitress WSGI server)."""
     from waitress import serve as waitress_serve
 
-    from questionnaire.cli_web import ensure_first_admin
+    from cli.users import ensure_first_admin
     from web import create_app
 
     app = create_app({"AIMSQ_DB": ctx.obj["db_path"]})
@@ -307,9 +309,3 @@ def _clip(text: str, width: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
 
-
-# Sub-command modules register themselves on `main` / `bank`.
-from questionnaire import cli_ingest  # noqa: E402,F401
-from questionnaire import cli_curate  # noqa: E402,F401
-from questionnaire import cli_web  # noqa: E402,F401
-from questionnaire import cli_glossary  # noqa: E402,F401
