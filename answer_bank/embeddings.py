@@ -17,6 +17,8 @@ from typing import Protocol
 
 import numpy as np
 
+import aimsq_settings
+
 DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
 
@@ -69,7 +71,7 @@ class SentenceTransformerEmbedder:
         self._lock = threading.Lock()
 
     def _load(self):
-        if self._model is None and os.environ.get("AIMSQ_ENCODER", "auto") != "torch":
+        if self._model is None and aimsq_settings.encoder() != "torch":
             from answer_bank import bert_numpy
 
             if bert_numpy.supports(self.path):
@@ -99,7 +101,7 @@ class SentenceTransformerEmbedder:
 
 
 def embedder_from_env() -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder(os.environ.get("AIMSQ_MODEL") or None)
+    return SentenceTransformerEmbedder(aimsq_settings.model_path())
 
 
 def text_hash(text: str) -> str:

@@ -10,17 +10,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import sys
 from pathlib import Path
 
 import click
 
-DEFAULT_DB = "instance/aimsq.db"
+import aimsq_settings
+
+DEFAULT_DB = aimsq_settings.DEFAULT_CLI_DB
 
 
 def db_path_from(option: str | None) -> str:
-    return option or os.environ.get("AIMSQ_DB") or DEFAULT_DB
+    return option or aimsq_settings.db_path() or DEFAULT_DB
 
 
 class FriendlyGroup(click.Group):
@@ -31,7 +32,8 @@ class FriendlyGroup(click.Group):
         from answer_bank.io import BankFileError
         from answer_bank.store import BankError
 
-        user_errors: tuple[type[BaseException], ...] = (BankError, BankFileError, ModelNotFound)
+        user_errors: tuple[type[BaseException], ...] = (BankError, BankFileError, ModelNotFound,
+                                                         aimsq_settings.SettingError)
         try:
             from ingest.errors import IngestError
 
@@ -48,7 +50,7 @@ class FriendlyGroup(click.Group):
         except Exception as e:  # noqa: BLE001 - the last net: one line, never a traceback
             if isinstance(e, (click.ClickException, click.exceptions.Exit, click.Abort)):
                 raise
-            if os.environ.get("AIMSQ_DEBUG"):
+            if aimsq_settings.debug():
                 raise
             raise click.ClickException(
                 f"unexpected error ({type(e).__name__}: {e}); set AIMSQ_DEBUG=1 for details"
@@ -65,8 +67,7 @@ def main(ctx: click.Context, db_option: str | None, model_option: str | None):
     """aimsq answers AI-risk and security questionnaires from a bank of approved answers."""
     ctx.ensure_object(dict)
     ctx.obj["db_path"] = db_path_from(db_option)
-    if model_option:
-        os.environ["AIMSQ_MODEL"] = model_option
+    ctx.obj["model_path"] = model_option
 
 
 def get_bank(ctx: click.Context):
@@ -79,18 +80,31 @@ def get_bank(ctx: click.Context):
     return root.obj["bank"]
 
 
+def get_embedder(ctx: click.Context):
+    """The model directory given with --model, as an embedder (loaded on first
+    use); None without --model: the library's default applies ($AIMSQ_MODEL,
+    else the bundled model). Raises ModelNotFound for a directory that holds
+    no model."""
+    root = ctx.find_root()
+    # Tests may inject an embedder through obj={"embedder": ...}.
+    if root.obj.get("embedder") is None and root.obj.get("model_path"):
+        from answer_bank.embeddings import SentenceTransformerEmbedder
+
+        root.obj["embedder"] = SentenceTransformerEmbedder(root.obj["model_path"])
+    return root.obj.get("embedder")
+
+
 def get_matcher(ctx: click.Context):
     from answer_bank.matching import Matcher
 
     root = ctx.find_root()
     if "matcher" not in root.obj:
-        # Tests may inject an embedder through obj={"embedder": ...}.
-        root.obj["matcher"] = Matcher(get_bank(ctx), embedder=root.obj.get("embedder"))
+        root.obj["matcher"] = Matcher(get_bank(ctx), embedder=get_embedder(ctx))
     return root.obj["matcher"]
 
 
 def cli_user() -> str:
-    return os.environ.get("AIMSQ_USER") or os.environ.get("USER") or "cli"
+    return aimsq_settings.audit_user()
 
 
 # ---- init ---------------------------------------------------------------
@@ -294,7 +308,11 @@ def serve(ctx: click.Context, host: str, port: int, threads: int):
     from cli.users import ensure_first_admin
     from web import create_app
 
-    app = create_app({"AIMSQ_DB": ctx.obj["db_path"]})
+    config = {"AIMSQ_DB": ctx.obj["db_path"]}
+    embedder = get_embedder(ctx)
+    if embedder is not None:
+        config["AIMSQ_EMBEDDER"] = embedder
+    app = create_app(config)
     password = ensure_first_admin(ctx.obj["db_path"])
     if password:
         click.echo("No users yet: created the first admin.")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from cli.core import cli_user, get_bank
+from cli.core import cli_user, get_bank, get_embedder
 
 FRAMEWORK_CHOICE = click.Choice(["iso42001", "nist-ai-rmf", "eu-ai-act"])
 
@@ -209,8 +209,7 @@ def bank_check(ctx: click.Context, as_json: bool, include_dismissed: bool):
     from answer_bank.checks import find_findings
     from answer_bank.embeddings import embedder_from_env
 
-    # Tests may inject an embedder through obj={"embedder": ...}, as for `match`.
-    embedder = ctx.find_root().obj.get("embedder") or embedder_from_env()
+    embedder = get_embedder(ctx) or embedder_from_env()
     findings = find_findings(get_bank(ctx), embedder, include_dismissed=include_dismissed)
     if as_json:
         _echo_json({"findings": [f.to_json() for f in findings]})
