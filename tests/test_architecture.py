@@ -194,6 +194,12 @@ def test_every_installed_package_has_its_place_in_the_layers():
         "give a new package its place in LAYERS and in docs/architecture.md")
 
 
+def test_the_architecture_page_shows_these_layers():
+    page = (REPO / "docs" / "architecture.md").read_text()
+    assert " → ".join(LAYERS) in page, "docs/architecture.md must show the layers of this test, in order"
+    assert all(f"{pkg}/" in page or f"{pkg}.py" in page for pkg in LAYERS)
+
+
 def test_no_import_goes_against_the_arrows():
     modules, imports = all_imports(REPO, LAYERS)
     assert len(modules) > 50 and len(imports) > 300  # the walk really read the project
