@@ -21,6 +21,8 @@ from typing import Protocol
 
 import numpy as np
 
+import aimsq_settings
+
 DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
 log = logging.getLogger(__name__)
@@ -114,7 +116,7 @@ class SentenceTransformerEmbedder:
             if self._gate_result is None:
                 from answer_bank import bert_numpy
 
-                if os.environ.get("AIMSQ_ENCODER", "auto") == "torch":
+                if aimsq_settings.encoder() == "torch":
                     self._gate_result = ("AIMSQ_ENCODER=torch", None)
                 else:
                     self._gate_result = bert_numpy.inspect(self.path)
@@ -211,11 +213,7 @@ def _file_sha256(f: Path) -> str:
 
 
 def digest_cache_path() -> Path:
-    base = os.environ.get("AIMSQ_CACHE_DIR")
-    if base:
-        return Path(base) / "model-digests.json"
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "aimsq" / "model-digests.json"
+    return Path(aimsq_settings.cache_dir()) / "model-digests.json"
 
 
 class _DigestCache:
@@ -252,7 +250,7 @@ class _DigestCache:
 
 
 def embedder_from_env() -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder(os.environ.get("AIMSQ_MODEL") or None)
+    return SentenceTransformerEmbedder(aimsq_settings.model_path())
 
 
 def text_hash(text: str) -> str:

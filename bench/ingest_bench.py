@@ -90,7 +90,7 @@ def autofill_speed() -> None:
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
-        cli = [sys.executable, "-m", "questionnaire", "--db", str(db)]
+        cli = [sys.executable, "-m", "cli", "--db", str(db)]
         init = subprocess.run(cli + ["init", "--demo"], capture_output=True, text=True, env=env, cwd=REPO)
         if init.returncode != 0:
             print(f"autofill: skipped (aimsq init --demo failed: {init.stderr.strip().splitlines()[-1:]})")

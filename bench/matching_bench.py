@@ -17,7 +17,7 @@ from pathlib import Path
 
 from common import REPO, SETS, SHARED, read_csv, reference_scores, score_results
 
-AIMSQ = [sys.executable, "-m", "questionnaire"]
+AIMSQ = [sys.executable, "-m", "cli"]
 
 
 def score_set(set_dir: Path, matcher_factory) -> dict:

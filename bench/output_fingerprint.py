@@ -66,7 +66,7 @@ def _inputs(tmp: Path) -> list[Path]:
 def main() -> int:
     from click.testing import CliRunner
 
-    from questionnaire.cli import main as cli
+    from cli import main as cli
 
     runner = CliRunner()
     with tempfile.TemporaryDirectory() as t:

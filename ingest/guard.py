@@ -43,6 +43,7 @@ from xml.parsers import expat
 
 import openpyxl
 
+import aimsq_settings
 from ingest.encoding import UTF32_MESSAGE, utf16_order, utf32_order
 from ingest.errors import (
     DamagedFile,
@@ -111,13 +112,8 @@ class Limits:
     @classmethod
     def from_env(cls) -> "Limits":
         """Defaults, with the upload size from `AIMSQ_MAX_UPLOAD_MB` when set."""
-        value = os.environ.get("AIMSQ_MAX_UPLOAD_MB")
-        if value:
-            try:
-                return cls(max_upload_bytes=int(float(value) * 1024 * 1024))
-            except (ValueError, OverflowError):  # "abc", "nan", "inf": the default, as when unset
-                pass
-        return cls()
+        upload = aimsq_settings.max_upload_bytes()
+        return cls() if upload is None else cls(max_upload_bytes=upload)
 
 
 @dataclass

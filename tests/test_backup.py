@@ -15,7 +15,7 @@ from answer_bank.backup import BackupError, backup, inspect_bank, restore
 from answer_bank.curation import approve, retire
 from answer_bank.model import BankEntry
 from answer_bank.store import Bank, utcnow
-from questionnaire.cli import main
+from cli import main
 
 
 def entry(n: int, **kw) -> BankEntry:

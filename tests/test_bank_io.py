@@ -253,7 +253,7 @@ def test_an_unreadable_bank_file_gets_a_message_naming_the_problem(tmp_path, nam
     from click.testing import CliRunner
 
     from answer_bank.store import Bank
-    from questionnaire.cli import main
+    from cli import main
 
     db = tmp_path / "bank.db"
     Bank.open(db).import_entries(read_entries(io.BytesIO(GOOD_CSV.encode()), "csv"))

@@ -9,7 +9,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from questionnaire.cli import main
+from cli import main
 
 BANK_CSV = (
     "id,question,answer,short_answer,variants,status\n"
@@ -136,7 +136,7 @@ def test_a_bad_import_names_the_row_and_keeps_the_bank(run, bank_file, tmp_path)
 def test_the_installed_command_matches_with_the_real_model(tmp_path, bank_file):
     """Whole process, real bundled model, real SQLite file: what a user runs."""
     env = dict(os.environ, AIMSQ_DB=str(tmp_path / "real.db"))
-    aimsq = [sys.executable, "-m", "questionnaire"]
+    aimsq = [sys.executable, "-m", "cli"]
     subprocess.run([*aimsq, "bank", "import", str(bank_file), "--approve"], check=True, env=env, capture_output=True)
     out = subprocess.run([*aimsq, "match", "--question", "Is data stored encrypted?", "--json"],
                          check=True, env=env, capture_output=True, text=True)
@@ -159,7 +159,7 @@ def test_match_reads_a_code_page_csv_and_names_the_encoding(run, bank_file, tmp_
     """Issue 9: a cp1252 file given to `aimsq match` was read as UTF-16 (Chinese
     characters); cp1251 / Shift-JIS were refused. Now each is decoded and the
     encoding is named on stderr."""
-    from questionnaire.cli import read_question_csv
+    from cli.core import read_question_csv
 
     texts = MATCH_TEXTS[encoding]
     path = tmp_path / "q.csv"

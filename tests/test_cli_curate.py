@@ -1,4 +1,4 @@
-"""questionnaire/cli_curate.py: the trust team's `aimsq` commands (history,
+"""cli/curate.py: the trust team's `aimsq` commands (history,
 approval, review cycles, checks). Coverage, pack, backup and restore have
 their CLI tests beside their modules. The embedder is the FAKE one."""
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from questionnaire.cli import main
+from cli import main
 
 BANK_CSV = (
     "id,question,answer,short_answer,owner,tags,review_by,status\n"

@@ -1,5 +1,5 @@
 """`aimsq bank glossary` and the starter glossary of `aimsq init --demo`
-(questionnaire/cli_glossary.py), over a real SQLite bank. `init --demo`
+(cli/glossary.py), over a real SQLite bank. `init --demo`
 indexes the bank with the FAKE embedder from conftest."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from answer_bank.starter import starter_glossary_pairs
 from answer_bank.store import Bank
-from questionnaire.cli import main
+from cli import main
 
 
 @pytest.fixture

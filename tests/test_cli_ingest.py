@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from answer_bank.model import BankEntry
-from questionnaire.cli import main
+from cli import main
 from tests.ingest_fixtures import FakeMatcher, sheet_xml, simple_questionnaire, xlsx_package
 
 
@@ -74,7 +74,7 @@ def test_ingest_errors_are_one_line(files, args, words):
 
 
 def fake(monkeypatch, rules):
-    import questionnaire.cli_ingest as cli_ingest
+    import cli.ingest as cli_ingest
 
     matcher = FakeMatcher(rules)
     monkeypatch.setattr(cli_ingest, "get_matcher", lambda ctx: matcher)

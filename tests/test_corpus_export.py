@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from ingest import read_questionnaire
 from ingest.guard import Limits
 from ingest.xlsx_format import _Package, _rezip, patch_sheet_xml, split_cell
-from questionnaire.cli import main
+from cli import main
 from tests.conftest import shared_path
 
 pytestmark = [pytest.mark.corpus, pytest.mark.filterwarnings("ignore::UserWarning")]

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from answer_bank.model import BankEntry
 from answer_bank.coverage import FRAMEWORKS, UnknownFramework, coverage, coverage_svg, load_framework
-from questionnaire.cli import main
+from cli import main
 from tests.curation_fixtures import small_bank_entries, starter_bank
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -185,7 +185,7 @@ def _write_big_csv(path):
 
 def _import(db, csv_path):
     env = {**os.environ, "AIMSQ_USER": "importer", "AIMSQ_MODEL": str(REPO / "no-model-here")}
-    return subprocess.Popen([sys.executable, "-m", "questionnaire", "--db", str(db), "bank", "import", str(csv_path)],
+    return subprocess.Popen([sys.executable, "-m", "cli", "--db", str(db), "bank", "import", str(csv_path)],
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

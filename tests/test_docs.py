@@ -5,7 +5,7 @@ import re
 
 import click
 
-from questionnaire.cli import main
+from cli import main
 from tests.conftest import REPO
 
 
@@ -26,12 +26,26 @@ def test_every_command_is_in_the_readme():
 
 def test_every_setting_is_in_the_readme():
     readme = (REPO / "README.md").read_text()
-    used = set()
-    for package in ("questionnaire", "answer_bank", "ingest", "web"):
+    used = set(re.findall(r"AIMSQ_[A-Z_]+", (REPO / "aimsq_settings.py").read_text()))
+    for package in ("cli", "questionnaire", "answer_bank", "ingest", "web"):
         for path in (REPO / package).rglob("*.py"):
             used |= set(re.findall(r"AIMSQ_[A-Z_]+", path.read_text()))
     missing = sorted(name for name in used if name not in readme)
     assert not missing, f"undocumented settings: {missing}"
+
+
+def test_the_readme_settings_table_is_the_settings_module():
+    """Each row of README's settings table is a setting of aimsq_settings (an
+    environment variable, or an app-config key) and each setting has a row."""
+    import aimsq_settings
+
+    section = (REPO / "README.md").read_text().split("## Settings", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    documented = {name for line in rows for name in re.findall(r"`(AIMSQ_[A-Z_]+)`", line.split("|")[1])}
+    known = set(aimsq_settings.SETTINGS) | set(aimsq_settings.APP_CONFIG_ONLY)
+    assert documented == known, (f"in README but not in aimsq_settings: {sorted(documented - known)}; "
+                                 f"in aimsq_settings but not in README: {sorted(known - documented)}")
+    assert all(aimsq_settings.SETTINGS.values()), "every setting needs a docstring line"
 
 
 def test_every_command_has_help():

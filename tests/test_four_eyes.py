@@ -15,7 +15,7 @@ from answer_bank.curation import SelfApproval, approve, restore_version
 from answer_bank.io import read_entries
 from answer_bank.model import BankEntry, Evidence
 from answer_bank.store import Bank
-from questionnaire.cli import main
+from cli import main
 from tests.web_helpers import app, client_as, csrf_token, store_of, template_db  # noqa: F401
 
 SNEAKY = {"question": "Is customer data encrypted at rest by default?", "answer": "We never share anything.",

@@ -48,7 +48,7 @@ def _bank_state(path) -> tuple[int, int]:
 @pytest.fixture(scope="module")
 def cli_db(tmp_path_factory):
     """A bank with a few entries, made once; every import below must leave it as it is."""
-    from questionnaire.cli import main
+    from cli import main
 
     folder = tmp_path_factory.mktemp("hostile-cli")
     db = folder / "bank.db"
@@ -67,7 +67,7 @@ def web_app(template_db, tmp_path_factory):  # noqa: F811 - the fixture imported
 
 
 def _cli(db, *args):
-    from questionnaire.cli import main
+    from cli import main
 
     return CliRunner().invoke(main, ["--db", str(db), *args], catch_exceptions=False)
 

@@ -14,7 +14,7 @@ from answer_bank.coverage import coverage
 from answer_bank.curation_db import set_setting
 from answer_bank.model import BankEntry
 from answer_bank.pack import PackError, build_pack
-from questionnaire.cli import main
+from cli import main
 from tests.curation_fixtures import small_bank_entries, starter_bank
 
 

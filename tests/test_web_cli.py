@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from questionnaire.cli import main
+from cli import main
 
 
 def test_user_add_generates_a_password_shown_once(tmp_path):
@@ -31,7 +31,7 @@ def test_user_errors_are_one_line(tmp_path):
 
 
 def test_first_admin_only_when_there_is_no_user(tmp_path):
-    from questionnaire.cli_web import ensure_first_admin
+    from cli.users import ensure_first_admin
 
     db = str(tmp_path / "a.db")
     password = ensure_first_admin(db)
@@ -44,7 +44,7 @@ def test_first_admin_only_when_there_is_no_user(tmp_path):
 
 
 def test_last_admin_cannot_be_demoted(tmp_path):
-    from questionnaire.cli_web import ensure_first_admin
+    from cli.users import ensure_first_admin
 
     db = str(tmp_path / "a.db")
     ensure_first_admin(db)

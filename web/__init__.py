@@ -1,16 +1,16 @@
 """The aimsq review web app (Flask).
 
 `create_app(test_config=None)` builds it: defaults, then the environment
-(`AIMSQ_*`), then `config.py` in the instance folder (unless a test config is
-passed), then the given mapping. Settings:
+(`AIMSQ_*`, read by aimsq_settings), then `config.py` in the instance folder
+(unless a test config is passed), then the given mapping. Settings:
 
 | key | default | what |
 | --- | --- | --- |
 | AIMSQ_DB | $AIMSQ_DB, else instance/aimsq.db | the bank (and review) database |
-| AIMSQ_FILES_DIR | `files/` beside the database | uploaded and exported files, under generated names |
+| AIMSQ_FILES_DIR | $AIMSQ_FILES_DIR, else `files/` beside the database | uploaded and exported files, under generated names |
 | SECRET_KEY | $AIMSQ_SECRET_KEY, else a key kept in `secret_key` beside the database | signs the session cookie |
 | MAX_CONTENT_LENGTH | $AIMSQ_MAX_UPLOAD_MB (50) MB | the largest upload; larger ones get a 413 page |
-| AIMSQ_REVIEW_PAGE_SIZE | 100 | questions per review page |
+| AIMSQ_REVIEW_PAGE_SIZE | $AIMSQ_REVIEW_PAGE_SIZE (100) | questions per review page |
 | AIMSQ_PROXY_COUNT | $AIMSQ_PROXY_COUNT (0) | reverse proxies in front whose X-Forwarded-* headers are trusted (for TLS detection) |
 | AIMSQ_EMBEDDER | None (the bundled model) | an embedder object (tests inject a fake) |
 | AIMSQ_AUTOFILL_INLINE | False | propose answers inside the request instead of a background thread (tests) |
@@ -27,6 +27,7 @@ from flask import Flask, redirect, url_for
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
+import aimsq_settings
 from ingest.guard import Limits
 
 csrf = CSRFProtect()
@@ -34,7 +35,7 @@ csrf = CSRFProtect()
 
 def _secret_key(db_path: str) -> str:
     """A random key kept beside the database, so sessions survive a restart."""
-    env = os.environ.get("AIMSQ_SECRET_KEY")
+    env = aimsq_settings.secret_key()
     if env:
         return env
     if db_path == ":memory:":
@@ -61,12 +62,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.url_map.converters["int"] = RowIdConverter
     app.config.from_mapping(
-        AIMSQ_DB=os.environ.get("AIMSQ_DB") or os.path.join(app.instance_path, "aimsq.db"),
-        AIMSQ_FILES_DIR=None,
+        AIMSQ_DB=aimsq_settings.db_path() or os.path.join(app.instance_path, "aimsq.db"),
+        AIMSQ_FILES_DIR=aimsq_settings.files_dir(),
         # One setting for the CLI and the app (ingest.guard reads and checks it).
         MAX_CONTENT_LENGTH=Limits.from_env().max_upload_bytes,
-        AIMSQ_REVIEW_PAGE_SIZE=100,
-        AIMSQ_PROXY_COUNT=int(os.environ.get("AIMSQ_PROXY_COUNT", "0")),
+        AIMSQ_REVIEW_PAGE_SIZE=aimsq_settings.review_page_size(),
+        AIMSQ_PROXY_COUNT=aimsq_settings.proxy_count(),
         AIMSQ_EMBEDDER=None,
         AIMSQ_AUTOFILL_INLINE=False,
         SESSION_COOKIE_NAME="aimsq_session",

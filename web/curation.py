@@ -29,6 +29,7 @@ from answer_bank.store import BankError, VersionConflict
 from questionnaire.figures import most_edited_entries, questionnaire_figures, totals
 from web.security import requires
 from web.services import get_bank, get_db, matcher
+from web.submissions import form_error, show_conflict, valid_or_400
 
 bp = Blueprint("curation", __name__, url_prefix="/curation")
 
@@ -110,25 +111,6 @@ def _framework_arg() -> str:
     return framework
 
 
-def _form_error(form: FlaskForm) -> str:
-    return "; ".join(f"{name}: {', '.join(errs)}" for name, errs in form.errors.items()) or "incomplete form"
-
-
-def _valid_or_400(form: FlaskForm) -> None:
-    if not form.validate_on_submit():
-        if "csrf_token" in form.errors:
-            abort(400, "The form expired or did not come from this site (missing or invalid security token). "
-                       "Reload the page and try again.")
-        abort(400, _form_error(form))
-
-
-def show_conflict(e: VersionConflict, ext_id: str, seen: int | None):
-    """Tell the person someone else saved first, and show them that change."""
-    flash(f"{e} Their change is shown below.", "error")
-    return redirect(url_for("curation.history", ext_id=ext_id, **{"from": seen or e.expected_version,
-                                                                   "to": e.current.version}))
-
-
 def diff_html(segments: list[tuple[str, str]]) -> Markup:
     """Word diff as <del>/<ins>, every piece of text escaped."""
     tags = {"equal": "{}", "delete": "<del>{}</del>", "insert": "<ins>{}</ins>"}
@@ -179,7 +161,7 @@ def history(ext_id: str):
 @requires("approve")
 def restore(ext_id: str):
     form = RestoreForm()
-    _valid_or_400(form)
+    valid_or_400(form)
     try:
         entry = curation.restore_version(get_bank(), ext_id, form.version.data, user=g.user.name,
                                          expected_version=form.base_version.data)
@@ -198,7 +180,7 @@ def restore(ext_id: str):
 @requires("approve")
 def approve(ext_id: str):
     form = VersionedForm()
-    _valid_or_400(form)
+    valid_or_400(form)
     try:
         entry = curation.approve(get_bank(), ext_id, user=g.user.name, expected_version=form.base_version.data)
     except curation.SelfApproval as e:
@@ -243,7 +225,7 @@ def drafts():
 @requires("approve")
 def approve_drafts():
     form = BulkApproveForm()
-    _valid_or_400(form)
+    valid_or_400(form)
     chosen = [x for x in request.form.getlist("entry") if x][:5000]
     if not chosen:
         flash("Tick the drafts to approve.", "error")
@@ -279,7 +261,7 @@ def due():
 @requires("approve")
 def reviewed(ext_id: str):
     form = VersionedForm()
-    _valid_or_400(form)
+    valid_or_400(form)
     try:
         entry = review_cycle.mark_reviewed(get_bank(), ext_id, user=g.user.name,
                                            expected_version=form.base_version.data)
@@ -307,7 +289,7 @@ def findings():
 @requires("approve")
 def merge():
     form = MergeForm()
-    _valid_or_400(form)
+    valid_or_400(form)
     expected = {k: v for k, v in ((form.keep.data, form.keep_version.data), (form.away.data, form.away_version.data))
                 if v is not None}
     try:
@@ -328,7 +310,7 @@ def merge():
 @requires("approve")
 def dismiss():
     form = DismissForm()
-    _valid_or_400(form)
+    valid_or_400(form)
     try:
         checks.dismiss(get_bank(), form.kind.data, form.a.data, form.b.data, user=g.user.name, note=form.note.data)
     except BankError as e:
@@ -371,7 +353,7 @@ def pack():
     if "framework" not in request.args:
         return render_template("curation/pack.html", form=form, org_form=OrganisationForm(organisation=organisation))
     if not form.validate():
-        abort(400, _form_error(form))
+        abort(400, form_error(form))
     try:
         data, info = build_pack(bank, form.framework.data, form.format.data, organisation=form.org.data or None)
     except PackError as e:

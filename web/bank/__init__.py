@@ -16,9 +16,9 @@ from answer_bank.embeddings import ModelNotFound
 from answer_bank.model import STATUSES, BankEntry, Evidence
 from answer_bank.store import EntryNotFound, GlossaryError, VersionConflict
 from web.bank.forms import DecisionForm, EntryForm, GlossaryForm, GlossaryRemoveForm
-from web.curation import _valid_or_400, show_conflict
 from web.security import requires
 from web.services import get_bank, get_store, matcher
+from web.submissions import show_conflict, valid_or_400
 
 bp = Blueprint("bank", __name__, url_prefix="/bank")
 
@@ -61,7 +61,7 @@ def index():
 @requires("approve")
 def glossary_add():
     form = GlossaryForm()
-    _valid_or_400(form)
+    valid_or_400(form)
     try:
         pair = get_bank().add_glossary_pair(form.term.data, form.equivalent.data, user=g.user.name)
     except GlossaryError as e:
@@ -75,7 +75,7 @@ def glossary_add():
 @requires("approve")
 def glossary_remove():
     form = GlossaryRemoveForm()
-    _valid_or_400(form)
+    valid_or_400(form)
     try:
         removed = get_bank().remove_glossary(form.term.data, form.equivalent.data, user=g.user.name)
     except GlossaryError as e:

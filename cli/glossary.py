@@ -2,8 +2,8 @@
 bank ("cloud-based" = "hosted"). The matcher reads every term of a group
 alike in incoming questions and in the bank's texts (docs/curation.md).
 
-Registered on the `bank` group of questionnaire.cli; GlossaryError (a
-BankError) becomes one line on stderr there.
+Registered on the `bank` group in cli/__init__.py; GlossaryError (a
+BankError) becomes one line on stderr in the group (cli/core.py).
 """
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import json
 
 import click
 
-from questionnaire.cli import bank, cli_user, get_bank
+from cli.core import cli_user, get_bank
 
 
-@bank.group("glossary")
+@click.group("glossary")
 def glossary():
     """Terms that mean the same in your questionnaires (e.g. "SSO" = "single sign-on").
 

@@ -1,8 +1,8 @@
 """`aimsq ingest`, `aimsq autofill` and `aimsq bank import-questionnaire`.
 
-Registered on the `aimsq` group by the import at the bottom of
-questionnaire/cli.py. Library errors (IngestError, BankError) become one
-line on stderr and a non-zero exit, never a traceback.
+Registered on the `aimsq` and `bank` groups in cli/__init__.py. Library
+errors (IngestError, BankError) become one line on stderr and a non-zero
+exit, never a traceback.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from questionnaire.cli import bank, cli_user, get_bank, get_matcher, main
+from cli.core import cli_user, get_bank, get_matcher
 
 
 def _hint_options(func):
@@ -65,7 +65,7 @@ def _where(loc) -> str:
     return f"row {loc.row} '{loc.column}'"
 
 
-@main.command("ingest")
+@click.command("ingest")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (format, questions, warnings, skipped_sheets).")
 @_hint_options
@@ -89,7 +89,7 @@ def ingest_command(file, as_json, sheet, question_col, answer_col, comment_col):
     click.echo(f"{len(result.questions)} questions in {Path(file).name} ({result.format})", err=True)
 
 
-@main.command("autofill")
+@click.command("autofill")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False),
               help="Where to write the filled copy (never the original).")
@@ -165,7 +165,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-@bank.command("import-questionnaire")
+@click.command("import-questionnaire")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--approve", is_flag=True, help="Approve the imported entries (default: drafts for the trust team).")
 @_hint_options

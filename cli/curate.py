@@ -1,8 +1,8 @@
 """`aimsq` commands for the trust team: history, approval, review cycles,
 checks, coverage, the response pack, backup and restore.
 
-Registered on the `main` / `bank` groups of questionnaire.cli; library errors
-(BankError subclasses) become one line on stderr there.
+Registered on the `main` / `bank` groups in cli/__init__.py; library errors
+(BankError subclasses) become one line on stderr in the group (cli/core.py).
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from questionnaire.cli import bank, cli_user, get_bank, main
+from cli.core import cli_user, get_bank, get_embedder
 
 FRAMEWORK_CHOICE = click.Choice(["iso42001", "nist-ai-rmf", "eu-ai-act"])
 
@@ -24,7 +24,7 @@ def _echo_json(payload) -> None:
 # ---- versions, approval -----------------------------------------------------
 
 
-@bank.command("history")
+@click.command("history")
 @click.argument("entry_id")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
@@ -40,7 +40,7 @@ def bank_history(ctx: click.Context, entry_id: str, as_json: bool):
                    f"{v['content'].get('status', ''):<9} {v['note'] or ''}")
 
 
-@bank.command("diff")
+@click.command("diff")
 @click.argument("entry_id")
 @click.argument("from_version", type=int, required=False)
 @click.argument("to_version", type=int, required=False)
@@ -54,7 +54,7 @@ def bank_diff(ctx: click.Context, entry_id: str, from_version: int | None, to_ve
     click.echo(json.dumps(diff.to_json(), ensure_ascii=False, indent=1) if as_json else render_diff(diff))
 
 
-@bank.command("restore-version")
+@click.command("restore-version")
 @click.argument("entry_id")
 @click.argument("version", type=int)
 @click.pass_context
@@ -68,7 +68,7 @@ def bank_restore_version(ctx: click.Context, entry_id: str, version: int):
         click.echo(f"{entry_id} answers no questionnaire until another approver approves it", err=True)
 
 
-@bank.command("approve")
+@click.command("approve")
 @click.argument("entry_ids", nargs=-1)
 @click.option("--all-drafts", is_flag=True, help="Approve every draft (all or none).")
 @click.pass_context
@@ -90,7 +90,7 @@ def bank_approve(ctx: click.Context, entry_ids: tuple[str, ...], all_drafts: boo
     click.echo(f"{len(approved)} approved", err=True)
 
 
-@bank.command("retire")
+@click.command("retire")
 @click.argument("entry_id")
 @click.option("--reason", required=True, help="Why it no longer answers (kept in the history).")
 @click.pass_context
@@ -105,7 +105,7 @@ def bank_retire(ctx: click.Context, entry_id: str, reason: str):
 # ---- review cycles ------------------------------------------------------------
 
 
-@bank.command("due")
+@click.command("due")
 @click.option("--days", type=click.IntRange(0, 3660), default=30, show_default=True,
               help="Also list entries due within this many days.")
 @click.option("--json", "as_json", is_flag=True)
@@ -127,7 +127,7 @@ def bank_due(ctx: click.Context, days: int, as_json: bool):
     click.echo(f"{overdue} overdue, {len(items) - overdue} due within {days} days", err=True)
 
 
-@bank.command("reviewed")
+@click.command("reviewed")
 @click.argument("entry_ids", nargs=-1, required=True)
 @click.pass_context
 def bank_reviewed(ctx: click.Context, entry_ids: tuple[str, ...]):
@@ -139,7 +139,7 @@ def bank_reviewed(ctx: click.Context, entry_ids: tuple[str, ...]):
         click.echo(f"{ext_id}: next review by {entry.review_by}")
 
 
-@bank.command("review-rule")
+@click.command("review-rule")
 @click.option("--tag", help="The rule is for entries with this tag.")
 @click.option("--owner", help="The rule is for entries of this owner.")
 @click.option("--days", type=int, help="Review period in days.")
@@ -173,7 +173,7 @@ def bank_review_rule(ctx: click.Context, tag: str | None, owner: str | None, day
         click.echo(f"otherwise: every {default_days(b)} days")
 
 
-@bank.command("setting")
+@click.command("setting")
 @click.argument("key", required=False)
 @click.argument("value", required=False)
 @click.option("--unset", is_flag=True)
@@ -200,7 +200,7 @@ def bank_setting(ctx: click.Context, key: str | None, value: str | None, unset: 
 # ---- checks -------------------------------------------------------------------
 
 
-@bank.command("check")
+@click.command("check")
 @click.option("--json", "as_json", is_flag=True, help='{"findings": [{"kind", "entries", ...}]}')
 @click.option("--all", "include_dismissed", is_flag=True, help="Include dismissed findings.")
 @click.pass_context
@@ -209,8 +209,7 @@ def bank_check(ctx: click.Context, as_json: bool, include_dismissed: bool):
     from answer_bank.checks import find_findings
     from answer_bank.embeddings import embedder_from_env
 
-    # Tests may inject an embedder through obj={"embedder": ...}, as for `match`.
-    embedder = ctx.find_root().obj.get("embedder") or embedder_from_env()
+    embedder = get_embedder(ctx) or embedder_from_env()
     findings = find_findings(get_bank(ctx), embedder, include_dismissed=include_dismissed)
     if as_json:
         _echo_json({"findings": [f.to_json() for f in findings]})
@@ -225,7 +224,7 @@ def bank_check(ctx: click.Context, as_json: bool, include_dismissed: bool):
     click.echo(f"{conflicts} conflicts, {len(findings) - conflicts} duplicates", err=True)
 
 
-@bank.command("merge")
+@click.command("merge")
 @click.argument("keep")
 @click.argument("merge_away")
 @click.pass_context
@@ -238,7 +237,7 @@ def bank_merge(ctx: click.Context, keep: str, merge_away: str):
     click.echo(f"{merge_away} merged into {keep} (now version {entry.version})")
 
 
-@bank.command("dismiss")
+@click.command("dismiss")
 @click.argument("kind", type=click.Choice(["duplicate", "conflict"]))
 @click.argument("entry_a")
 @click.argument("entry_b")
@@ -255,7 +254,7 @@ def bank_dismiss(ctx: click.Context, kind: str, entry_a: str, entry_b: str, note
 # ---- coverage and pack ----------------------------------------------------------
 
 
-@main.command("coverage")
+@click.command("coverage")
 @click.option("--framework", "-f", type=FRAMEWORK_CHOICE, required=True)
 @click.option("--json", "as_json", is_flag=True,
               help='{"framework", "controls": [{"id", "title", "state", "entries"}]}')
@@ -280,7 +279,7 @@ def coverage_cmd(ctx: click.Context, framework: str, as_json: bool, svg_file: st
     click.echo(report.summary(), err=True)
 
 
-@main.command("pack")
+@click.command("pack")
 @click.option("--framework", "-f", type=FRAMEWORK_CHOICE, required=True)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="FILE.docx or FILE.xlsx")
 @click.option("--org", help="Organisation on the cover (default: the `organisation` bank setting).")
@@ -301,7 +300,7 @@ def pack_cmd(ctx: click.Context, framework: str, output: str, org: str | None):
 # ---- operations -------------------------------------------------------------------
 
 
-@main.command("backup")
+@click.command("backup")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
 @click.pass_context
@@ -313,7 +312,7 @@ def backup_cmd(ctx: click.Context, path: str, force: bool):
     click.echo(f"Backed up to {info.summary()}")
 
 
-@main.command("restore")
+@click.command("restore")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context

@@ -1,4 +1,6 @@
-"""The `aimsq` command line.
+"""The `aimsq` group, what every command shares (the bank, the matcher, the
+audit user), and the core commands: init, bank import/export/list, match,
+serve. Commands are registered on the groups in cli/__init__.py.
 
 A thin layer: library errors become one clear line on stderr and a non-zero
 exit (click.ClickException); no traceback reaches a user.
@@ -7,17 +9,18 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import sys
 from pathlib import Path
 
 import click
 
-DEFAULT_DB = "instance/aimsq.db"
+import aimsq_settings
+
+DEFAULT_DB = aimsq_settings.DEFAULT_CLI_DB
 
 
 def db_path_from(option: str | None) -> str:
-    return option or os.environ.get("AIMSQ_DB") or DEFAULT_DB
+    return option or aimsq_settings.db_path() or DEFAULT_DB
 
 
 class FriendlyGroup(click.Group):
@@ -28,7 +31,8 @@ class FriendlyGroup(click.Group):
         from answer_bank.io import BankFileError
         from answer_bank.store import BankError
 
-        user_errors: tuple[type[BaseException], ...] = (BankError, BankFileError, ModelNotFound)
+        user_errors: tuple[type[BaseException], ...] = (BankError, BankFileError, ModelNotFound,
+                                                         aimsq_settings.SettingError)
         try:
             from ingest.errors import IngestError
 
@@ -45,7 +49,7 @@ class FriendlyGroup(click.Group):
         except Exception as e:  # noqa: BLE001 - the last net: one line, never a traceback
             if isinstance(e, (click.ClickException, click.exceptions.Exit, click.Abort)):
                 raise
-            if os.environ.get("AIMSQ_DEBUG"):
+            if aimsq_settings.debug():
                 raise
             raise click.ClickException(
                 f"unexpected error ({type(e).__name__}: {e}); set AIMSQ_DEBUG=1 for details"
@@ -62,8 +66,7 @@ def main(ctx: click.Context, db_option: str | None, model_option: str | None):
     """aimsq answers AI-risk and security questionnaires from a bank of approved answers."""
     ctx.ensure_object(dict)
     ctx.obj["db_path"] = db_path_from(db_option)
-    if model_option:
-        os.environ["AIMSQ_MODEL"] = model_option
+    ctx.obj["model_path"] = model_option
 
 
 def get_bank(ctx: click.Context):
@@ -76,24 +79,37 @@ def get_bank(ctx: click.Context):
     return root.obj["bank"]
 
 
+def get_embedder(ctx: click.Context):
+    """The model directory given with --model, as an embedder (loaded on first
+    use); None without --model: the library's default applies ($AIMSQ_MODEL,
+    else the bundled model). Raises ModelNotFound for a directory that holds
+    no model."""
+    root = ctx.find_root()
+    # Tests may inject an embedder through obj={"embedder": ...}.
+    if root.obj.get("embedder") is None and root.obj.get("model_path"):
+        from answer_bank.embeddings import SentenceTransformerEmbedder
+
+        root.obj["embedder"] = SentenceTransformerEmbedder(root.obj["model_path"])
+    return root.obj.get("embedder")
+
+
 def get_matcher(ctx: click.Context):
     from answer_bank.matching import Matcher
 
     root = ctx.find_root()
     if "matcher" not in root.obj:
-        # Tests may inject an embedder through obj={"embedder": ...}.
-        root.obj["matcher"] = Matcher(get_bank(ctx), embedder=root.obj.get("embedder"))
+        root.obj["matcher"] = Matcher(get_bank(ctx), embedder=get_embedder(ctx))
     return root.obj["matcher"]
 
 
 def cli_user() -> str:
-    return os.environ.get("AIMSQ_USER") or os.environ.get("USER") or "cli"
+    return aimsq_settings.audit_user()
 
 
 # ---- init ---------------------------------------------------------------
 
 
-@main.command()
+@click.command()
 @click.option("--demo", is_flag=True, help="Load the starter AIMS bank, approved, and the starter glossary.")
 @click.option("--if-missing", is_flag=True, help="Do nothing when the database already exists.")
 @click.pass_context
@@ -119,12 +135,12 @@ def init(ctx: click.Context, demo: bool, if_missing: bool):
 # ---- bank ---------------------------------------------------------------
 
 
-@main.group()
+@click.group()
 def bank():
     """Import, export and list bank entries."""
 
 
-@bank.command("import")
+@click.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--approve", is_flag=True,
               help="Approve every imported entry (on the audit trail). Without it, rows marked approved are drafts.")
@@ -169,7 +185,7 @@ def index_bank(ctx: click.Context) -> None:
     click.echo(f"Indexed: {embedded} new texts embedded", err=True)
 
 
-@bank.command("export")
+@click.command("export")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json"]), help="Default: from the file name.")
 @click.option("--status", type=click.Choice(["draft", "approved", "retired"]), multiple=True,
@@ -187,7 +203,7 @@ def bank_export(ctx: click.Context, file: str, fmt: str | None, status: tuple[st
     click.echo(f"Exported {len(entries)} entries to {file}")
 
 
-@bank.command("list")
+@click.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array of entries.")
 @click.option("--status", type=click.Choice(["draft", "approved", "retired"]), multiple=True)
 @click.pass_context
@@ -206,7 +222,7 @@ def bank_list(ctx: click.Context, as_json: bool, status: tuple[str, ...]):
 # ---- match --------------------------------------------------------------
 
 
-@main.command()
+@click.command()
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
 @click.option("--question", "-q", help="Match one question instead of a file.")
 @click.option("--top-k", type=click.IntRange(1, 50), default=5, show_default=True, help="Alternatives per question.")
@@ -290,7 +306,7 @@ def read_question_csv(path: Path) -> list[tuple[str, str, str | None]]:
 # ---- serve --------------------------------------------------------------
 
 
-@main.command()
+@click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
@@ -299,10 +315,14 @@ def serve(ctx: click.Context, host: str, port: int, threads: int):
     """Serve the web app (waitress WSGI server)."""
     from waitress import serve as waitress_serve
 
-    from questionnaire.cli_web import ensure_first_admin
+    from cli.users import ensure_first_admin
     from web import create_app
 
-    app = create_app({"AIMSQ_DB": ctx.obj["db_path"]})
+    config = {"AIMSQ_DB": ctx.obj["db_path"]}
+    embedder = get_embedder(ctx)
+    if embedder is not None:
+        config["AIMSQ_EMBEDDER"] = embedder
+    app = create_app(config)
     password = ensure_first_admin(ctx.obj["db_path"])
     if password:
         click.echo("No users yet: created the first admin.")
@@ -317,9 +337,3 @@ def _clip(text: str, width: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
 
-
-# Sub-command modules register themselves on `main` / `bank`.
-from questionnaire import cli_ingest  # noqa: E402,F401
-from questionnaire import cli_curate  # noqa: E402,F401
-from questionnaire import cli_web  # noqa: E402,F401
-from questionnaire import cli_glossary  # noqa: E402,F401

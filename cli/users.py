@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from questionnaire.cli import main
+from cli.core import cli_user
 from questionnaire.review_db import ROLES
 
 
@@ -56,7 +56,7 @@ def _new_password(generate: bool) -> tuple[str, bool]:
     return password, False
 
 
-@main.group()
+@click.group()
 def user():
     """Manage the web app's users (viewer, editor, approver, admin)."""
 
@@ -69,8 +69,6 @@ def user():
 @_user_errors
 def user_add(ctx: click.Context, name: str, role: str, generate: bool):
     """Add a user. The password is prompted, or generated and shown once."""
-    from questionnaire.cli import cli_user
-
     password, generated = _new_password(generate)
     u = _users(ctx).add(name, role, password, created_by=cli_user())
     click.echo(f"User {u.name} ({u.role}) added.")

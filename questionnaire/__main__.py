@@ -1,3 +1,0 @@
-from questionnaire.cli import main
-
-main(prog_name="aimsq")
