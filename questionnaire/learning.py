@@ -82,12 +82,13 @@ def learn_accepted(bank: Bank, questions: Iterable[ReviewQuestion], *, user: str
 
 
 def learn(bank: Bank, qn: Questionnaire, q: ReviewQuestion, *, user: str,
-          before: ReviewQuestion | None = None) -> str | None:
+          before: ReviewQuestion | None = None, taught: list[tuple[str, str]] | None = None) -> str | None:
     """Feed one reviewed question back to the bank. `before` is the question
     as it was before this review action: when it was accepted from an entry
     and no longer is, the wording it taught that entry is removed (if no other
     accepted review relies on it). Returns what was learned or removed (for
-    the flash message), or None. Bank errors are logged, not raised: the
+    the flash message), or None; `taught`, when given, receives the
+    (entry ext id, wording) pairs added (for the page's undo). Bank errors are logged, not raised: the
     review itself is already saved."""
     messages = []
     try:
@@ -96,8 +97,11 @@ def learn(bank: Bank, qn: Questionnaire, q: ReviewQuestion, *, user: str,
             if forget_variants(bank, [(was, before.text)], user=user):
                 messages.append(f"the wording was removed from {was}")
         if now:
-            if learn_variants(bank, [(now, q.text)], user=user):
+            added = learn_variants(bank, [(now, q.text)], user=user)
+            if added:
                 messages.append(f"the wording was added to {now}")
+                if taught is not None:
+                    taught.extend(added)
         elif q.status == "edited" and q.draft_entry:
             saved = _save_draft(bank, qn, q, user=user)
             if saved:

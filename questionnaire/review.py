@@ -284,7 +284,7 @@ class ReviewStore:
         """Replace the detected questions after a person corrected the layout."""
         with transaction(self.db):
             qn = self.get(qn_id)
-            if qn.status not in ("detected", "failed"):
+            if qn.status not in ("detected", "failed") or qn.reviewed:
                 raise ReviewError("answers were already proposed for this questionnaire; upload it again to change its layout")
             self.db.execute("DELETE FROM review_questions WHERE questionnaire_id = ?", [qn_id])
             self._insert_questions(qn_id, result.questions)
@@ -353,6 +353,26 @@ class ReviewStore:
             self._action(user, qn_id, None, "autofill", None, None, note=f"{qn.total} questions")
         return qn.total
 
+    def start_rematch(self, qn_id: str, *, user: str) -> int:
+        """Match the not-yet-reviewed questions again (the bank changed since):
+        the questionnaire goes back to 'matching' until `finish_matching`.
+        Returns how many questions will be matched (0: nothing to do, nothing changed)."""
+        with transaction(self.db):
+            qn = self.get(qn_id)
+            if qn.status == "matching":
+                raise ReviewError("answers are being proposed for this questionnaire already")
+            if qn.status not in ("review", "exported"):
+                raise ReviewError("answers were not proposed yet for this questionnaire")
+            n = self.count(qn_id, status="pending")
+            if not n:
+                return 0
+            self.db.execute(
+                "UPDATE questionnaires SET status = 'matching', progress_done = 0, progress_total = ?, error = NULL, "
+                "updated_at = ? WHERE id = ?", [n, utcnow(), qn_id],
+            )
+            self._action(user, qn_id, None, "propose_again", None, None, note=f"{n} questions not reviewed yet")
+        return n
+
     def store_matches(self, qn_id: str, matches: list[tuple[int, Any]], done: int) -> None:
         """Save the matcher's results for some questions (by position) and the progress."""
         rows = []
@@ -366,18 +386,21 @@ class ReviewStore:
         with transaction(self.db):
             self.db.conn.executemany(
                 "UPDATE review_questions SET tier = ?, score = ?, confidence = ?, proposed = ?, candidates = ?, "
-                "reasons = ? WHERE questionnaire_id = ? AND position = ?",
+                "reasons = ? WHERE questionnaire_id = ? AND position = ? AND status = 'pending'",
                 rows,
             )
             self.db.execute(
                 "UPDATE questionnaires SET progress_done = ?, updated_at = ? WHERE id = ?", [done, utcnow(), qn_id]
             )
 
-    def finish_matching(self, qn_id: str, error: str | None = None) -> None:
+    def finish_matching(self, qn_id: str, error: str | None = None, *, rematch: bool = False) -> None:
+        """Matching ended. A first matching that failed leaves the
+        questionnaire 'failed'; a failed rematch goes back to review (the
+        earlier proposals and every decision stay) with the error kept."""
         with transaction(self.db):
             self.db.execute(
                 "UPDATE questionnaires SET status = ?, error = ?, updated_at = ? WHERE id = ?",
-                ["failed" if error else "review", error, utcnow(), qn_id],
+                ["failed" if error and not rematch else "review", error, utcnow(), qn_id],
             )
 
     # ---- questions ------------------------------------------------------
@@ -680,21 +703,22 @@ def _decide(q: ReviewQuestion, action: str, *, candidate: str | None = None, sho
 
 
 def autofill(store: ReviewStore, qn_id: str, match_many: Callable[[list[str]], list[Any]],
-             *, chunk: int = 32) -> None:
-    """Propose answers for every question, `chunk` at a time, saving progress
-    after each chunk so a person sees it move. The caller has called
-    `start_matching`; errors mark the questionnaire failed and are re-raised."""
+             *, chunk: int = 32, only_pending: bool = False) -> None:
+    """Propose answers for every question (`only_pending`: those not reviewed
+    yet), `chunk` at a time, saving progress after each chunk so a person sees
+    it move. The caller has called `start_matching` (or `start_rematch`);
+    errors mark the questionnaire failed and are re-raised."""
     try:
-        questions = store.questions(qn_id)
+        questions = store.questions(qn_id, status="pending" if only_pending else None)
         done = 0
         for start in range(0, len(questions), chunk):
             part = questions[start : start + chunk]
             results = match_many([q.text for q in part])
             done += len(part)
             store.store_matches(qn_id, [(q.position, r) for q, r in zip(part, results)], done)
-        store.finish_matching(qn_id)
+        store.finish_matching(qn_id, rematch=only_pending)
     except Exception as e:
-        store.finish_matching(qn_id, error=f"proposing answers failed ({type(e).__name__}: {e})")
+        store.finish_matching(qn_id, error=f"proposing answers failed ({type(e).__name__}: {e})", rematch=only_pending)
         raise
 
 
@@ -765,20 +789,14 @@ SUMMARY_COLUMNS = ["position", "ref", "section", "question", "status", "answered
 
 def review_summary_csv(qn: Questionnaire, questions: list[ReviewQuestion], *, exported_by: str,
                        outcomes: dict[str, Any] | None = None) -> bytes:
-    """The review summary: per question what was answered from which entry,
-    what is blank and who reviewed, and (with `outcomes`, see export_outcomes)
-    what the export did with it. Cells that a spreadsheet would run as a
-    formula are prefixed with an apostrophe."""
+    """The review summary, one table with its header on the first line: per
+    question its status (the app's words: pending, accepted, edited,
+    needs_expert, blank), what was answered from which entry, who reviewed,
+    and (with `outcomes`, see export_outcomes) what the export did with it.
+    Who exported and when is on the export's page. Cells that a spreadsheet
+    would run as a formula are prefixed with an apostrophe."""
     out = io.StringIO()
     writer = csv.writer(out)
-    answered = sum(1 for q in questions if q.status in ANSWERED)
-    writer.writerow(["questionnaire", _safe_cell(qn.filename), "customer", _safe_cell(qn.customer),
-                     "due", qn.due_date or "", "exported_by", _safe_cell(exported_by), "exported_at", utcnow()])
-    totals = ["answered", answered, "blank", len(questions) - answered, "total", len(questions)]
-    if outcomes is not None:
-        totals += [x for k in EXPORT_OUTCOMES for x in (k, outcomes[k])]
-    writer.writerow(totals)
-    writer.writerow([])
     writer.writerow(SUMMARY_COLUMNS + (["export", "export_detail"] if outcomes is not None else []))
     by_id = {r["id"]: r for r in outcomes["questions"]} if outcomes is not None else {}
     for q in questions:
@@ -786,7 +804,7 @@ def review_summary_csv(qn: Questionnaire, questions: list[ReviewQuestion], *, ex
         if q.status == "edited":
             source = f"edited (from {q.entry_ext_id})" if q.entry_ext_id else "written by reviewer"
         writer.writerow([_safe_cell(v) for v in (
-            q.position, q.ref or "", q.section or "", q.text, "unreviewed" if q.status == "pending" else q.status,
+            q.position, q.ref or "", q.section or "", q.text, q.status,
             source, q.entry_version or "", q.tier or "none", f"{q.score:.3f}" if q.score is not None else "",
             q.short_answer or "", q.narrative or "", q.note or "", q.reviewed_by or "", q.reviewed_at or "",
             *(_export_cells(by_id[q.id]) if q.id in by_id else ()),
