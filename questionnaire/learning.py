@@ -140,3 +140,38 @@ def _save_draft(bank: Bank, qn: Questionnaire, q: ReviewQuestion, *, user: str) 
     bank.save_entry(draft, user=user, expected_version=existing.version if existing else None,
                     note="edited in review")
     return f"the edited answer was saved as draft entry {draft.ext_id} for an approver"
+
+
+def learned_wordings(bank: Bank, ext_id: str) -> list[dict]:
+    """An entry's learned wordings for its page: the wording, who taught it
+    and when, and the questionnaires whose accepted questions ask it that way
+    (customer, file, question label, questionnaire id). Oldest first."""
+    row = bank.db.execute("SELECT id FROM entries WHERE ext_id = ?", [ext_id]).fetchone()
+    if row is None:
+        return []
+    out = [{"text": text, "at": at, "by": by, "questionnaires": []} for text, at, by in bank.db.execute(
+        "SELECT text, created_at, created_by FROM entry_variants WHERE entry_id = ? AND origin = 'review' ORDER BY id",
+        [row[0]])]
+    if not out:
+        return out
+    by_text = {o["text"]: o for o in out}
+    try:
+        asked = bank.db.execute(
+            "SELECT r.text, r.ref, r.position, q.id, q.customer, q.filename FROM review_questions r "
+            "JOIN questionnaires q ON q.id = r.questionnaire_id "
+            "WHERE r.entry_ext_id = ? AND r.status = 'accepted' ORDER BY q.created_at, r.position", [ext_id]).fetchall()
+    except Exception:  # noqa: BLE001 - a bank without the review tables (CLI use): no sources to show
+        asked = []
+    for text, ref, position, qn_id, customer, filename in asked:
+        hit = by_text.get(wording(text))
+        if hit is not None:
+            hit["questionnaires"].append({"id": qn_id, "customer": customer, "filename": filename,
+                                          "label": ref or f"#{position}"})
+    return out
+
+
+def remove_wording(bank: Bank, ext_id: str, text: str, *, user: str) -> bool:
+    """A person removes a learned wording from an entry (entry page, or the
+    review's "undo the learning"): an 'unlearn_variant' audit row, a revision
+    bump. The accepted answers stay. Returns False when it was not there."""
+    return bool(bank.remove_learned_variants([(ext_id, text)], user=user))

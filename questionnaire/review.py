@@ -86,6 +86,8 @@ class Questionnaire:
     updated_at: str
     total: int = 0
     reviewed: int = 0
+    archived_at: str | None = None
+    archived_by: str | None = None
 
     @property
     def share_reviewed(self) -> float:
@@ -241,8 +243,10 @@ def _question_from_row(r: tuple) -> ReviewQuestion:
 
 _QN_COLS = (
     "q.id, q.customer, q.due_date, q.owner, q.status, q.filename, q.format, q.stored_name, q.size, q.hints, "
-    "q.layout, q.warnings, q.progress_done, q.progress_total, q.error, q.created_at, q.updated_at"
+    "q.layout, q.warnings, q.progress_done, q.progress_total, q.error, q.created_at, q.updated_at, "
+    "q.archived_at, q.archived_by"
 )
+_QN_NCOLS = 19
 
 
 def _questionnaire_from_row(r: tuple) -> Questionnaire:
@@ -250,7 +254,7 @@ def _questionnaire_from_row(r: tuple) -> Questionnaire:
         id=r[0], customer=r[1], due_date=r[2], owner=r[3], status=r[4], filename=r[5], format=r[6],
         stored_name=r[7], size=r[8], hints=json.loads(r[9]), layout=json.loads(r[10]),
         warnings=json.loads(r[11]), progress_done=r[12], progress_total=r[13], error=r[14],
-        created_at=r[15], updated_at=r[16],
+        created_at=r[15], updated_at=r[16], archived_at=r[17], archived_by=r[18],
     )
 
 
@@ -321,19 +325,56 @@ class ReviewStore:
         ).fetchone()
         return qn
 
-    def list(self) -> list[Questionnaire]:
-        """Every questionnaire, soonest due first, with its reviewed / total counts."""
+    def list(self, *, archived: bool | None = None) -> list[Questionnaire]:
+        """Every questionnaire (archived=False: the open ones; True: the
+        archived ones), soonest due first, with its reviewed / total counts."""
+        where = "" if archived is None else ("WHERE q.archived_at IS NOT NULL " if archived else "WHERE q.archived_at IS NULL ")
         rows = self.db.execute(
             f"SELECT {_QN_COLS}, count(r.id), coalesce(sum(r.status != 'pending'), 0) FROM questionnaires q "
-            "LEFT JOIN review_questions r ON r.questionnaire_id = q.id GROUP BY q.id "
+            f"LEFT JOIN review_questions r ON r.questionnaire_id = q.id {where}GROUP BY q.id "
             "ORDER BY q.due_date IS NULL, q.due_date, q.created_at DESC"
         ).fetchall()
         out = []
         for r in rows:
-            qn = _questionnaire_from_row(r[:17])
-            qn.total, qn.reviewed = r[17], r[18]
+            qn = _questionnaire_from_row(r[:_QN_NCOLS])
+            qn.total, qn.reviewed = r[_QN_NCOLS], r[_QN_NCOLS + 1]
             out.append(qn)
         return out
+
+    def count_archived(self) -> int:
+        return self.db.execute("SELECT count(*) FROM questionnaires WHERE archived_at IS NOT NULL").fetchone()[0]
+
+    def set_archived(self, qn_id: str, archived: bool, *, user: str) -> None:
+        """Archive (out of the list, everything kept) or bring back; audited."""
+        with transaction(self.db):
+            qn = self.get(qn_id)
+            if bool(qn.archived_at) == archived:
+                return
+            self.db.execute("UPDATE questionnaires SET archived_at = ?, archived_by = ?, updated_at = ? WHERE id = ?",
+                            [utcnow() if archived else None, user if archived else None, utcnow(), qn_id])
+            self._action(user, qn_id, None, "archive" if archived else "unarchive", None, None,
+                         note=f"{qn.customer} ({qn.filename})")
+
+    def delete_questionnaire(self, qn_id: str, *, user: str) -> list[str]:
+        """Delete a questionnaire, its questions and export records in one
+        transaction, with a 'delete' audit row (the review_actions trail
+        stays). Returns the stored file names for the caller to remove.
+        Refused while answers are being proposed."""
+        with transaction(self.db):
+            qn = self.get(qn_id)
+            if qn.status == "matching":
+                raise ReviewError("answers are being proposed for this questionnaire; wait until that ends, then delete it")
+            files = [qn.stored_name]
+            for stored, summary in self.db.execute(
+                    "SELECT stored_name, summary_name FROM exports WHERE questionnaire_id = ?", [qn_id]):
+                files += [stored, summary]
+            self.db.execute("DELETE FROM exports WHERE questionnaire_id = ?", [qn_id])
+            self.db.execute("DELETE FROM review_questions WHERE questionnaire_id = ?", [qn_id])
+            self.db.execute("DELETE FROM questionnaires WHERE id = ?", [qn_id])
+            self._action(user, qn_id, None, "delete", {"customer": qn.customer, "filename": qn.filename,
+                                                        "questions": qn.total, "reviewed": qn.reviewed}, None,
+                         note=f"{qn.customer} ({qn.filename}): {qn.total} questions and {len(files)} files deleted")
+        return files
 
     # ---- matching progress ----------------------------------------------
 

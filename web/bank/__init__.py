@@ -15,7 +15,8 @@ from answer_bank.model import STATUSES, BankEntry, Evidence
 from answer_bank.store import EntryNotFound, VersionConflict
 from web.bank.forms import DecisionForm, EntryForm
 from web.curation import show_conflict
-from web.security import requires
+from questionnaire.learning import learned_wordings, remove_wording
+from web.security import redirect_back, requires
 from web.services import get_bank, get_store, matcher
 
 bp = Blueprint("bank", __name__, url_prefix="/bank")
@@ -57,8 +58,29 @@ def entry(ext_id: str):
         "bank/entry.html", entry=e, versions=list(reversed(bank.versions(ext_id))), audit=bank.audit(ext_id, limit=50),
         proposals=get_store().proposals(status=None, ext_id=ext_id),
         decision_form=DecisionForm(ext_id=ext_id, base_version=str(e.version)),
-        own=e.status == "draft" and _own_change(e),
+        own=e.status == "draft" and _own_change(e), learned=learned_wordings(bank, ext_id),
+        button_form=DecisionForm(),
     )
+
+
+@bp.post("/entry/<path:ext_id>/learned/remove")
+@requires("propose")
+def remove_learned(ext_id: str):
+    """Take a wording the bank learned from a review back (audited); the
+    reviews that accepted it keep their answers."""
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        abort(400, "The form expired or did not come from this site; reload the page and try again.")
+    bank = get_bank()
+    bank.get_entry(ext_id)  # 404 when there is no such entry
+    text = (request.form.get("text") or "").strip()[:40000]
+    removed = remove_wording(bank, ext_id, text, user=g.user.name) if text else False
+    message = (f"The bank no longer matches this wording to {ext_id}; the answers already accepted stay."
+               if removed else f"{ext_id} had not learned this wording (it may have been removed already).")
+    if request.headers.get("X-Requested-With") == "fetch":
+        return {"ok": True, "removed": removed, "message": message}
+    flash(message, "info" if removed else "error")
+    return redirect_back(url_for("bank.entry", ext_id=ext_id) + "#learned")
 
 
 def _own_change(e: BankEntry) -> bool:

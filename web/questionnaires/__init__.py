@@ -47,7 +47,44 @@ def _get_questionnaire(qn_id: str):
 @bp.get("/")
 @requires("read")
 def index():
-    return render_template("questionnaires/index.html", questionnaires=get_store().list())
+    store = get_store()
+    archived = request.args.get("archived") == "1"
+    return render_template("questionnaires/index.html", questionnaires=store.list(archived=archived),
+                           archived=archived, archived_count=store.count_archived(), status_words=QN_STATUS_WORDS)
+
+
+@bp.post("/<qn_id>/archive")
+@requires("admin")
+def archive(qn_id: str):
+    """Archive a questionnaire (out of the list, kept) or bring it back."""
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    qn = _get_questionnaire(qn_id)
+    back = request.form.get("archive") != "0"
+    get_store().set_archived(qn_id, back, user=g.user.name)
+    flash(f"{qn.customer} ({qn.filename}) " + ("is archived: it left the list; the Archived link shows it again."
+                                                if back else "is back in the list."), "info")
+    return redirect(url_for("questionnaires.index"))
+
+
+@bp.route("/<qn_id>/delete", methods=["GET", "POST"])
+@requires("admin")
+def delete(qn_id: str):
+    """Delete a questionnaire for good: its questions, answers, exports and
+    stored files. GET asks; POST (CSRF) deletes. The audit trail stays."""
+    qn = _get_questionnaire(qn_id)
+    form = ButtonForm()
+    if request.method == "GET":
+        return render_template("questionnaires/delete.html", qn=qn, form=form,
+                               exports=get_store().latest_export(qn_id) is not None)
+    if not form.validate_on_submit():
+        abort(400)
+    files = get_store().delete_questionnaire(qn_id, user=g.user.name)
+    for name in files:
+        (files_dir() / name).unlink(missing_ok=True)
+    flash(f"{qn.customer} ({qn.filename}) is deleted: {qn.total} questions and the stored files. "
+          "The audit trail keeps who deleted it and when.", "info")
+    return redirect(url_for("questionnaires.index"))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -195,6 +232,8 @@ def progress_json(qn_id: str):
     })
 
 
+QN_STATUS_WORDS = {"detected": "layout to check", "matching": "proposing answers", "review": "in review",
+                   "exported": "exported", "failed": "proposing failed"}
 STATUS_WORDS = {"pending": "to review", "accepted": "accepted", "edited": "edited",
                 "needs_expert": "needs expert", "blank": "left blank"}
 
@@ -453,6 +492,23 @@ def local_time(value: str | None):
     if not text:
         return ""
     return Markup('<time datetime="{}">{}</time>').format(escape(value), text)
+
+
+@bp.app_template_filter("local_date")
+def local_date(value: str | None):
+    """A date ("2031-06-30") as <time>: "30 Jun 2031" without script, the
+    reader's locale with it (app.js)."""
+    import datetime as dt
+
+    from markupsafe import Markup, escape
+
+    if not value:
+        return ""
+    try:
+        d = dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return value
+    return Markup('<time datetime="{}" data-date="1">{}</time>').format(escape(d.isoformat()), f"{d.day} {d:%b %Y}")
 
 
 # ---- why a row shows what it shows -----------------------------------------

@@ -184,7 +184,24 @@
     e.preventDefault();
   }
 
+  // ---- dates in the reader's locale and time zone ------------------------
+  function localTimes() {
+    if (!window.Intl || !Intl.DateTimeFormat) return;
+    var when = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+    var day = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeZone: "UTC" });
+    $$("time[datetime]").forEach(function (t) {
+      if (t.hasAttribute("data-local")) return;
+      var d = new Date(t.getAttribute("datetime"));
+      if (isNaN(d.getTime())) return;
+      t.title = t.textContent;
+      t.textContent = (t.hasAttribute("data-date") ? day : when).format(d);
+      t.setAttribute("data-local", "1");
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    localTimes();
+    new MutationObserver(localTimes).observe(document.body, { childList: true, subtree: true });
     var box = $("#autofill-progress");
     if (box) pollProgress(box);
 
