@@ -108,7 +108,10 @@ def test_propose_again_rematches_only_the_questions_not_reviewed(app):
     qn_id = uploaded_and_matched(app, c, make_xlsx(starter_questions(3)), "q.xlsx")
     store = store_of(app)
     first, second, third = store.questions(qn_id)
-    assert _act(c, qn_id, first, "edit", narrative="Our own answer.").json["ok"]
+    assert "The answer bank changed" not in c.get(f"/q/{qn_id}/review").get_data(as_text=True)
+    assert _act(c, qn_id, first, "edit", narrative="Our own answer.").json["ok"]  # a draft entry: the bank changed
+    page = c.get(f"/q/{qn_id}/review").get_data(as_text=True)
+    assert "The answer bank changed" in page and 'id="propose-again"' in page
     # pretend the bank did not know anything when the answers were proposed
     _set(app, qn_id, "tier = 'none', proposed = NULL, candidates = '[]', score = 0")
     r = _post(c, f"/q/{qn_id}/propose-again", f"/q/{qn_id}/review")

@@ -232,7 +232,18 @@ def progress_json(qn_id: str):
     })
 
 
-QN_STATUS_WORDS = {"detected": "layout to check", "matching": "proposing answers", "review": "in review",
+QN_def _bank_changed_since_matching(qn_id: str) -> str | None:
+    """When the bank's answers changed (not just learned wordings) after this
+    questionnaire's answers were last proposed: that time, else None."""
+    db = get_store().db
+    matched = db.execute("SELECT max(at) FROM review_actions WHERE questionnaire_id = ? AND action IN "
+                         "('autofill', 'propose_again')", [qn_id]).fetchone()[0]
+    changed = db.execute("SELECT max(at) FROM audit_log WHERE action NOT IN ('learn_variant', 'unlearn_variant')"
+                         ).fetchone()[0]
+    return changed if matched and changed and changed > matched else None
+
+
+STATUS_WORDS = {"detected": "layout to check", "matching": "proposing answers", "review": "in review",
                    "exported": "exported", "failed": "proposing failed"}
 STATUS_WORDS = {"pending": "to review", "accepted": "accepted", "edited": "edited",
                 "needs_expert": "needs expert", "blank": "left blank"}
@@ -282,10 +293,11 @@ def review(qn_id: str):
     questions = store.questions(qn_id, tier=filters["tier"] or None, status=filters["status"] or None,
                                 offset=(page - 1) * per, limit=per)
     here = url_for("questionnaires.review", qn_id=qn_id, page=page, per=per, **{k: v for k, v in filters.items() if v})
+    bank_changed = _bank_changed_since_matching(qn_id)
     return render_template(
         "questionnaires/review.html", qn=qn, questions=questions, counts=store.counts(qn_id), filters=filters,
         page=page, pages=pages, per=per, shown=shown, here=here, button_form=ButtonForm(),
-        first_shown=min(shown, (page - 1) * per + 1), last_shown=min(shown, page * per), status_words=STATUS_WORDS,
+        bank_changed=bank_changed, first_shown=min(shown, (page - 1) * per + 1), last_shown=min(shown, page * per), status_words=STATUS_WORDS,
         editable=g.user.can("review"), export=store.latest_export(qn_id), tiers=TIERS, statuses=REVIEW_STATUSES,
         **row_context(qn_id),
     )
