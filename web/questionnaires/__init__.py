@@ -232,18 +232,7 @@ def progress_json(qn_id: str):
     })
 
 
-QN_def _bank_changed_since_matching(qn_id: str) -> str | None:
-    """When the bank's answers changed (not just learned wordings) after this
-    questionnaire's answers were last proposed: that time, else None."""
-    db = get_store().db
-    matched = db.execute("SELECT max(at) FROM review_actions WHERE questionnaire_id = ? AND action IN "
-                         "('autofill', 'propose_again')", [qn_id]).fetchone()[0]
-    changed = db.execute("SELECT max(at) FROM audit_log WHERE action NOT IN ('learn_variant', 'unlearn_variant')"
-                         ).fetchone()[0]
-    return changed if matched and changed and changed > matched else None
-
-
-STATUS_WORDS = {"detected": "layout to check", "matching": "proposing answers", "review": "in review",
+QN_STATUS_WORDS = {"detected": "layout to check", "matching": "proposing answers", "review": "in review",
                    "exported": "exported", "failed": "proposing failed"}
 STATUS_WORDS = {"pending": "to review", "accepted": "accepted", "edited": "edited",
                 "needs_expert": "needs expert", "blank": "left blank"}
@@ -256,6 +245,17 @@ def live_counts(counts: dict) -> dict[str, int]:
     out.update({"pending-high": counts["pending_high"], "pending-medium": counts["pending_medium"],
                 "reviewed": counts["reviewed"], "total": counts["total"]})
     return out
+
+
+def _bank_changed_since_matching(qn_id: str) -> str | None:
+    """When the bank's answers changed (not just learned wordings) after this
+    questionnaire's answers were last proposed: that time, else None."""
+    db = get_store().db
+    matched = db.execute("SELECT max(at) FROM review_actions WHERE questionnaire_id = ? AND action IN "
+                         "('autofill', 'propose_again')", [qn_id]).fetchone()[0]
+    changed = db.execute("SELECT max(at) FROM audit_log WHERE action NOT IN ('learn_variant', 'unlearn_variant')"
+                         ).fetchone()[0]
+    return changed if matched and changed and changed > matched else None
 
 
 def row_context(qn_id: str) -> dict:
