@@ -231,10 +231,8 @@ def retire(ext_id: str):
 @bp.get("/drafts")
 @requires("read")
 def drafts():
-    bank = get_bank()
-    entries = bank.list_entries(status="draft")
-    own = {e.ext_id for e in entries if curation.own_unapproved_versions(bank, e, g.user.name)}
-    return render_template("curation/drafts.html", entries=entries, own=own, form=BulkApproveForm())
+    """One approval queue: the drafts are on the Approvals page."""
+    return redirect(url_for("bank.approvals") + "#drafts")
 
 
 @bp.post("/drafts/approve")
@@ -245,7 +243,7 @@ def approve_drafts():
     chosen = [x for x in request.form.getlist("entry") if x][:5000]
     if not chosen:
         flash("Tick the drafts to approve.", "error")
-        return redirect(url_for("curation.drafts"))
+        return redirect(url_for("bank.approvals"))
     try:
         approved = curation.approve_many(get_bank(), chosen, user=g.user.name)
     except curation.BulkApprovalRefused as e:
@@ -254,7 +252,7 @@ def approve_drafts():
         flash(f"Nothing approved: {e}", "error")
     else:
         flash(f"{len(approved)} entries approved in one step.", "info")
-    return redirect(url_for("curation.drafts"))
+    return redirect(url_for("bank.approvals"))
 
 
 # ---- review cycles ---------------------------------------------------------------

@@ -167,8 +167,10 @@ def new():
 
 
 @bp.get("/approvals")
-@requires("approve")
+@requires("read")
 def approvals():
+    """The one approval queue: drafts (one by one, or ticked and approved in
+    one step) and proposed changes. Everyone reads it; approvers act."""
     bank = get_bank()
     drafts = bank.list_entries(status="draft")
     proposals = get_store().proposals(status="pending")

@@ -204,6 +204,10 @@
     new MutationObserver(localTimes).observe(document.body, { childList: true, subtree: true });
     var box = $("#autofill-progress");
     if (box) pollProgress(box);
+    var tickAll = $("#tick-all");
+    if (tickAll) tickAll.addEventListener("click", function () {
+      $$("input[type=checkbox][form=bulk-approve]").forEach(function (c) { c.checked = true; });
+    });
 
     if (!$("#questions")) return;
     document.documentElement.classList.add("js");
