@@ -714,7 +714,7 @@ def _decide(q: ReviewQuestion, action: str, *, candidate: str | None = None, sho
         chosen = q.proposal if action == "accept" else q.candidate(candidate or "")
         if chosen is None:
             raise ReviewError("there is no proposed answer to accept; pick an alternative or write the answer"
-                              if action == "accept" else f"{candidate!r} is not one of this question's alternatives")
+                              if action == "accept" else f"{candidate} is not one of this question's alternatives")
         return {"status": "accepted", "entry": chosen["id"], "entry_version": chosen.get("version"),
                 "short_answer": chosen.get("short_answer"), "narrative": chosen.get("answer"),
                 "note": None, "draft_entry": None}
@@ -737,7 +737,7 @@ def _decide(q: ReviewQuestion, action: str, *, candidate: str | None = None, sho
         return dict(cleared, status="blank", note=note)
     if action == "reset":
         return dict(cleared, status="pending")
-    raise ReviewError(f"unknown review action {action!r}")
+    raise ReviewError(f"unknown review action: {action}")
 
 
 # ---- autofill -------------------------------------------------------------

@@ -179,7 +179,7 @@ def test_xlsx_review_flow(page, server, tmp_path):
     pg.click("#layout-form button[type=submit]")
     pg.wait_for_selector("#question-count")
     assert pg.inner_text("#question-count") == "8"
-    assert "cell D2" in pg.inner_text("table.list")
+    assert "Vendor AI!D2" in pg.inner_text("table.list")
     _propose(pg)
     total = int(pg.inner_text("#counter-total"))
     assert total == 8 and pg.inner_text("#counter-reviewed") == "0"

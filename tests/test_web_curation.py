@@ -210,7 +210,12 @@ def test_the_pack_button_downloads_a_pack(app, fmt):
 def test_the_pack_needs_an_organisation_which_an_approver_can_set(app):
     viewer = client_as(app, "viewer")
     r = viewer.get("/curation/pack?framework=eu-ai-act&format=docx")
-    assert r.status_code == 302 and "organisation" in viewer.get(r.headers["Location"]).get_data(as_text=True)
+    assert r.status_code == 302
+    page = viewer.get(r.headers["Location"]).get_data(as_text=True)
+    assert "in the Organisation field" in page and "--org" not in page and "aimsq bank" not in page
+    # a name typed in the form is used, with no setting saved
+    r = viewer.get("/curation/pack?framework=eu-ai-act&format=docx&org=Typed+Here+Ltd.")
+    assert r.status_code == 200 and Document(io.BytesIO(r.data)).paragraphs[0].text == "Typed Here Ltd."
     approver = client_as(app, "approver")
     post(approver, "/curation/settings/organisation", {"organisation": "Brightwater Analytics Ltd."},
          page="/curation/pack")

@@ -146,3 +146,28 @@ def test_admin_archives_and_deletes_a_questionnaire(app):
     assert not os.path.exists(os.path.join(files, stored))
     kinds = [a["action"] for a in store.actions(qn_id)]
     assert kinds[:2] == ["delete", "archive"]  # newest first; the trail stays
+
+
+def test_pages_speak_the_app_s_words(app):
+    """No duplicate element ids, no Python values, no raw ISO times and no
+    command-line flags on the pages of the flow (upload → review → export)."""
+    c = client_as(app, "admin")
+    qn_id = uploaded_and_matched(app, c, make_xlsx(starter_questions(3)), "q.xlsx")
+    q = store_of(app).questions(qn_id)[0]
+    _act(c, qn_id, q, "edit", narrative="Written here.")
+    _post(c, f"/q/{qn_id}/export", f"/q/{qn_id}/review", confirm="1")
+    from tests.web_helpers import qn_id_from, upload
+
+    detected = qn_id_from(upload(c, make_xlsx(starter_questions(2)), "layout.xlsx"))
+    pages = ["/q/", "/q/new", f"/q/{detected}", f"/q/{qn_id}/review", f"/q/{qn_id}/exported", f"/q/{qn_id}/export", f"/q/{qn_id}/delete",
+             "/bank/approvals", f"/bank/entry/{q.proposed or 'AIMS-GOV-001'}", "/curation/pack"]
+    for path in pages:
+        r = c.get(path)
+        assert r.status_code == 200, path
+        html = r.get_data(as_text=True)
+        ids = re.findall(r'\sid="([^"]+)"', html)
+        assert len(ids) == len(set(ids)), (path, sorted({i for i in ids if ids.count(i) > 1}))
+        body = re.search(r"<main.*</main>", html, re.S).group(0)
+        text = re.sub(r"<[^>]+>", " ", body)
+        assert not re.search(r"\bNone\b|\bTrue\b|\bFalse\b|\s--\w", text), (path, re.findall(r".{40}(?:None|True|False|\s--\w).{20}", text))
+        assert not re.search(r"\d{4}-\d\d-\d\dT\d\d", text), path  # times are shown as times

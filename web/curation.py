@@ -366,8 +366,13 @@ def pack():
         return render_template("curation/pack.html", form=form, org_form=OrganisationForm(organisation=organisation))
     if not form.validate():
         abort(400, _form_error(form))
+    name = " ".join((form.org.data or organisation).split())
+    if not name:  # the form's own words, not the command line's
+        flash("Type the organisation's name in the Organisation field: it is printed on the cover"
+              + (", or save it below for every pack." if g.user.can("approve") else "."), "error")
+        return redirect(url_for("curation.pack"))
     try:
-        data, info = build_pack(bank, form.framework.data, form.format.data, organisation=form.org.data or None)
+        data, info = build_pack(bank, form.framework.data, form.format.data, organisation=name)
     except PackError as e:
         flash(str(e), "error")
         return redirect(url_for("curation.pack"))

@@ -506,6 +506,22 @@ def local_time(value: str | None):
     return Markup('<time datetime="{}">{}</time>').format(escape(value), text)
 
 
+@bp.app_template_filter("answer_place")
+def answer_place(answer_at: dict | None) -> str:
+    """Where an answer goes, in words ("Sheet1!D2", "table 1, row 3, column 3",
+    "after paragraph 12"; a checkbox answer: "a box per option")."""
+    from ingest.fill import where
+    from questionnaire.review import locator_from_json
+
+    loc = locator_from_json(answer_at)
+    if loc is None:
+        return ""
+    if loc.sheet is None and loc.table is None and loc.paragraph is None and loc.row is None and loc.marks:
+        return "a box per option: " + ", ".join(opt for opt, _ in loc.marks)
+    text = where(loc)
+    return text + (" (a box per option)" if loc.marks else "")
+
+
 @bp.app_template_filter("local_date")
 def local_date(value: str | None):
     """A date ("2031-06-30") as <time>: "30 Jun 2031" without script, the
