@@ -255,7 +255,7 @@ def _bank_changed_since_matching(qn_id: str) -> str | None:
                          "('autofill', 'propose_again')", [qn_id]).fetchone()[0]
     changed = db.execute("SELECT max(at) FROM audit_log WHERE action NOT IN ('learn_variant', 'unlearn_variant')"
                          ).fetchone()[0]
-    return changed if matched and changed and changed > matched else None
+    return changed if matched and changed and changed >= matched else None  # times have seconds only
 
 
 def row_context(qn_id: str) -> dict:
