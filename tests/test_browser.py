@@ -451,3 +451,72 @@ def test_propose_again_archive_and_delete(page, server):
     assert "is deleted" in pg.inner_text("main")
     assert pg.locator("#questionnaire-list tr", has_text="Again.py.xlsx").count() == 0
     _login(pg, server, "eddie")
+
+
+def test_a_new_user_reviews_100_questions_and_exports(page, server, tmp_path):
+    """Upload → review 100 questions → export, with only what the pages say:
+    a how-to line, bulk accept of the high tier, the keyboard for the rest,
+    the warning before exporting with open questions, the page after it."""
+    from playwright.sync_api import expect
+
+    pg = page
+    pg.set_viewport_size({"width": 1280, "height": 800})
+    _upload(pg, server, _xlsx(_questions(100, offset=70)), "Hundred.xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "Proseware")
+    _propose(pg)
+    assert "How to review" in pg.inner_text("#how-to")
+    assert pg.inner_text("#shown") == "Questions 1–100 of 100."
+    height = pg.evaluate("document.documentElement.scrollHeight")
+    assert height <= 12 * 800, f"100 questions take {height} px"
+    if pg.is_enabled("#bulk-accept"):
+        pg.click("#bulk-accept")
+        pg.wait_for_selector("#questions")
+    pending_before = int(pg.inner_text("[data-count=status-pending]"))
+    # the keyboard for the next few: accept when there is a proposal, else leave blank
+    first_pending = pg.locator("article.q.st-pending").first
+    first_pending.locator("a.qline").click()
+    for _ in range(min(5, pending_before)):
+        row = pg.locator("article.q.current")
+        key = "a" if row.locator("button.accept").count() else "b"
+        before = int(pg.inner_text("#counter-reviewed"))
+        pg.keyboard.press(key)
+        expect(pg.locator("#counter-reviewed")).to_have_text(str(before + 1))
+        # the next open question becomes the current one
+        while pg.locator("article.q.current.st-pending").count() == 0 and pg.locator("article.q.st-pending").count():
+            pg.keyboard.press("j")
+    assert int(pg.inner_text("[data-count=status-pending]")) == pending_before - min(5, pending_before)
+    _export(pg)
+    totals = pg.inner_text("#export-totals")  # the page after the export
+    assert "written" in totals and "pending" in totals
+    assert "What to do next" in pg.inner_text("#next-steps")
+    filled = _download(pg, "#download-filled", tmp_path)
+    assert filled.name == "Hundred-answered.xlsx"
+
+
+def test_one_approval_queue_and_local_dates(page, server):
+    """The edited answers became drafts: one Approvals page (top menu and
+    Curation lead there), where an admin ticks drafts and approves them; times
+    are shown in the browser's locale, not as ISO text."""
+    from answer_bank.model import BankEntry
+    from answer_bank.store import Bank
+
+    bank = Bank.open(server["db"])
+    bank.save_entry(BankEntry("DRAFT-BROWSER-1", "Do you label AI-generated content?", "Yes, always."), user="eddie")
+    bank.close()
+    pg = page
+    _login(pg, server, "adam")
+    assert pg.locator("header.top nav a", has_text="Approvals").count() == 1
+    pg.goto(server["url"] + "/curation/")
+    pg.locator("nav.cur-nav a", has_text="Approvals").click()
+    pg.wait_for_selector("#drafts")
+    assert pg.url.split("#")[0].endswith("/bank/approvals")
+    boxes = pg.locator("input[type=checkbox][form=bulk-approve]")
+    assert boxes.count() >= 1
+    times = pg.locator("#drafts time")
+    assert times.count() and "T" not in times.first.inner_text() and times.first.get_attribute("data-local") == "1"
+    pg.click("#tick-all")
+    n = boxes.count()
+    pg.locator("#bulk-approve button[type=submit]").click()
+    pg.wait_for_selector("#drafts")
+    assert f"{n} entries approved in one step" in pg.inner_text("main")
+    _login(pg, server, "eddie")
