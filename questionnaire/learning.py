@@ -69,16 +69,21 @@ def _accepted_from(q: ReviewQuestion | None) -> str | None:
     return q.entry_ext_id if q is not None and q.status == "accepted" and q.entry_ext_id else None
 
 
-def learn_accepted(bank: Bank, questions: Iterable[ReviewQuestion], *, user: str) -> int:
+def learn_accepted(bank: Bank, questions: Iterable[ReviewQuestion], *, user: str,
+                   taught: list[tuple[str, str]] | None = None) -> int:
     """Feed a batch of accepted questions (a bulk accept) back to the bank in
-    one transaction. Returns the number of new wordings. Bank errors are
+    one transaction. Returns the number of new wordings; `taught`, when
+    given, receives the (entry, wording) pairs added. Bank errors are
     logged, not raised: the reviews themselves are already saved."""
     pairs = [(q.entry_ext_id, q.text) for q in questions if _accepted_from(q)]
     try:
-        return len(learn_variants(bank, pairs, user=user))
+        added = learn_variants(bank, pairs, user=user)
     except BankError as e:
         log.warning("learning from %d accepted questions failed: %s", len(pairs), e)
         return 0
+    if taught is not None:
+        taught.extend(added)
+    return len(added)
 
 
 def learn(bank: Bank, qn: Questionnaire, q: ReviewQuestion, *, user: str,

@@ -544,6 +544,22 @@ class ReviewStore:
                 accepted.append(q)
         return [self.question(q.id) for q in accepted]
 
+    def record_learned(self, qn_id: str, pairs: list[tuple[str, str]], *, user: str, note: str) -> int:
+        """Keep which (entry, wording) pairs a bulk action taught the bank, for
+        its undo; returns the audit row's id."""
+        with transaction(self.db):
+            cur = self.db.execute(
+                "INSERT INTO review_actions (at, user, questionnaire_id, question_id, action, before, after, note) "
+                "VALUES (?, ?, ?, NULL, 'learned', NULL, ?, ?)",
+                [utcnow(), user, qn_id, _dumps([list(p) for p in pairs]), note])
+            return cur.lastrowid
+
+    def learned_batch(self, qn_id: str, action_id: int) -> list[tuple[str, str]]:
+        """The pairs `record_learned` kept (none for another questionnaire's row)."""
+        row = self.db.execute("SELECT after FROM review_actions WHERE id = ? AND questionnaire_id = ? AND "
+                              "action = 'learned'", [action_id, qn_id]).fetchone()
+        return [(a, b) for a, b in json.loads(row[0])] if row and row[0] else []
+
     def _check_open(self, qn_id: str) -> None:
         status = self.db.execute("SELECT status FROM questionnaires WHERE id = ?", [qn_id]).fetchone()
         if status is None:

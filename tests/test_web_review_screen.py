@@ -171,3 +171,30 @@ def test_pages_speak_the_app_s_words(app):
         text = re.sub(r"<[^>]+>", " ", body)
         assert not re.search(r"\bNone\b|\bTrue\b|\bFalse\b|\s--\w", text), (path, re.findall(r".{40}(?:None|True|False|\s--\w).{20}", text))
         assert not re.search(r"\d{4}-\d\d-\d\dT\d\d", text), path  # times are shown as times
+
+
+def test_a_bulk_accept_says_what_it_taught_and_can_take_it_back(app):
+    c = client_as(app, "editor")
+    qs = [(ref, "Please tell us: " + text) for ref, text in starter_questions(5)]
+    qn_id = uploaded_and_matched(app, c, make_xlsx(qs), "q.xlsx")
+    _set(app, qn_id, "tier = 'high', proposed = json_extract(candidates, '$[0].id')")
+    store, bank = store_of(app), _bank(app)
+    r = _post(c, f"/q/{qn_id}/bulk-accept", f"/q/{qn_id}/review", tier="high")
+    assert r.status_code == 302 and "taught=" in r.headers["Location"]
+    page = c.get(r.headers["Location"]).get_data(as_text=True)
+    accepted = [q for q in store.questions(qn_id) if q.status == "accepted"]
+    assert accepted and f"The bank learned {len(accepted)} wording" in page and 'id="undo-bulk-learning"' in page
+    assert all(q.text in page for q in accepted)
+    batch = re.search(r'name="batch" value="(\d+)"', page).group(1)
+    r = _post(c, f"/q/{qn_id}/unlearn", f"/q/{qn_id}/review", batch=batch)
+    assert r.status_code == 302
+    assert all(q.text not in bank.get_entry(q.entry_ext_id).learned_variants for q in accepted)
+    assert all(q.status == "accepted" for q in store.questions(qn_id))  # the answers stay
+    assert len([a for a in bank.audit() if a["action"] == "unlearn_variant"]) == len(accepted)
+    assert f"The bank forgot {len(accepted)} wording" in c.get(f"/q/{qn_id}/review").get_data(as_text=True)
+    # another questionnaire's batch id does nothing here
+    other = uploaded_and_matched(app, c, make_xlsx(starter_questions(1)), "other.xlsx")
+    bank.add_learned_variants([(accepted[0].entry_ext_id, accepted[0].text)], user="eddie")
+    assert _post(c, f"/q/{other}/unlearn", f"/q/{other}/review", batch=batch).status_code == 302
+    assert "The bank forgot 0 wordings" in c.get(f"/q/{other}/review").get_data(as_text=True)
+    assert accepted[0].text in bank.get_entry(accepted[0].entry_ext_id).learned_variants

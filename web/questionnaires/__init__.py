@@ -294,10 +294,12 @@ def review(qn_id: str):
                                 offset=(page - 1) * per, limit=per)
     here = url_for("questionnaires.review", qn_id=qn_id, page=page, per=per, **{k: v for k, v in filters.items() if v})
     bank_changed = _bank_changed_since_matching(qn_id)
+    batch = request.args.get("taught", type=int)
+    taught_batch = (batch, store.learned_batch(qn_id, batch)) if batch else None
     return render_template(
         "questionnaires/review.html", qn=qn, questions=questions, counts=store.counts(qn_id), filters=filters,
         page=page, pages=pages, per=per, shown=shown, here=here, button_form=ButtonForm(),
-        bank_changed=bank_changed, first_shown=min(shown, (page - 1) * per + 1), last_shown=min(shown, page * per), status_words=STATUS_WORDS,
+        bank_changed=bank_changed, taught_batch=taught_batch, first_shown=min(shown, (page - 1) * per + 1), last_shown=min(shown, page * per), status_words=STATUS_WORDS,
         editable=g.user.can("review"), export=store.latest_export(qn_id), tiers=TIERS, statuses=REVIEW_STATUSES,
         **row_context(qn_id),
     )
@@ -367,12 +369,31 @@ def bulk_accept(qn_id: str):
         abort(400)
     _get_questionnaire(qn_id)
     tier = request.form.get("tier") or "high"
-    accepted = get_store().bulk_accept(qn_id, user=g.user.name, tier=tier)
-    learned = learn_accepted(get_bank(), accepted, user=g.user.name)  # one transaction for the batch
-    flash(f"Accepted {len(accepted)} {tier}-tier answers; {learned} new wordings learned by the bank"
-          + (" (undo a question to take its wording back; each entry's page lists what it learned)." if learned else "."),
-          "info")
+    store = get_store()
+    accepted = store.bulk_accept(qn_id, user=g.user.name, tier=tier)
+    taught: list[tuple[str, str]] = []
+    learned = learn_accepted(get_bank(), accepted, user=g.user.name, taught=taught)  # one transaction for the batch
+    flash(f"Accepted {len(accepted)} {tier}-tier answers; {learned} new wording{'s' if learned != 1 else ''} "
+          "learned by the bank.", "info")
+    if taught:  # the review page offers the undo of exactly these wordings
+        batch = store.record_learned(qn_id, taught, user=g.user.name, note=f"bulk accept of the {tier} tier")
+        return redirect(url_for("questionnaires.review", qn_id=qn_id, taught=batch))
     return redirect_back(url_for("questionnaires.review", qn_id=qn_id))
+
+
+@bp.post("/<qn_id>/unlearn")
+@requires("review")
+def unlearn_batch(qn_id: str):
+    """Undo what a bulk accept taught the bank: its new wordings leave their
+    entries (audited); the accepted answers stay."""
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    _get_questionnaire(qn_id)
+    pairs = get_store().learned_batch(qn_id, request.form.get("batch", type=int) or 0)
+    removed = get_bank().remove_learned_variants(pairs, user=g.user.name) if pairs else []
+    flash(f"The bank forgot {len(removed)} wording{'s' if len(removed) != 1 else ''} it had learned from that bulk "
+          "accept; the accepted answers stay.", "info")
+    return redirect(url_for("questionnaires.review", qn_id=qn_id))
 
 
 def _learned_words(learned: str) -> str:
