@@ -351,7 +351,7 @@ def _confirm_weak_pick(qn, q, candidate: dict, form: ReviewActionForm):
                f"answers the question with that entry and teaches the bank that {candidate['id']} answers questions "
                f"asked this way, so they will match it with more confidence next time.")
     if request.headers.get("X-Requested-With") == "fetch":
-        return jsonify({"ok": False, "confirm": message, "candidate": candidate["id"]})
+        return jsonify({"ok": False, "confirm": message, "candidate": candidate["id"], "version": q.version})
     return render_template("questionnaires/confirm_pick.html", qn=qn, q=q, candidate=candidate, message=message,
                            form=form, next_url=_local_path(request.form.get("next")))
 

@@ -29,7 +29,7 @@
   function rows() { return $$("article.q"); }
   function currentRow() { return $("article.q.current") || null; }
   function setCurrent(row, scroll) {
-    rows().forEach(function (r) { if (r !== row) r.classList.remove("current"); });
+    rows().forEach(function (r) { if (r !== row) { r.classList.remove("current"); cancelWeakPick(r, true); } });
     if (!row) return;
     row.classList.add("current");
     row.focus({ preventScroll: true });
@@ -82,11 +82,11 @@
     $$("button", form).forEach(function (b) { b.disabled = false; });
     yes.focus({ preventScroll: true });
   }
-  function cancelWeakPick(row) {
+  function cancelWeakPick(row, quiet) {
     if (!row || !row.hasAttribute("data-confirming")) return false;
     row.removeAttribute("data-confirming");
     var msg = $(".msg", row); msg.textContent = ""; msg.classList.remove("ask");
-    row.focus({ preventScroll: true });
+    if (!quiet) row.focus({ preventScroll: true });
     return true;
   }
 
