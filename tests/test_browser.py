@@ -342,6 +342,12 @@ def _login(pg, server, name: str):
     pg.wait_for_url("**/q/")
 
 
+def _open(row):
+    """Make a row the current one (a click on the line of an open row folds it)."""
+    if "current" not in (row.get_attribute("class") or ""):
+        row.locator("a.qline").click()
+
+
 def test_review_rows_are_compact_and_say_why(page, server):
     """25 questions at 1280×800: the list fits in at most three screen heights
     with the current row open; the open row shows the matched bank question
@@ -427,6 +433,24 @@ def test_live_counts_weak_pick_and_undo_learning(page, server):
     assert "Is the canteen menu published weekly?" not in Bank(store.db).get_entry(entry).learned_variants
     ARTIFACTS.mkdir(exist_ok=True)
     pg.screenshot(path=str(ARTIFACTS / "review-weak-pick.png"))
+    # undo the pick, pick again (asked again, confirmed with Enter): the bank learns it again
+    pg.reload()
+    _open(pg.locator("article.q").nth(1))
+    pg.keyboard.press("u")
+    pg.locator("article.q.st-pending").first.wait_for()
+    _open(pg.locator("article.q").nth(1))
+    pg.keyboard.press("1")
+    pg.wait_for_selector("article.q .msg.ask")
+    pg.keyboard.press("Enter")
+    pg.wait_for_selector("#review-notice:not([hidden])")
+    # the entry's page lists the wording with who, when and where from, and removes it
+    pg.goto(server["url"] + "/bank/entry/" + entry)
+    learned = pg.locator("#learned-wordings tr", has_text="Is the canteen menu published weekly?")
+    assert "eddie" in learned.inner_text() and "Litware" in learned.inner_text()
+    pg.screenshot(path=str(ARTIFACTS / "entry-learned.png"), full_page=True)
+    learned.locator("button.remove-learned").click()
+    pg.wait_for_selector("text=no longer matches this wording")
+    assert pg.locator("#learned-wordings tr", has_text="Is the canteen menu published weekly?").count() == 0
 
 
 def test_propose_again_archive_and_delete(page, server):
@@ -514,6 +538,8 @@ def test_one_approval_queue_and_local_dates(page, server):
     assert boxes.count() >= 1
     times = pg.locator("#drafts time")
     assert times.count() and "T" not in times.first.inner_text() and times.first.get_attribute("data-local") == "1"
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / "approvals.png"), full_page=True)
     pg.click("#tick-all")
     n = boxes.count()
     pg.locator("#bulk-approve button[type=submit]").click()
