@@ -364,6 +364,7 @@ def test_review_rows_are_compact_and_say_why(page, server):
     height = pg.evaluate("document.documentElement.scrollHeight")
     assert height <= 3 * 800, f"25 questions take {height} px at 1280x800"
     head = pg.evaluate("document.getElementById('review-head').offsetHeight")
+    print(f"\n25 rows at 1280x800: page {height} px, sticky bar {head} px")
     assert head <= 120, f"the sticky bar is {head} px high"
     first = pg.locator("article.q").first
     assert "current" in first.get_attribute("class")
@@ -492,6 +493,7 @@ def test_a_new_user_reviews_100_questions_and_exports(page, server, tmp_path):
     assert pg.inner_text("#shown") == "Questions 1–100 of 100."
     height = pg.evaluate("document.documentElement.scrollHeight")
     assert height <= 12 * 800, f"100 questions take {height} px"
+    print(f"\n100 rows at 1280x800: page {height} px")
     if pg.is_enabled("#bulk-accept"):
         pg.click("#bulk-accept")
         pg.wait_for_selector("#questions")
