@@ -446,8 +446,14 @@ class ReviewStore:
 
     # ---- questions ------------------------------------------------------
 
-    def _filter(self, qn_id: str, tier: str | None, status: str | None) -> tuple[str, list]:
+    def _filter(self, qn_id: str, tier: str | None, status: str | None,
+                text: str | None = None) -> tuple[str, list]:
         where, params = "questionnaire_id = ?", [qn_id]
+        if text:  # the question, its reference or section contains it (case-insensitive for ASCII)
+            like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where += (" AND (text LIKE ? ESCAPE '\\' OR coalesce(ref, '') LIKE ? ESCAPE '\\' "
+                      "OR coalesce(section, '') LIKE ? ESCAPE '\\')")
+            params += [like, like, like]
         if tier:
             where += " AND coalesce(tier, 'none') = ?"
             params.append(tier)
@@ -460,9 +466,9 @@ class ReviewStore:
 
     def questions(
         self, qn_id: str, *, tier: str | None = None, status: str | None = None,
-        offset: int = 0, limit: int | None = None,
+        offset: int = 0, limit: int | None = None, text: str | None = None,
     ) -> list[ReviewQuestion]:
-        where, params = self._filter(qn_id, tier, status)
+        where, params = self._filter(qn_id, tier, status, text)
         sql = f"SELECT {_Q_COLS} FROM review_questions WHERE {where} ORDER BY position"
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
@@ -474,8 +480,9 @@ class ReviewStore:
         return [r[0] for r in self.db.execute(
             "SELECT id FROM review_questions WHERE questionnaire_id = ? ORDER BY position", [qn_id])]
 
-    def count(self, qn_id: str, *, tier: str | None = None, status: str | None = None) -> int:
-        where, params = self._filter(qn_id, tier, status)
+    def count(self, qn_id: str, *, tier: str | None = None, status: str | None = None,
+              text: str | None = None) -> int:
+        where, params = self._filter(qn_id, tier, status, text)
         return self.db.execute(f"SELECT count(*) FROM review_questions WHERE {where}", params).fetchone()[0]
 
     def counts(self, qn_id: str) -> dict[str, Any]:

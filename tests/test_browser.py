@@ -387,6 +387,14 @@ def test_review_rows_are_compact_and_say_why(page, server):
         pg.keyboard.press("o")
         assert alts.evaluate("d => d.open")
     pg.screenshot(path=str(ARTIFACTS / "review-25-rows-current.png"))
+    # "/" finds a question by its words or reference
+    pg.keyboard.press("Escape")
+    pg.keyboard.press("/")
+    assert pg.evaluate("document.activeElement.id") == "find"
+    pg.keyboard.type("AI-7")
+    pg.keyboard.press("Enter")
+    pg.wait_for_selector("text=matching the filters")
+    assert pg.locator("article.q").count() == 1 and pg.inner_text("article.q .ref") == "AI-7"
 
 
 def test_live_counts_weak_pick_and_undo_learning(page, server):

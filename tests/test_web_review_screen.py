@@ -198,3 +198,18 @@ def test_a_bulk_accept_says_what_it_taught_and_can_take_it_back(app):
     assert _post(c, f"/q/{other}/unlearn", f"/q/{other}/review", batch=batch).status_code == 302
     assert "The bank forgot 0 wordings" in c.get(f"/q/{other}/review").get_data(as_text=True)
     assert accepted[0].text in bank.get_entry(accepted[0].entry_ext_id).learned_variants
+
+
+def test_find_a_question_by_its_words_or_reference(app):
+    c = client_as(app, "editor")
+    qs = starter_questions(6)
+    qn_id = uploaded_and_matched(app, c, make_xlsx(qs), "q.xlsx")
+    word = max(qs[3][1].split(), key=len).strip("?").upper()  # a word of the fourth question, another case
+    page = c.get(f"/q/{qn_id}/review?find={word}").get_data(as_text=True)
+    rows = re.findall(r'<article class="q ', page)
+    assert 1 <= len(rows) < 6 and qs[3][1] in page and "matching the filters" in page
+    assert f'value="{word}"' in page  # the box keeps what was typed
+    page = c.get(f"/q/{qn_id}/review?find=Q-2").get_data(as_text=True)
+    assert len(re.findall(r'<article class="q ', page)) == 1 and qs[1][1] in page
+    page = c.get(f"/q/{qn_id}/review?find=%25").get_data(as_text=True)  # % is a plain character
+    assert "No question matches these filters." in page

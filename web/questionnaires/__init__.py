@@ -275,6 +275,7 @@ def _review_filters() -> dict:
     return {
         "tier": tier if tier in TIERS else "",
         "status": status if status in REVIEW_STATUSES or status == "reviewed" else "",
+        "find": " ".join((request.values.get("find") or "").split())[:200],
     }
 
 
@@ -287,11 +288,12 @@ def review(qn_id: str):
         return redirect(url_for("questionnaires.detail", qn_id=qn_id))
     filters = _review_filters()
     per = min(MAX_PER_PAGE, max(10, request.args.get("per", current_app.config["AIMSQ_REVIEW_PAGE_SIZE"], type=int)))
-    shown = store.count(qn_id, tier=filters["tier"] or None, status=filters["status"] or None)
+    find = filters["find"] or None
+    shown = store.count(qn_id, tier=filters["tier"] or None, status=filters["status"] or None, text=find)
     pages = max(1, -(-shown // per))
     page = min(pages, max(1, request.args.get("page", 1, type=int)))
     questions = store.questions(qn_id, tier=filters["tier"] or None, status=filters["status"] or None,
-                                offset=(page - 1) * per, limit=per)
+                                offset=(page - 1) * per, limit=per, text=find)
     here = url_for("questionnaires.review", qn_id=qn_id, page=page, per=per, **{k: v for k, v in filters.items() if v})
     bank_changed = _bank_changed_since_matching(qn_id)
     batch = request.args.get("taught", type=int)

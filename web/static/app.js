@@ -178,6 +178,7 @@
           if (p) p.click();
         }
         break;
+      case "/": var f = $("#find"); if (f) { f.focus(); f.select(); } break;
       case "?": var h = $("#keys-help"); if (h) h.hidden = !h.hidden; break;
       default: return;
     }
