@@ -114,7 +114,7 @@ def caiq_round_trip() -> None:
     from answer_bank.store import Bank
     from ingest import read_questionnaire
     from questionnaire.autofill import autofill
-    from questionnaire.cli_ingest import questionnaire_entries
+    from cli.ingest import questionnaire_entries
 
     data = caiq.read_bytes()
     rows = questionnaire_entries(read_questionnaire(data, caiq.name), caiq.name)

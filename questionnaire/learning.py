@@ -74,26 +74,32 @@ def _accepted_from(q: ReviewQuestion | None) -> str | None:
     return q.entry_ext_id if q is not None and q.status == "accepted" and q.entry_ext_id else None
 
 
-def learn_accepted(bank: Bank, questions: Iterable[ReviewQuestion], *, user: str) -> int:
+def learn_accepted(bank: Bank, questions: Iterable[ReviewQuestion], *, user: str,
+                   taught: list[tuple[str, str]] | None = None) -> int:
     """Feed a batch of accepted questions (a bulk accept) back to the bank in
-    one transaction. Returns the number of new wordings. Bank errors are
+    one transaction. Returns the number of new wordings; `taught`, when
+    given, receives the (entry, wording) pairs added. Bank errors are
     logged, not raised: the reviews themselves are already saved."""
     accepted = [q for q in questions if _accepted_from(q)]
     pairs = [(q.entry_ext_id, q.text) for q in accepted]
     try:
-        return len(learn_variants(bank, pairs, user=user, asked=accepted))
+        added = learn_variants(bank, pairs, user=user, asked=accepted)
     except BankError as e:
         log.warning("learning from %d accepted questions failed: %s", len(pairs), e)
         return 0
+    if taught is not None:
+        taught.extend(added)
+    return len(added)
 
 
 def learn(bank: Bank, qn: Questionnaire, q: ReviewQuestion, *, user: str,
-          before: ReviewQuestion | None = None) -> str | None:
+          before: ReviewQuestion | None = None, taught: list[tuple[str, str]] | None = None) -> str | None:
     """Feed one reviewed question back to the bank. `before` is the question
     as it was before this review action: when it was accepted from an entry
     and no longer is, the wording it taught that entry is removed (if no other
     accepted review relies on it). Returns what was learned or removed (for
-    the flash message), or None. Bank errors are logged, not raised: the
+    the flash message), or None; `taught`, when given, receives the
+    (entry ext id, wording) pairs added (for the page's undo). Bank errors are logged, not raised: the
     review itself is already saved."""
     messages = []
     try:
@@ -102,8 +108,11 @@ def learn(bank: Bank, qn: Questionnaire, q: ReviewQuestion, *, user: str,
             if forget_variants(bank, [(was, before.text)], user=user):
                 messages.append(f"the wording was removed from {was}")
         if now:
-            if learn_variants(bank, [(now, q.text)], user=user, asked=[q]):
+            added = learn_variants(bank, [(now, q.text)], user=user, asked=[q])
+            if added:
                 messages.append(f"the wording was added to {now}")
+                if taught is not None:
+                    taught.extend(added)
         elif q.status == "edited" and q.draft_entry:
             saved = _save_draft(bank, qn, q, user=user)
             if saved:
@@ -142,3 +151,38 @@ def _save_draft(bank: Bank, qn: Questionnaire, q: ReviewQuestion, *, user: str) 
     bank.save_entry(draft, user=user, expected_version=existing.version if existing else None,
                     note="edited in review")
     return f"the edited answer was saved as draft entry {draft.ext_id} for an approver"
+
+
+def learned_wordings(bank: Bank, ext_id: str) -> list[dict]:
+    """An entry's learned wordings for its page: the wording, who taught it
+    and when, and the questionnaires whose accepted questions ask it that way
+    (customer, file, question label, questionnaire id). Oldest first."""
+    row = bank.db.execute("SELECT id FROM entries WHERE ext_id = ?", [ext_id]).fetchone()
+    if row is None:
+        return []
+    out = [{"text": text, "at": at, "by": by, "questionnaires": []} for text, at, by in bank.db.execute(
+        "SELECT text, created_at, created_by FROM entry_variants WHERE entry_id = ? AND origin = 'review' ORDER BY id",
+        [row[0]])]
+    if not out:
+        return out
+    by_text = {o["text"]: o for o in out}
+    try:
+        asked = bank.db.execute(
+            "SELECT r.text, r.ref, r.position, q.id, q.customer, q.filename FROM review_questions r "
+            "JOIN questionnaires q ON q.id = r.questionnaire_id "
+            "WHERE r.entry_ext_id = ? AND r.status = 'accepted' ORDER BY q.created_at, r.position", [ext_id]).fetchall()
+    except Exception:  # noqa: BLE001 - a bank without the review tables (CLI use): no sources to show
+        asked = []
+    for text, ref, position, qn_id, customer, filename in asked:
+        hit = by_text.get(wording(text))
+        if hit is not None:
+            hit["questionnaires"].append({"id": qn_id, "customer": customer, "filename": filename,
+                                          "label": ref or f"#{position}"})
+    return out
+
+
+def remove_wording(bank: Bank, ext_id: str, text: str, *, user: str) -> bool:
+    """A person removes a learned wording from an entry (entry page, or the
+    review's "undo the learning"): an 'unlearn_variant' audit row, a revision
+    bump. The accepted answers stay. Returns False when it was not there."""
+    return bool(bank.remove_learned_variants([(ext_id, text)], user=user))

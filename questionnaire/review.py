@@ -87,6 +87,8 @@ class Questionnaire:
     updated_at: str
     total: int = 0
     reviewed: int = 0
+    archived_at: str | None = None
+    archived_by: str | None = None
 
     @property
     def share_reviewed(self) -> float:
@@ -254,8 +256,10 @@ def _question_from_row(r: tuple) -> ReviewQuestion:
 
 _QN_COLS = (
     "q.id, q.customer, q.due_date, q.owner, q.status, q.filename, q.format, q.stored_name, q.size, q.hints, "
-    "q.layout, q.warnings, q.progress_done, q.progress_total, q.error, q.created_at, q.updated_at"
+    "q.layout, q.warnings, q.progress_done, q.progress_total, q.error, q.created_at, q.updated_at, "
+    "q.archived_at, q.archived_by"
 )
+_QN_NCOLS = 19
 
 
 def _questionnaire_from_row(r: tuple) -> Questionnaire:
@@ -263,7 +267,7 @@ def _questionnaire_from_row(r: tuple) -> Questionnaire:
         id=r[0], customer=r[1], due_date=r[2], owner=r[3], status=r[4], filename=r[5], format=r[6],
         stored_name=r[7], size=r[8], hints=json.loads(r[9]), layout=json.loads(r[10]),
         warnings=json.loads(r[11]), progress_done=r[12], progress_total=r[13], error=r[14],
-        created_at=r[15], updated_at=r[16],
+        created_at=r[15], updated_at=r[16], archived_at=r[17], archived_by=r[18],
     )
 
 
@@ -297,7 +301,7 @@ class ReviewStore:
         """Replace the detected questions after a person corrected the layout."""
         with transaction(self.db):
             qn = self.get(qn_id)
-            if qn.status not in ("detected", "failed"):
+            if qn.status not in ("detected", "failed") or qn.reviewed:
                 raise ReviewError("answers were already proposed for this questionnaire; upload it again to change its layout")
             self.db.execute("DELETE FROM review_questions WHERE questionnaire_id = ?", [qn_id])
             self._insert_questions(qn_id, result.questions)
@@ -334,19 +338,56 @@ class ReviewStore:
         ).fetchone()
         return qn
 
-    def list(self) -> list[Questionnaire]:
-        """Every questionnaire, soonest due first, with its reviewed / total counts."""
+    def list(self, *, archived: bool | None = None) -> list[Questionnaire]:
+        """Every questionnaire (archived=False: the open ones; True: the
+        archived ones), soonest due first, with its reviewed / total counts."""
+        where = "" if archived is None else ("WHERE q.archived_at IS NOT NULL " if archived else "WHERE q.archived_at IS NULL ")
         rows = self.db.execute(
             f"SELECT {_QN_COLS}, count(r.id), coalesce(sum(r.status != 'pending'), 0) FROM questionnaires q "
-            "LEFT JOIN review_questions r ON r.questionnaire_id = q.id GROUP BY q.id "
+            f"LEFT JOIN review_questions r ON r.questionnaire_id = q.id {where}GROUP BY q.id "
             "ORDER BY q.due_date IS NULL, q.due_date, q.created_at DESC"
         ).fetchall()
         out = []
         for r in rows:
-            qn = _questionnaire_from_row(r[:17])
-            qn.total, qn.reviewed = r[17], r[18]
+            qn = _questionnaire_from_row(r[:_QN_NCOLS])
+            qn.total, qn.reviewed = r[_QN_NCOLS], r[_QN_NCOLS + 1]
             out.append(qn)
         return out
+
+    def count_archived(self) -> int:
+        return self.db.execute("SELECT count(*) FROM questionnaires WHERE archived_at IS NOT NULL").fetchone()[0]
+
+    def set_archived(self, qn_id: str, archived: bool, *, user: str) -> None:
+        """Archive (out of the list, everything kept) or bring back; audited."""
+        with transaction(self.db):
+            qn = self.get(qn_id)
+            if bool(qn.archived_at) == archived:
+                return
+            self.db.execute("UPDATE questionnaires SET archived_at = ?, archived_by = ?, updated_at = ? WHERE id = ?",
+                            [utcnow() if archived else None, user if archived else None, utcnow(), qn_id])
+            self._action(user, qn_id, None, "archive" if archived else "unarchive", None, None,
+                         note=f"{qn.customer} ({qn.filename})")
+
+    def delete_questionnaire(self, qn_id: str, *, user: str) -> list[str]:
+        """Delete a questionnaire, its questions and export records in one
+        transaction, with a 'delete' audit row (the review_actions trail
+        stays). Returns the stored file names for the caller to remove.
+        Refused while answers are being proposed."""
+        with transaction(self.db):
+            qn = self.get(qn_id)
+            if qn.status == "matching":
+                raise ReviewError("answers are being proposed for this questionnaire; wait until that ends, then delete it")
+            files = [qn.stored_name]
+            for stored, summary in self.db.execute(
+                    "SELECT stored_name, summary_name FROM exports WHERE questionnaire_id = ?", [qn_id]):
+                files += [stored, summary]
+            self.db.execute("DELETE FROM exports WHERE questionnaire_id = ?", [qn_id])
+            self.db.execute("DELETE FROM review_questions WHERE questionnaire_id = ?", [qn_id])
+            self.db.execute("DELETE FROM questionnaires WHERE id = ?", [qn_id])
+            self._action(user, qn_id, None, "delete", {"customer": qn.customer, "filename": qn.filename,
+                                                        "questions": qn.total, "reviewed": qn.reviewed}, None,
+                         note=f"{qn.customer} ({qn.filename}): {qn.total} questions and {len(files)} files deleted")
+        return files
 
     # ---- matching progress ----------------------------------------------
 
@@ -365,6 +406,26 @@ class ReviewStore:
             )
             self._action(user, qn_id, None, "autofill", None, None, note=f"{qn.total} questions")
         return qn.total
+
+    def start_rematch(self, qn_id: str, *, user: str) -> int:
+        """Match the not-yet-reviewed questions again (the bank changed since):
+        the questionnaire goes back to 'matching' until `finish_matching`.
+        Returns how many questions will be matched (0: nothing to do, nothing changed)."""
+        with transaction(self.db):
+            qn = self.get(qn_id)
+            if qn.status == "matching":
+                raise ReviewError("answers are being proposed for this questionnaire already")
+            if qn.status not in ("review", "exported"):
+                raise ReviewError("answers were not proposed yet for this questionnaire")
+            n = self.count(qn_id, status="pending")
+            if not n:
+                return 0
+            self.db.execute(
+                "UPDATE questionnaires SET status = 'matching', progress_done = 0, progress_total = ?, error = NULL, "
+                "updated_at = ? WHERE id = ?", [n, utcnow(), qn_id],
+            )
+            self._action(user, qn_id, None, "propose_again", None, None, note=f"{n} questions not reviewed yet")
+        return n
 
     def store_matches(self, qn_id: str, matches: list[tuple[int, Any]], done: int) -> None:
         """Save the matcher's results for some questions (by position) and the progress."""
@@ -387,24 +448,33 @@ class ReviewStore:
         with transaction(self.db):
             self.db.conn.executemany(
                 "UPDATE review_questions SET tier = ?, score = ?, confidence = ?, proposed = ?, candidates = ?, "
-                "reasons = ? WHERE questionnaire_id = ? AND position = ?",
+                "reasons = ? WHERE questionnaire_id = ? AND position = ? AND status = 'pending'",
                 rows,
             )
             self.db.execute(
                 "UPDATE questionnaires SET progress_done = ?, updated_at = ? WHERE id = ?", [done, utcnow(), qn_id]
             )
 
-    def finish_matching(self, qn_id: str, error: str | None = None) -> None:
+    def finish_matching(self, qn_id: str, error: str | None = None, *, rematch: bool = False) -> None:
+        """Matching ended. A first matching that failed leaves the
+        questionnaire 'failed'; a failed rematch goes back to review (the
+        earlier proposals and every decision stay) with the error kept."""
         with transaction(self.db):
             self.db.execute(
                 "UPDATE questionnaires SET status = ?, error = ?, updated_at = ? WHERE id = ?",
-                ["failed" if error else "review", error, utcnow(), qn_id],
+                ["failed" if error and not rematch else "review", error, utcnow(), qn_id],
             )
 
     # ---- questions ------------------------------------------------------
 
-    def _filter(self, qn_id: str, tier: str | None, status: str | None) -> tuple[str, list]:
+    def _filter(self, qn_id: str, tier: str | None, status: str | None,
+                text: str | None = None) -> tuple[str, list]:
         where, params = "questionnaire_id = ?", [qn_id]
+        if text:  # the question, its reference or section contains it (case-insensitive for ASCII)
+            like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where += (" AND (text LIKE ? ESCAPE '\\' OR coalesce(ref, '') LIKE ? ESCAPE '\\' "
+                      "OR coalesce(section, '') LIKE ? ESCAPE '\\')")
+            params += [like, like, like]
         if tier:
             where += " AND coalesce(tier, 'none') = ?"
             params.append(tier)
@@ -417,9 +487,9 @@ class ReviewStore:
 
     def questions(
         self, qn_id: str, *, tier: str | None = None, status: str | None = None,
-        offset: int = 0, limit: int | None = None,
+        offset: int = 0, limit: int | None = None, text: str | None = None,
     ) -> list[ReviewQuestion]:
-        where, params = self._filter(qn_id, tier, status)
+        where, params = self._filter(qn_id, tier, status, text)
         sql = f"SELECT {_Q_COLS} FROM review_questions WHERE {where} ORDER BY position"
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
@@ -431,8 +501,9 @@ class ReviewStore:
         return [r[0] for r in self.db.execute(
             "SELECT id FROM review_questions WHERE questionnaire_id = ? ORDER BY position", [qn_id])]
 
-    def count(self, qn_id: str, *, tier: str | None = None, status: str | None = None) -> int:
-        where, params = self._filter(qn_id, tier, status)
+    def count(self, qn_id: str, *, tier: str | None = None, status: str | None = None,
+              text: str | None = None) -> int:
+        where, params = self._filter(qn_id, tier, status, text)
         return self.db.execute(f"SELECT count(*) FROM review_questions WHERE {where}", params).fetchone()[0]
 
     def counts(self, qn_id: str) -> dict[str, Any]:
@@ -500,6 +571,22 @@ class ReviewStore:
                 self._write_review(q, new, "accept", user, note=f"bulk accept of the {tier} tier")
                 accepted.append(q)
         return [self.question(q.id) for q in accepted]
+
+    def record_learned(self, qn_id: str, pairs: list[tuple[str, str]], *, user: str, note: str) -> int:
+        """Keep which (entry, wording) pairs a bulk action taught the bank, for
+        its undo; returns the audit row's id."""
+        with transaction(self.db):
+            cur = self.db.execute(
+                "INSERT INTO review_actions (at, user, questionnaire_id, question_id, action, before, after, note) "
+                "VALUES (?, ?, ?, NULL, 'learned', NULL, ?, ?)",
+                [utcnow(), user, qn_id, _dumps([list(p) for p in pairs]), note])
+            return cur.lastrowid
+
+    def learned_batch(self, qn_id: str, action_id: int) -> list[tuple[str, str]]:
+        """The pairs `record_learned` kept (none for another questionnaire's row)."""
+        row = self.db.execute("SELECT after FROM review_actions WHERE id = ? AND questionnaire_id = ? AND "
+                              "action = 'learned'", [action_id, qn_id]).fetchone()
+        return [(a, b) for a, b in json.loads(row[0])] if row and row[0] else []
 
     def _check_open(self, qn_id: str) -> None:
         status = self.db.execute("SELECT status FROM questionnaires WHERE id = ?", [qn_id]).fetchone()
@@ -671,7 +758,7 @@ def _decide(q: ReviewQuestion, action: str, *, candidate: str | None = None, sho
         chosen = q.proposal if action == "accept" else q.candidate(candidate or "")
         if chosen is None:
             raise ReviewError("there is no proposed answer to accept; pick an alternative or write the answer"
-                              if action == "accept" else f"{candidate!r} is not one of this question's alternatives")
+                              if action == "accept" else f"{candidate} is not one of this question's alternatives")
         return {"status": "accepted", "entry": chosen["id"], "entry_version": chosen.get("version"),
                 "short_answer": chosen.get("short_answer"), "narrative": chosen.get("answer"),
                 "note": None, "draft_entry": None}
@@ -694,28 +781,29 @@ def _decide(q: ReviewQuestion, action: str, *, candidate: str | None = None, sho
         return dict(cleared, status="blank", note=note)
     if action == "reset":
         return dict(cleared, status="pending")
-    raise ReviewError(f"unknown review action {action!r}")
+    raise ReviewError(f"unknown review action: {action}")
 
 
 # ---- autofill -------------------------------------------------------------
 
 
 def autofill(store: ReviewStore, qn_id: str, match_many: Callable[[list[Any]], list[Any]],
-             *, chunk: int = 32) -> None:
-    """Propose answers for every question, `chunk` at a time, saving progress
-    after each chunk so a person sees it move. The caller has called
-    `start_matching`; errors mark the questionnaire failed and are re-raised."""
+             *, chunk: int = 32, only_pending: bool = False) -> None:
+    """Propose answers for every question (`only_pending`: those not reviewed
+    yet), `chunk` at a time, saving progress after each chunk so a person sees
+    it move. The caller has called `start_matching` (or `start_rematch`);
+    errors mark the questionnaire failed and are re-raised."""
     try:
-        questions = store.questions(qn_id)
+        questions = store.questions(qn_id, status="pending" if only_pending else None)
         done = 0
         for start in range(0, len(questions), chunk):
             part = questions[start : start + chunk]
             results = match_many(part)  # the questions with ref and section, in order
             done += len(part)
             store.store_matches(qn_id, [(q.position, r) for q, r in zip(part, results)], done)
-        store.finish_matching(qn_id)
+        store.finish_matching(qn_id, rematch=only_pending)
     except Exception as e:
-        store.finish_matching(qn_id, error=f"proposing answers failed ({type(e).__name__}: {e})")
+        store.finish_matching(qn_id, error=f"proposing answers failed ({type(e).__name__}: {e})", rematch=only_pending)
         raise
 
 
@@ -786,20 +874,14 @@ SUMMARY_COLUMNS = ["position", "ref", "section", "question", "status", "answered
 
 def review_summary_csv(qn: Questionnaire, questions: list[ReviewQuestion], *, exported_by: str,
                        outcomes: dict[str, Any] | None = None) -> bytes:
-    """The review summary: per question what was answered from which entry,
-    what is blank and who reviewed, and (with `outcomes`, see export_outcomes)
-    what the export did with it. Cells that a spreadsheet would run as a
-    formula are prefixed with an apostrophe."""
+    """The review summary, one table with its header on the first line: per
+    question its status (the app's words: pending, accepted, edited,
+    needs_expert, blank), what was answered from which entry, who reviewed,
+    and (with `outcomes`, see export_outcomes) what the export did with it.
+    Who exported and when is on the export's page. Cells that a spreadsheet
+    would run as a formula are prefixed with an apostrophe."""
     out = io.StringIO()
     writer = csv.writer(out)
-    answered = sum(1 for q in questions if q.status in ANSWERED)
-    writer.writerow(["questionnaire", _safe_cell(qn.filename), "customer", _safe_cell(qn.customer),
-                     "due", qn.due_date or "", "exported_by", _safe_cell(exported_by), "exported_at", utcnow()])
-    totals = ["answered", answered, "blank", len(questions) - answered, "total", len(questions)]
-    if outcomes is not None:
-        totals += [x for k in EXPORT_OUTCOMES for x in (k, outcomes[k])]
-    writer.writerow(totals)
-    writer.writerow([])
     writer.writerow(SUMMARY_COLUMNS + (["export", "export_detail"] if outcomes is not None else []))
     by_id = {r["id"]: r for r in outcomes["questions"]} if outcomes is not None else {}
     for q in questions:
@@ -807,7 +889,7 @@ def review_summary_csv(qn: Questionnaire, questions: list[ReviewQuestion], *, ex
         if q.status == "edited":
             source = f"edited (from {q.entry_ext_id})" if q.entry_ext_id else "written by reviewer"
         writer.writerow([_safe_cell(v) for v in (
-            q.position, q.ref or "", q.section or "", q.text, "unreviewed" if q.status == "pending" else q.status,
+            q.position, q.ref or "", q.section or "", q.text, q.status,
             source, q.entry_version or "", q.tier or "none", f"{q.score:.3f}" if q.score is not None else "",
             q.short_answer or "", q.narrative or "", q.note or "", q.reviewed_by or "", q.reviewed_at or "",
             *(_export_cells(by_id[q.id]) if q.id in by_id else ()),

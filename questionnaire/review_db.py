@@ -157,6 +157,14 @@ def m002_export_report(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE exports ADD COLUMN report TEXT")
 
 
+@migrations()
+def m003_review_archive(db: sqlite_utils.Database) -> None:
+    # An archived questionnaire leaves the list (kept, read-only in spirit);
+    # deleting one removes its rows and files (the review_actions audit stays).
+    db.execute("ALTER TABLE questionnaires ADD COLUMN archived_at TEXT")
+    db.execute("ALTER TABLE questionnaires ADD COLUMN archived_by TEXT")
+
+
 def connect(path: str | Path) -> sqlite_utils.Database:
     """The bank's database with the review tables added (WAL, busy timeout, FKs)."""
     db = connect_bank(path)

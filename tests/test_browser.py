@@ -62,6 +62,7 @@ def server(tmp_path_factory):
     bank.close()
     db = review_db.connect(db_path)
     Users(db).add("eddie", "editor", PASSWORD, created_by="test")
+    Users(db).add("adam", "admin", PASSWORD, created_by="test")
     db.conn.close()
     app = create_app({"AIMSQ_DB": str(db_path), "SECRET_KEY": "browser-test"})
     port = _free_port()
@@ -178,7 +179,7 @@ def test_xlsx_review_flow(page, server, tmp_path):
     pg.click("#layout-form button[type=submit]")
     pg.wait_for_selector("#question-count")
     assert pg.inner_text("#question-count") == "8"
-    assert "cell D2" in pg.inner_text("table.list")
+    assert "Vendor AI!D2" in pg.inner_text("table.list")
     _propose(pg)
     total = int(pg.inner_text("#counter-total"))
     assert total == 8 and pg.inner_text("#counter-reviewed") == "0"
@@ -351,3 +352,230 @@ def test_workbook_sheets_listed_and_chosen(page, server):
     assert pg.inner_text("#question-count") == "8"
     assert not pg.is_checked("input[name=sheets][value=Data]")
     assert "Data" in pg.inner_text("#sheets") and "not among the sheets chosen to read" in pg.inner_text("#sheets")
+
+
+# ---- the review screen (issue 11) ------------------------------------------------
+
+
+def _login(pg, server, name: str):
+    pg.goto(server["url"] + "/login")
+    pg.fill("input[name=name]", name)
+    pg.fill("input[name=password]", PASSWORD)
+    pg.click("main button[type=submit]")
+    pg.wait_for_url("**/q/")
+
+
+def _open(row):
+    """Make a row the current one (a click on the line of an open row folds it)."""
+    if "current" not in (row.get_attribute("class") or ""):
+        row.locator("a.qline").click()
+
+
+def test_review_rows_are_compact_and_say_why(page, server):
+    """25 questions at 1280×800: the list fits in at most three screen heights
+    with the current row open; the open row shows the matched bank question
+    and the reason in words; the sticky bar leaves the rows visible."""
+    pg = page
+    pg.set_viewport_size({"width": 1280, "height": 800})
+    questions = _questions(25, offset=30)
+    _upload(pg, server, _xlsx(questions), "Twenty-five.xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "Tailspin Toys")
+    _propose(pg)
+    assert pg.locator("article.q").count() == 25
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / "review-25-rows.png"), full_page=True)
+    height = pg.evaluate("document.documentElement.scrollHeight")
+    assert height <= 3 * 800, f"25 questions take {height} px at 1280x800"
+    head = pg.evaluate("document.getElementById('review-head').offsetHeight")
+    print(f"\n25 rows at 1280x800: page {height} px, sticky bar {head} px")
+    assert head <= 120, f"the sticky bar is {head} px high"
+    first = pg.locator("article.q").first
+    assert "current" in first.get_attribute("class")
+    body = first.locator(".qbody")
+    assert body.is_visible() and pg.locator("article.q").nth(1).locator(".qbody").is_hidden()
+    assert "why" in body.inner_text().lower() and "match" in first.locator(".why").inner_text()
+    if first.locator(".proposal").count():
+        assert "matched bank question" in first.locator(".proposal").inner_text().lower()
+    # j moves: the next row opens, the first folds; the row is not hidden under the sticky bar
+    for _ in range(12):
+        pg.keyboard.press("j")
+    row = pg.locator("article.q").nth(12)
+    assert "current" in row.get_attribute("class")
+    top = row.evaluate("r => r.getBoundingClientRect().top")
+    assert top >= head - 2, f"the current row's top ({top}) is under the sticky bar ({head})"
+    # alternatives are folded; "o" opens them
+    alts = row.locator("details.alts")
+    if alts.count():
+        assert not alts.evaluate("d => d.open")
+        pg.keyboard.press("o")
+        assert alts.evaluate("d => d.open")
+    pg.screenshot(path=str(ARTIFACTS / "review-25-rows-current.png"))
+    # "/" finds a question by its words or reference
+    pg.keyboard.press("Escape")
+    pg.keyboard.press("/")
+    assert pg.evaluate("document.activeElement.id") == "find"
+    pg.keyboard.type("AI-7")
+    pg.keyboard.press("Enter")
+    pg.wait_for_selector("text=matching the filters")
+    assert pg.locator("article.q").count() == 1 and pg.inner_text("article.q .ref") == "AI-7"
+
+
+def test_live_counts_weak_pick_and_undo_learning(page, server):
+    pg = page
+    pg.set_viewport_size({"width": 1280, "height": 800})
+    _upload(pg, server, _xlsx([("X-1", "Do you keep a register of AI systems in production?"),
+                               ("X-2", "Is the canteen menu published weekly?")]),
+            "Weak.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "Litware")
+    _propose(pg)
+    # an edit: the "edited" filter count changes in place
+    row = pg.locator("article.q").first
+    row.click(position={"x": 5, "y": 5})
+    pg.keyboard.press("e")
+    row.locator("textarea[name=narrative]").fill("Yes: an inventory of every AI system, reviewed quarterly.")
+    pg.keyboard.press("Control+Enter")
+    pg.wait_for_selector("article.q.st-edited")
+    assert pg.inner_text("[data-count=status-edited]") == "1"
+    assert pg.inner_text("[data-count=status-pending]") == "1"
+    # the canteen question has no good match: using its first alternative asks once
+    from tests.web_helpers import store_of
+
+    store = store_of(server["app"])
+    qn = [q for q in store.list() if q.customer == "Litware"][0]
+    store.db.execute("UPDATE review_questions SET tier = 'none', proposed = NULL WHERE questionnaire_id = ? "
+                     "AND position = 2", [qn.id])
+    pg.reload()
+    second = pg.locator("article.q").nth(1)
+    second.locator("a.qline").click()
+    if not second.locator("button.pick").count():
+        pytest.skip("no alternative for the canteen question in this bank")
+    pg.keyboard.press("1")
+    pg.wait_for_selector("article.q .msg.ask")
+    assert "scored only" in second.locator(".msg").inner_text()
+    assert "st-pending" in second.get_attribute("class")  # nothing happened yet
+    pg.keyboard.press("1")  # the same key again confirms
+    pg.wait_for_selector("#review-notice:not([hidden])")
+    notice = pg.inner_text("#review-notice")
+    assert "The bank learned this wording for" in notice
+    assert pg.inner_text("[data-count=status-accepted]") == "1"
+    entry = pg.locator("#review-notice a").first.inner_text()
+    pg.click("#review-notice button.untaught")
+    pg.locator("#review-notice", has_text="no longer matches").wait_for()
+    from answer_bank.store import Bank
+
+    assert "Is the canteen menu published weekly?" not in Bank(store.db).get_entry(entry).learned_variants
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / "review-weak-pick.png"))
+    # undo the pick, pick again (asked again, confirmed with Enter): the bank learns it again
+    pg.reload()
+    _open(pg.locator("article.q").nth(1))
+    pg.keyboard.press("u")
+    pg.locator("article.q.st-pending").first.wait_for()
+    _open(pg.locator("article.q").nth(1))
+    pg.keyboard.press("1")
+    pg.wait_for_selector("article.q .msg.ask")
+    pg.keyboard.press("Enter")
+    pg.wait_for_selector("#review-notice:not([hidden])")
+    # the entry's page lists the wording with who, when and where from, and removes it
+    pg.goto(server["url"] + "/bank/entry/" + entry)
+    learned = pg.locator("#learned-wordings tr", has_text="Is the canteen menu published weekly?")
+    assert "eddie" in learned.inner_text() and "Litware" in learned.inner_text()
+    pg.screenshot(path=str(ARTIFACTS / "entry-learned.png"), full_page=True)
+    learned.locator("button.remove-learned").click()
+    pg.wait_for_selector("text=no longer matches this wording")
+    assert pg.locator("#learned-wordings tr", has_text="Is the canteen menu published weekly?").count() == 0
+
+
+def test_propose_again_archive_and_delete(page, server):
+    pg = page
+    _upload(pg, server, _xlsx(_questions(3, offset=60)), "Again.py.xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "Wingtip")
+    _propose(pg)
+    pg.click("#propose-again")
+    pg.wait_for_url("**/review**", timeout=180_000)
+    pg.wait_for_selector("#questions")
+    assert pg.locator("article.q").count() == 3
+    # an admin archives it, then deletes it
+    _login(pg, server, "adam")
+    row = pg.locator("#questionnaire-list tr", has_text="Again.py.xlsx")
+    row.locator("button.archive").click()
+    pg.wait_for_selector("#show-archived")
+    assert pg.locator("#questionnaire-list tr", has_text="Again.py.xlsx").count() == 0
+    pg.click("#show-archived")
+    pg.locator("#questionnaire-list tr", has_text="Again.py.xlsx").locator("a.delete").click()
+    pg.click("#confirm-delete")
+    pg.wait_for_url("**/q/")
+    assert "is deleted" in pg.inner_text("main")
+    assert pg.locator("#questionnaire-list tr", has_text="Again.py.xlsx").count() == 0
+    _login(pg, server, "eddie")
+
+
+def test_a_new_user_reviews_100_questions_and_exports(page, server, tmp_path):
+    """Upload → review 100 questions → export, with only what the pages say:
+    a how-to line, bulk accept of the high tier, the keyboard for the rest,
+    the warning before exporting with open questions, the page after it."""
+    from playwright.sync_api import expect
+
+    pg = page
+    pg.set_viewport_size({"width": 1280, "height": 800})
+    _upload(pg, server, _xlsx(_questions(100, offset=70)), "Hundred.xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "Proseware")
+    _propose(pg)
+    assert "How to review" in pg.inner_text("#how-to")
+    assert pg.inner_text("#shown") == "Questions 1–100 of 100."
+    height = pg.evaluate("document.documentElement.scrollHeight")
+    assert height <= 12 * 800, f"100 questions take {height} px"
+    print(f"\n100 rows at 1280x800: page {height} px")
+    if pg.is_enabled("#bulk-accept"):
+        pg.click("#bulk-accept")
+        pg.wait_for_selector("#questions")
+    pending_before = int(pg.inner_text("[data-count=status-pending]"))
+    # the keyboard for the next few: accept when there is a proposal, else leave blank
+    first_pending = pg.locator("article.q.st-pending").first
+    first_pending.locator("a.qline").click()
+    for _ in range(min(5, pending_before)):
+        row = pg.locator("article.q.current")
+        key = "a" if row.locator("button.accept").count() else "b"
+        before = int(pg.inner_text("#counter-reviewed"))
+        pg.keyboard.press(key)
+        expect(pg.locator("#counter-reviewed")).to_have_text(str(before + 1))
+        # the next open question becomes the current one
+        while pg.locator("article.q.current.st-pending").count() == 0 and pg.locator("article.q.st-pending").count():
+            pg.keyboard.press("j")
+    assert int(pg.inner_text("[data-count=status-pending]")) == pending_before - min(5, pending_before)
+    _export(pg)
+    totals = pg.inner_text("#export-totals")  # the page after the export
+    assert "written" in totals and "pending" in totals
+    assert "What to do next" in pg.inner_text("#next-steps")
+    filled = _download(pg, "#download-filled", tmp_path)
+    assert filled.name == "Hundred-answered.xlsx"
+
+
+def test_one_approval_queue_and_local_dates(page, server):
+    """The edited answers became drafts: one Approvals page (top menu and
+    Curation lead there), where an admin ticks drafts and approves them; times
+    are shown in the browser's locale, not as ISO text."""
+    from answer_bank.model import BankEntry
+    from answer_bank.store import Bank
+
+    bank = Bank.open(server["db"])
+    bank.save_entry(BankEntry("DRAFT-BROWSER-1", "Do you label AI-generated content?", "Yes, always."), user="eddie")
+    bank.close()
+    pg = page
+    _login(pg, server, "adam")
+    assert pg.locator("header.top nav a", has_text="Approvals").count() == 1
+    pg.goto(server["url"] + "/curation/")
+    pg.locator("nav.cur-nav a", has_text="Approvals").click()
+    pg.wait_for_selector("#drafts")
+    assert pg.url.split("#")[0].endswith("/bank/approvals")
+    boxes = pg.locator("input[type=checkbox][form=bulk-approve]")
+    assert boxes.count() >= 1
+    times = pg.locator("#drafts time")
+    assert times.count() and "T" not in times.first.inner_text() and times.first.get_attribute("data-local") == "1"
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / "approvals.png"), full_page=True)
+    pg.click("#tick-all")
+    n = boxes.count()
+    pg.locator("#bulk-approve button[type=submit]").click()
+    pg.wait_for_selector("#drafts")
+    assert f"{n} entries approved in one step" in pg.inner_text("main")
+    _login(pg, server, "eddie")

@@ -122,10 +122,10 @@ def test_bulk_approval_with_an_own_draft_among_others_approves_nothing(app):
     _own_draft_via_the_app(april)
     bank_of(app).save_entry(BankEntry("THEIRS-1", "Do you run a bug bounty?", "Not yet."), user="eddie")
     before = state(bank_of(app), "MINE-1", "THEIRS-1")
-    r = april.post("/curation/drafts/approve", data={"csrf_token": csrf_token(april, "/curation/drafts"),
+    r = april.post("/curation/drafts/approve", data={"csrf_token": csrf_token(april, "/bank/approvals"),
                                                      "entry": ["THEIRS-1", "MINE-1"]})
     assert r.status_code == 302
-    assert "nothing approved" in april.get("/curation/drafts").get_data(as_text=True)
+    assert "nothing approved" in april.get("/bank/approvals").get_data(as_text=True)
     assert state(bank_of(app), "MINE-1", "THEIRS-1") == before
 
 

@@ -195,7 +195,7 @@ def test_json_matches_carry_the_matched_bank_text(last_year, fake_embedder):
 
 
 def test_the_cli_reads_a_section_column_to_tell_repeats_apart(tmp_path, fake_embedder):
-    from questionnaire.cli import main
+    from cli import main
 
     db = str(tmp_path / "cli.db")
     bank_csv = tmp_path / "bank.csv"
@@ -226,7 +226,7 @@ def test_last_years_caiq_answers_this_years_blank():
     from answer_bank.store import Bank
     from ingest import read_questionnaire
     from questionnaire.autofill import autofill
-    from questionnaire.cli_ingest import questionnaire_entries
+    from cli.ingest import questionnaire_entries
 
     path = shared_path("corpus", "xlsx", "caiq-v4.0.3-completed.xlsx")
     data = path.read_bytes()

@@ -16,7 +16,7 @@ from answer_bank.store import Bank
 from tests.web_helpers import (app, client_as, csrf_token, make_xlsx, starter_questions, store_of,  # noqa: F401
                                template_db, uploaded_and_matched)
 
-PAGES = ["/curation/", "/curation/due", "/curation/checks", "/curation/drafts", "/curation/coverage",
+PAGES = ["/curation/", "/curation/due", "/curation/checks", "/bank/approvals", "/curation/coverage",
          "/curation/coverage?framework=nist-ai-rmf", "/curation/coverage?framework=eu-ai-act", "/curation/pack",
          "/curation/figures", "/curation/entry/AIMS-GOV-001", "/curation/coverage.svg?framework=iso42001"]
 
@@ -134,13 +134,14 @@ def test_bulk_approval_is_one_step_all_or_none(app):
         bank.save_entry(BankEntry(f"D-{n}", f"Draft question {n}?", "Draft answer."), user="eddie")
     bank.save_entry(BankEntry("D-OWN", "April's own draft?", "Yes."), user="april")
     c = client_as(app, "approver")
-    page = c.get("/curation/drafts").get_data(as_text=True)
-    assert 'value="D-1"' in page and 'value="D-OWN"' not in page  # no box for one's own draft
-    token = csrf_token(c, "/curation/drafts")
+    assert c.get("/curation/drafts").headers["Location"].endswith("/bank/approvals#drafts")  # one queue
+    page = c.get("/bank/approvals").get_data(as_text=True)
+    assert 'name="entry" value="D-1"' in page and 'name="entry" value="D-OWN"' not in page  # no box for one's own draft
+    token = csrf_token(c, "/bank/approvals")
     r = c.post("/curation/drafts/approve", data={"csrf_token": token, "entry": ["D-1", "D-OWN"]})
     assert r.status_code == 302
     assert {bank_of(app).get_entry(x).status for x in ("D-1", "D-OWN")} == {"draft"}
-    assert "nothing approved" in c.get("/curation/drafts").get_data(as_text=True)
+    assert "nothing approved" in c.get("/bank/approvals").get_data(as_text=True)
     r = c.post("/curation/drafts/approve", data={"csrf_token": token, "entry": ["D-1", "D-2", "D-3"]})
     assert {bank_of(app).get_entry(f"D-{n}").status for n in (1, 2, 3)} == {"approved"}
 
@@ -212,7 +213,12 @@ def test_the_pack_button_downloads_a_pack(app, fmt):
 def test_the_pack_needs_an_organisation_which_an_approver_can_set(app):
     viewer = client_as(app, "viewer")
     r = viewer.get("/curation/pack?framework=eu-ai-act&format=docx")
-    assert r.status_code == 302 and "organisation" in viewer.get(r.headers["Location"]).get_data(as_text=True)
+    assert r.status_code == 302
+    page = viewer.get(r.headers["Location"]).get_data(as_text=True)
+    assert "in the Organisation field" in page and "--org" not in page and "aimsq bank" not in page
+    # a name typed in the form is used, with no setting saved
+    r = viewer.get("/curation/pack?framework=eu-ai-act&format=docx&org=Typed+Here+Ltd.")
+    assert r.status_code == 200 and Document(io.BytesIO(r.data)).paragraphs[0].text == "Typed Here Ltd."
     approver = client_as(app, "approver")
     post(approver, "/curation/settings/organisation", {"organisation": "Brightwater Analytics Ltd."},
          page="/curation/pack")
@@ -296,7 +302,7 @@ def test_the_same_approver_is_refused_through_every_approve_button(app):
     assert r.status_code == 403 and "another approver must approve it" in r.get_data(as_text=True)
     r = post(april, f"/curation/entry/{entry.ext_id}/approve", {"base_version": str(entry.version)})
     assert r.status_code == 403
-    post(april, "/curation/drafts/approve", {"entry": entry.ext_id}, page="/curation/drafts")
+    post(april, "/curation/drafts/approve", {"entry": entry.ext_id}, page="/bank/approvals")
     assert bank_of(app).get_entry(entry.ext_id).status == "draft"
     # A third approver (the admin) approves through the bank page, and the
     # approval is the curation module's: it starts the next review cycle.

@@ -234,7 +234,7 @@ def test_picking_another_entry_moves_the_learned_wording(app):
     q = next(q for q in store.questions(qn_id) if q.proposed and q.alternatives)
     _act(c, qn_id, q, "accept")
     alt = q.alternatives[0]["id"]
-    body = _act(c, qn_id, store.question(q.id), f"pick:{alt}")
+    body = _act(c, qn_id, store.question(q.id), f"pick:{alt}", confirmed="1")
     assert body["learned"] == f"the wording was removed from {q.proposed}; the wording was added to {alt}"
     assert q.text not in _learned(bank, q.proposed) and q.text in _learned(bank, alt)
 

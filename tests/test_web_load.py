@@ -127,7 +127,7 @@ def test_four_clients_250_actions_each(served):
             if choice < 0.35 and q.proposed:
                 data["action"] = "accept"
             elif choice < 0.5 and q.alternatives:
-                data["action"] = "pick:" + q.alternatives[0]["id"]
+                data.update(action="pick:" + q.alternatives[0]["id"], confirmed="1")  # a weak one asks first
             elif choice < 0.65:
                 data.update(action="edit", narrative=f"answer {n}-{i}", short_answer=rnd.choice(["", "Yes", "No"]))
             elif choice < 0.8:

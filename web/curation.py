@@ -215,10 +215,8 @@ def retire(ext_id: str):
 @bp.get("/drafts")
 @requires("read")
 def drafts():
-    bank = get_bank()
-    entries = bank.list_entries(status="draft")
-    own = {e.ext_id for e in entries if curation.own_unapproved_versions(bank, e, g.user.name)}
-    return render_template("curation/drafts.html", entries=entries, own=own, form=BulkApproveForm())
+    """One approval queue: the drafts are on the Approvals page."""
+    return redirect(url_for("bank.approvals") + "#drafts")
 
 
 @bp.post("/drafts/approve")
@@ -229,7 +227,7 @@ def approve_drafts():
     chosen = [x for x in request.form.getlist("entry") if x][:5000]
     if not chosen:
         flash("Tick the drafts to approve.", "error")
-        return redirect(url_for("curation.drafts"))
+        return redirect(url_for("bank.approvals"))
     try:
         approved = curation.approve_many(get_bank(), chosen, user=g.user.name)
     except curation.BulkApprovalRefused as e:
@@ -238,7 +236,7 @@ def approve_drafts():
         flash(f"Nothing approved: {e}", "error")
     else:
         flash(f"{len(approved)} entries approved in one step.", "info")
-    return redirect(url_for("curation.drafts"))
+    return redirect(url_for("bank.approvals"))
 
 
 # ---- review cycles ---------------------------------------------------------------
@@ -354,8 +352,13 @@ def pack():
         return render_template("curation/pack.html", form=form, org_form=OrganisationForm(organisation=organisation))
     if not form.validate():
         abort(400, form_error(form))
+    name = " ".join((form.org.data or organisation).split())
+    if not name:  # the form's own words, not the command line's
+        flash("Type the organisation's name in the Organisation field: it is printed on the cover"
+              + (", or save it below for every pack." if g.user.can("approve") else "."), "error")
+        return redirect(url_for("curation.pack"))
     try:
-        data, info = build_pack(bank, form.framework.data, form.format.data, organisation=form.org.data or None)
+        data, info = build_pack(bank, form.framework.data, form.format.data, organisation=name)
     except PackError as e:
         flash(str(e), "error")
         return redirect(url_for("curation.pack"))

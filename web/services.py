@@ -113,7 +113,7 @@ def stored_file(name: str) -> Path:
     return path
 
 
-def run_autofill(qn_id: str) -> None:
+def run_autofill(qn_id: str, *, only_pending: bool = False) -> None:
     """Propose answers for a questionnaire whose matching was started:
     in a background thread (the page polls the progress), or inline in tests."""
     app = current_app._get_current_object()
@@ -122,7 +122,8 @@ def run_autofill(qn_id: str) -> None:
     def work():
         db = review_db.connect(app.config["AIMSQ_DB"])
         try:
-            autofill(ReviewStore(db), qn_id, lambda texts: service.match_many(texts, top_k=4))
+            autofill(ReviewStore(db), qn_id, lambda texts: service.match_many(texts, top_k=4),
+                     only_pending=only_pending)
         except Exception:  # noqa: BLE001 - recorded on the questionnaire; the thread must not die loudly
             log.exception("autofill of %s failed", qn_id)
         finally:

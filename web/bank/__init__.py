@@ -15,8 +15,9 @@ from answer_bank import curation
 from answer_bank.embeddings import ModelNotFound
 from answer_bank.model import STATUSES, BankEntry, Evidence
 from answer_bank.store import EntryNotFound, GlossaryError, VersionConflict
+from questionnaire.learning import learned_wordings, remove_wording
 from web.bank.forms import DecisionForm, EntryForm, GlossaryForm, GlossaryRemoveForm
-from web.security import requires
+from web.security import redirect_back, requires
 from web.services import get_bank, get_store, matcher
 from web.submissions import show_conflict, valid_or_400
 
@@ -94,8 +95,29 @@ def entry(ext_id: str):
         "bank/entry.html", entry=e, versions=list(reversed(bank.versions(ext_id))), audit=bank.audit(ext_id, limit=50),
         proposals=get_store().proposals(status=None, ext_id=ext_id),
         decision_form=DecisionForm(ext_id=ext_id, base_version=str(e.version)),
-        own=e.status == "draft" and _own_change(e),
+        own=e.status == "draft" and _own_change(e), learned=learned_wordings(bank, ext_id),
+        button_form=DecisionForm(),
     )
+
+
+@bp.post("/entry/<path:ext_id>/learned/remove")
+@requires("propose")
+def remove_learned(ext_id: str):
+    """Take a wording the bank learned from a review back (audited); the
+    reviews that accepted it keep their answers."""
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        abort(400, "The form expired or did not come from this site; reload the page and try again.")
+    bank = get_bank()
+    bank.get_entry(ext_id)  # 404 when there is no such entry
+    text = (request.form.get("text") or "").strip()[:40000]
+    removed = remove_wording(bank, ext_id, text, user=g.user.name) if text else False
+    message = (f"The bank no longer matches this wording to {ext_id}; the answers already accepted stay."
+               if removed else f"{ext_id} had not learned this wording (it may have been removed already).")
+    if request.headers.get("X-Requested-With") == "fetch":
+        return {"ok": True, "removed": removed, "message": message}
+    flash(message, "info" if removed else "error")
+    return redirect_back(url_for("bank.entry", ext_id=ext_id) + "#learned")
 
 
 def _own_change(e: BankEntry) -> bool:
@@ -184,8 +206,10 @@ def new():
 
 
 @bp.get("/approvals")
-@requires("approve")
+@requires("read")
 def approvals():
+    """The one approval queue: drafts (one by one, or ticked and approved in
+    one step) and proposed changes. Everyone reads it; approvers act."""
     bank = get_bank()
     drafts = bank.list_entries(status="draft")
     proposals = get_store().proposals(status="pending")

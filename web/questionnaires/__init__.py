@@ -11,6 +11,7 @@ import unicodedata
 from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request,
                    send_file, url_for)
 
+from answer_bank.ranking import TIER_THRESHOLDS
 from ingest.errors import IngestError
 from ingest.model import IngestHints
 from questionnaire.learning import draft_entry_id, learn, learn_accepted
@@ -46,7 +47,44 @@ def _get_questionnaire(qn_id: str):
 @bp.get("/")
 @requires("read")
 def index():
-    return render_template("questionnaires/index.html", questionnaires=get_store().list())
+    store = get_store()
+    archived = request.args.get("archived") == "1"
+    return render_template("questionnaires/index.html", questionnaires=store.list(archived=archived),
+                           archived=archived, archived_count=store.count_archived(), status_words=QN_STATUS_WORDS)
+
+
+@bp.post("/<qn_id>/archive")
+@requires("admin")
+def archive(qn_id: str):
+    """Archive a questionnaire (out of the list, kept) or bring it back."""
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    qn = _get_questionnaire(qn_id)
+    back = request.form.get("archive") != "0"
+    get_store().set_archived(qn_id, back, user=g.user.name)
+    flash(f"{qn.customer} ({qn.filename}) " + ("is archived: it left the list; the Archived link shows it again."
+                                                if back else "is back in the list."), "info")
+    return redirect(url_for("questionnaires.index"))
+
+
+@bp.route("/<qn_id>/delete", methods=["GET", "POST"])
+@requires("admin")
+def delete(qn_id: str):
+    """Delete a questionnaire for good: its questions, answers, exports and
+    stored files. GET asks; POST (CSRF) deletes. The audit trail stays."""
+    qn = _get_questionnaire(qn_id)
+    form = ButtonForm()
+    if request.method == "GET":
+        return render_template("questionnaires/delete.html", qn=qn, form=form,
+                               exports=get_store().latest_export(qn_id) is not None)
+    if not form.validate_on_submit():
+        abort(400)
+    files = get_store().delete_questionnaire(qn_id, user=g.user.name)
+    for name in files:
+        (files_dir() / name).unlink(missing_ok=True)
+    flash(f"{qn.customer} ({qn.filename}) is deleted: {qn.total} questions and the stored files. "
+          "The audit trail keeps who deleted it and when.", "info")
+    return redirect(url_for("questionnaires.index"))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -211,9 +249,15 @@ def start_autofill(qn_id: str):
     store = get_store()
     qn = _get_questionnaire(qn_id)
     if qn.status == "matching" and qn_id not in matcher().running:
-        store.finish_matching(qn_id, error="proposing answers was interrupted; start it again")
-    store.start_matching(qn_id, user=g.user.name)
-    run_autofill(qn_id)
+        store.finish_matching(qn_id, error="proposing answers was interrupted; start it again",
+                              rematch=bool(qn.reviewed))
+        qn = _get_questionnaire(qn_id)
+    if qn.status in ("review", "exported"):  # reviewed questions keep their decisions
+        store.start_rematch(qn_id, user=g.user.name)
+        run_autofill(qn_id, only_pending=True)
+    else:
+        store.start_matching(qn_id, user=g.user.name)
+        run_autofill(qn_id)
     return redirect(url_for("questionnaires.progress", qn_id=qn_id))
 
 
@@ -237,6 +281,32 @@ def progress_json(qn_id: str):
     })
 
 
+QN_STATUS_WORDS = {"detected": "layout to check", "matching": "proposing answers", "review": "in review",
+                   "exported": "exported", "failed": "proposing failed"}
+STATUS_WORDS = {"pending": "to review", "accepted": "accepted", "edited": "edited",
+                "needs_expert": "needs expert", "blank": "left blank"}
+
+
+def live_counts(counts: dict) -> dict[str, int]:
+    """The review page's counters by their data-count name, for in-place updates."""
+    out = {f"tier-{t}": n for t, n in counts["by_tier"].items()}
+    out.update({f"status-{s}": n for s, n in counts["by_status"].items()})
+    out.update({"pending-high": counts["pending_high"], "pending-medium": counts["pending_medium"],
+                "reviewed": counts["reviewed"], "total": counts["total"]})
+    return out
+
+
+def _bank_changed_since_matching(qn_id: str) -> str | None:
+    """When the bank's answers changed (not just learned wordings) after this
+    questionnaire's answers were last proposed: that time, else None."""
+    db = get_store().db
+    matched = db.execute("SELECT max(at) FROM review_actions WHERE questionnaire_id = ? AND action IN "
+                         "('autofill', 'propose_again')", [qn_id]).fetchone()[0]
+    changed = db.execute("SELECT max(at) FROM audit_log WHERE action NOT IN ('learn_variant', 'unlearn_variant')"
+                         ).fetchone()[0]
+    return changed if matched and changed and changed >= matched else None  # times have seconds only
+
+
 def row_context(qn_id: str) -> dict:
     """What every question row needs, computed once per page instead of per row."""
     from flask_wtf.csrf import generate_csrf
@@ -254,6 +324,7 @@ def _review_filters() -> dict:
     return {
         "tier": tier if tier in TIERS else "",
         "status": status if status in REVIEW_STATUSES or status == "reviewed" else "",
+        "find": " ".join((request.values.get("find") or "").split())[:200],
     }
 
 
@@ -266,15 +337,20 @@ def review(qn_id: str):
         return redirect(url_for("questionnaires.detail", qn_id=qn_id))
     filters = _review_filters()
     per = min(MAX_PER_PAGE, max(10, request.args.get("per", current_app.config["AIMSQ_REVIEW_PAGE_SIZE"], type=int)))
-    shown = store.count(qn_id, tier=filters["tier"] or None, status=filters["status"] or None)
+    find = filters["find"] or None
+    shown = store.count(qn_id, tier=filters["tier"] or None, status=filters["status"] or None, text=find)
     pages = max(1, -(-shown // per))
     page = min(pages, max(1, request.args.get("page", 1, type=int)))
     questions = store.questions(qn_id, tier=filters["tier"] or None, status=filters["status"] or None,
-                                offset=(page - 1) * per, limit=per)
+                                offset=(page - 1) * per, limit=per, text=find)
     here = url_for("questionnaires.review", qn_id=qn_id, page=page, per=per, **{k: v for k, v in filters.items() if v})
+    bank_changed = _bank_changed_since_matching(qn_id)
+    batch = request.args.get("taught", type=int)
+    taught_batch = (batch, store.learned_batch(qn_id, batch)) if batch else None
     return render_template(
         "questionnaires/review.html", qn=qn, questions=questions, counts=store.counts(qn_id), filters=filters,
         page=page, pages=pages, per=per, shown=shown, here=here, button_form=ButtonForm(),
+        bank_changed=bank_changed, taught_batch=taught_batch, first_shown=min(shown, (page - 1) * per + 1), last_shown=min(shown, page * per), status_words=STATUS_WORDS,
         editable=g.user.can("review"), export=store.latest_export(qn_id), tiers=TIERS, statuses=REVIEW_STATUSES,
         **row_context(qn_id),
     )
@@ -291,6 +367,8 @@ def act(qn_id: str, question_id: int):
     qn = _get_questionnaire(qn_id)
     action, _, candidate = form.action.data.partition(":")
     q = store.question(question_id, qn_id)
+    if action == "pick" and form.confirmed.data != "1" and weak_pick(q, q.candidate(candidate)):
+        return _confirm_weak_pick(qn, q, q.candidate(candidate), form)
     draft = draft_entry_id(qn, q) if action == "edit" else None
     # Without a version in the form, the one just read: `q` is then exactly
     # the state this action replaces (learning needs it to undo an accept).
@@ -300,15 +378,39 @@ def act(qn_id: str, question_id: int):
         candidate=candidate or None, short_answer=form.short_answer.data, narrative=form.narrative.data,
         note=form.note.data, draft_entry=draft,
     )
-    learned = learn(get_bank(), qn, updated, user=g.user.name, before=q)
+    taught: list[tuple[str, str]] = []
+    learned = learn(get_bank(), qn, updated, user=g.user.name, before=q, taught=taught)
+    taught_rows = [{"entry": ext_id, "text": text} for ext_id, text in taught]
     if request.headers.get("X-Requested-With") == "fetch":
         counts = store.counts(qn_id)
+        next_url = (request.form.get("next") or "").split("#", 1)[0]
         html = render_template("questionnaires/_question.html", q=updated, qn=qn, editable=True,
-                               next_url=request.form.get("next") or "", **row_context(qn_id))
+                               next_url=next_url, taught=taught_rows, **row_context(qn_id))
         return jsonify({"ok": True, "html": html, "version": updated.version, "status": updated.status,
-                        "reviewed": counts["reviewed"], "total": counts["total"], "learned": learned})
-    flash(f"Question {updated.label}: {updated.status.replace('_', ' ')}." + (f" ({learned})" if learned else ""), "info")
+                        "reviewed": counts["reviewed"], "total": counts["total"], "learned": learned,
+                        "taught": taught_rows, "counts": live_counts(counts)})
+    flash(f"Question {updated.label}: {STATUS_WORDS[updated.status]}." + (f" ({_learned_words(learned)})" if learned else "")
+          + (" Undo the question (u) to take the wording back, or remove it on the entry's page." if taught else ""),
+          "info")
     return redirect_back(url_for("questionnaires.review", qn_id=qn_id) + f"#q-{question_id}")
+
+
+def _confirm_weak_pick(qn, q, candidate: dict, form: ReviewActionForm):
+    """Ask once before a weak alternative answers the question and teaches
+    the bank this wording (in place for the page's script, else a page)."""
+    message = (f"{candidate['id']} scored only {float(candidate.get('score') or 0):.2f} for this question. Using it "
+               f"answers the question with that entry and teaches the bank that {candidate['id']} answers questions "
+               f"asked this way, so they will match it with more confidence next time.")
+    if request.headers.get("X-Requested-With") == "fetch":
+        return jsonify({"ok": False, "confirm": message, "candidate": candidate["id"], "version": q.version})
+    return render_template("questionnaires/confirm_pick.html", qn=qn, q=q, candidate=candidate, message=message,
+                           form=form, next_url=_local_path(request.form.get("next")))
+
+
+def _local_path(url: str | None) -> str:
+    """A path on this site, or "" (never a link elsewhere)."""
+    url = url or ""
+    return url if url.startswith("/") and not url.startswith("//") and "\\" not in url else ""
 
 
 @bp.post("/<qn_id>/bulk-accept")
@@ -318,10 +420,53 @@ def bulk_accept(qn_id: str):
         abort(400)
     _get_questionnaire(qn_id)
     tier = request.form.get("tier") or "high"
-    accepted = get_store().bulk_accept(qn_id, user=g.user.name, tier=tier)
-    learned = learn_accepted(get_bank(), accepted, user=g.user.name)  # one transaction for the batch
-    flash(f"Accepted {len(accepted)} {tier}-tier answers; {learned} new wordings learned by the bank.", "info")
+    store = get_store()
+    accepted = store.bulk_accept(qn_id, user=g.user.name, tier=tier)
+    taught: list[tuple[str, str]] = []
+    learned = learn_accepted(get_bank(), accepted, user=g.user.name, taught=taught)  # one transaction for the batch
+    flash(f"Accepted {len(accepted)} {tier}-tier answers; {learned} new wording{'s' if learned != 1 else ''} "
+          "learned by the bank.", "info")
+    if taught:  # the review page offers the undo of exactly these wordings
+        batch = store.record_learned(qn_id, taught, user=g.user.name, note=f"bulk accept of the {tier} tier")
+        return redirect(url_for("questionnaires.review", qn_id=qn_id, taught=batch))
     return redirect_back(url_for("questionnaires.review", qn_id=qn_id))
+
+
+@bp.post("/<qn_id>/unlearn")
+@requires("review")
+def unlearn_batch(qn_id: str):
+    """Undo what a bulk accept taught the bank: its new wordings leave their
+    entries (audited); the accepted answers stay."""
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    _get_questionnaire(qn_id)
+    pairs = get_store().learned_batch(qn_id, request.form.get("batch", type=int) or 0)
+    removed = get_bank().remove_learned_variants(pairs, user=g.user.name) if pairs else []
+    flash(f"The bank forgot {len(removed)} wording{'s' if len(removed) != 1 else ''} it had learned from that bulk "
+          "accept; the accepted answers stay.", "info")
+    return redirect(url_for("questionnaires.review", qn_id=qn_id))
+
+
+def _learned_words(learned: str) -> str:
+    return learned.replace("the wording was added to", "the bank learned this wording for").replace(
+        "the wording was removed from", "the bank forgot this wording for")
+
+
+@bp.post("/<qn_id>/propose-again")
+@requires("review")
+def propose_again(qn_id: str):
+    """Match the questions nobody reviewed yet against the bank as it is now
+    (after new or changed answers); reviewed questions keep their decision."""
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    store = get_store()
+    _get_questionnaire(qn_id)
+    n = store.start_rematch(qn_id, user=g.user.name)
+    if not n:
+        flash("Every question is reviewed already: nothing to propose again.", "info")
+        return redirect(url_for("questionnaires.review", qn_id=qn_id))
+    run_autofill(qn_id, only_pending=True)
+    return redirect(url_for("questionnaires.progress", qn_id=qn_id))
 
 
 def _pending(counts: dict) -> int:
@@ -418,6 +563,97 @@ def readable_time(value: str | None) -> str:
     except ValueError:
         return value
     return f"{t.day} {t:%b %Y, %H:%M} UTC"
+
+
+@bp.app_template_filter("local_time")
+def local_time(value: str | None):
+    """A stored UTC time as <time datetime=…>: readable without script
+    ("6 Dec 2026, 00:08 UTC"), shown in the reader's own locale and time zone
+    by app.js (Intl.DateTimeFormat)."""
+    from markupsafe import Markup, escape
+
+    text = readable_time(value)
+    if not text:
+        return ""
+    return Markup('<time datetime="{}">{}</time>').format(escape(value), text)
+
+
+@bp.app_template_filter("answer_place")
+def answer_place(answer_at: dict | None) -> str:
+    """Where an answer goes, in words ("Sheet1!D2", "table 1, row 3, column 3",
+    "after paragraph 12"; a checkbox answer: "a box per option")."""
+    from ingest.fill import where
+    from questionnaire.review import locator_from_json
+
+    loc = locator_from_json(answer_at)
+    if loc is None:
+        return ""
+    if loc.sheet is None and loc.table is None and loc.paragraph is None and loc.row is None and loc.marks:
+        return "a box per option: " + ", ".join(opt for opt, _ in loc.marks)
+    text = where(loc)
+    return text + (" (a box per option)" if loc.marks else "")
+
+
+@bp.app_template_filter("local_date")
+def local_date(value: str | None):
+    """A date ("2031-06-30") as <time>: "30 Jun 2031" without script, the
+    reader's locale with it (app.js)."""
+    import datetime as dt
+
+    from markupsafe import Markup, escape
+
+    if not value:
+        return ""
+    try:
+        d = dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return value
+    return Markup('<time datetime="{}" data-date="1">{}</time>').format(escape(d.isoformat()), f"{d.day} {d:%b %Y}")
+
+
+# ---- why a row shows what it shows -----------------------------------------
+
+# Using an alternative scored below this (ranking's low tier), or any
+# alternative of a low / none tier question, asks once before the bank learns
+# the wording: a weak pick taught as a wording makes the next questionnaire's
+# match look confident.
+WEAK_SCORE = dict(TIER_THRESHOLDS)["low"]
+
+
+def weak_pick(q, candidate: dict | None) -> bool:
+    return candidate is not None and (q.tier in ("low", "none", None) or float(candidate.get("score") or 0) < WEAK_SCORE)
+
+_TIER_WORDS = {
+    "high": "Confident match ({c}): the bank entry answers this question; accepting it is usually safe.",
+    "medium": "Probable match ({c}): check that the answer fits before accepting.",
+    "low": "Weak match ({c}): not sure enough to propose an answer; the closest entries are only suggestions.",
+    "none": "Nothing in the bank resembles this question: write the answer, or ask an expert.",
+}
+
+
+@bp.app_template_filter("matched_question")
+def matched_question(candidate: dict) -> str:
+    """The bank question a candidate was matched on, for the review row (the
+    one place that decides it): the wording the matcher found closest — the
+    entry's question, a variant or a learned wording — else the entry's question."""
+    return candidate.get("matched") or candidate.get("question") or ""
+
+
+@bp.app_template_filter("why_words")
+def why_words(q) -> str:
+    """Why the row shows this tier and proposal, in words (from the stored
+    tier, confidence and the matcher's reasons)."""
+    tier = q.tier or "none"
+    confidence = q.confidence if q.confidence is not None else q.score
+    words = [_TIER_WORDS.get(tier, _TIER_WORDS["none"]).format(
+        c=f"confidence {confidence:.2f}" if confidence is not None else "no score")]
+    if tier == "none" and q.candidates:
+        words[0] = f"Very weak match (confidence {confidence:.2f}): the closest entries are only suggestions."
+    for reason in q.reasons or []:
+        if reason.startswith("confidence ") or reason.startswith("not sure enough") or reason.startswith("no bank entry"):
+            continue  # said above in words
+        words.append(reason[:1].upper() + reason[1:] + ("" if reason.endswith(".") else "."))
+    return " ".join(words)
 
 
 @bp.get("/<qn_id>/download")

@@ -36,6 +36,7 @@ class ReviewActionForm(FlaskForm):
     short_answer = StringField(validators=[Optional(), Length(max=20)])
     narrative = TextAreaField(validators=[Optional(), Length(max=40000)])
     note = StringField(validators=[Optional(), Length(max=2000)])
+    confirmed = HiddenField()  # "1": the reviewer confirmed using a weak alternative
 
 
 class ExportForm(FlaskForm):
