@@ -291,6 +291,8 @@ FEATURE_SETS = [
     ("p_top", "dense", "coverage", "entry_coverage"),
     ("p_top", "dense", "coverage", "entry_coverage", "dense_z"),
     ("p_top", "dense", "coverage", "entry_coverage", "answer"),
+    ("p_top", "dense", "containment"),
+    ("p_top", "dense", "containment", "answer"),
 ]
 
 

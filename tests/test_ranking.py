@@ -308,3 +308,27 @@ def test_learned_wordings_in_the_two_stage_search_of_a_large_bank(fake_embedder,
     assert large.coarse is not None
     approx = large.rank(questions, top_k=3, sequential=False)
     assert [r.candidates[0][0] for r in approx] == [r.candidates[0][0] for r in exact] == [301, 300]
+
+
+def test_a_long_item_that_asks_a_bank_question_is_contained_in_full(fake_embedder):
+    """A checklist item that asks the bank's question and adds context covers
+    the whole entry, though the entry covers little of the item: containment
+    (whichever side is covered more) is full either way round."""
+    long_item = ("Do you have a documented incident response plan? Describe how it is tested, who owns it "
+                 "and how often tabletop exercises are held with the executive team.")
+    short_paraphrase = "Is there an incident response plan?"
+    rk = Ranker(BANK, fake_embedder.embed)
+    long_r, short_r = rk.rank([long_item, short_paraphrase], top_k=1, sequential=False)
+    assert long_r.candidates[0][0] == short_r.candidates[0][0] == 4
+    assert long_r.features["coverage"] < 0.6 < long_r.features["entry_coverage"] == 1.0
+    assert long_r.features["containment"] == 1.0
+    assert short_r.features["entry_coverage"] < 1.0 == short_r.features["coverage"]
+    assert short_r.features["containment"] == 1.0
+
+
+def test_the_confidence_counts_containment_from_either_side():
+    question_covered = {"p_top": 0.6, "dense": 0.7, "answer": 0.26, "coverage": 1.0, "entry_coverage": 0.3,
+                        "containment": 1.0}
+    entry_covered = {**question_covered, "coverage": 0.3, "entry_coverage": 1.0}
+    half = {**question_covered, "coverage": 0.5, "entry_coverage": 0.5, "containment": 0.5}
+    assert ranking.confidence(question_covered) == ranking.confidence(entry_covered) > ranking.confidence(half)
