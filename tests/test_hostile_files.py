@@ -217,7 +217,7 @@ def test_member_names_that_escape_are_refused(bad):
 
 def test_writers_never_copy_an_escaping_member_name():
     # the writers run behind the guard; called directly they still drop such a member
-    from ingest.docx_format import _replace_member
+    from ingest.docx_xml import _replace_member
     from ingest.xlsx_format import write_xlsx
 
     data = member_named("../../evil.sh")()
