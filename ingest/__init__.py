@@ -94,7 +94,7 @@ def write_answers_report(data: bytes, filename: str | None, fills: list[AnswerFi
     info = check_upload(data, filename, limits)
     with _damaged_on_parser_errors():
         if info.format == "xlsx":
-            from ingest.xlsx_format import write_xlsx_report
+            from ingest.xlsx_write import write_xlsx_report
 
             return write_xlsx_report(data, fills, limits)
         if info.format == "csv":

@@ -218,7 +218,7 @@ def test_member_names_that_escape_are_refused(bad):
 def test_writers_never_copy_an_escaping_member_name():
     # the writers run behind the guard; called directly they still drop such a member
     from ingest.docx_xml import _replace_member
-    from ingest.xlsx_format import write_xlsx
+    from ingest.xlsx_write import write_xlsx
 
     data = member_named("../../evil.sh")()
     q = read_questionnaire(io.BytesIO(simple_questionnaire(3)), "q.xlsx").questions[0]
