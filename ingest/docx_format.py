@@ -127,7 +127,9 @@ from ingest.docx_read import _Reader
 from ingest.docx_write import _Writer
 from ingest.docx_xml import MARKER_PREFIX, _open_document, _replace_member, _serialize
 from ingest.errors import UnsupportedFormat
-from ingest.guard import OoxmlInfo, check_ooxml, open_zip, strip_macros
+from ingest.guard import OoxmlInfo, check_ooxml
+from ingest.macros import strip_macros
+from ingest.ooxml import open_zip
 from ingest.model import AnswerFill, IngestHints, IngestResult
 
 __all__ = ["MARKER_PREFIX", "read_docx", "write_docx", "write_docx_report"]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingest.errors import DamagedFile, IngestError, UnsupportedFormat
-from ingest.guard import copy_zipinfo, open_zip, safe_member_name
+from ingest.ooxml import copy_zipinfo, open_zip, safe_member_name
 
 
 # ---- names -----------------------------------------------------------------

@@ -1,7 +1,7 @@
 """XLSX / XLSM: read the questions, write the answers back into a copy.
 
 Reading does not use openpyxl. One streaming pass per sheet over the package
-XML (expat with defusedxml's protections, `guard.safe_expat_parser`) gives
+XML (expat with defusedxml's protections, `ooxml.safe_expat_parser`) gives
 what a questionnaire needs and openpyxl loses or makes slow:
 
 - the cached value of every formula cell AND the fact that it is a formula

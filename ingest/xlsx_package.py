@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from ingest.errors import DamagedFile, FileTooLarge, IngestError
-from ingest.guard import DAMAGED_MESSAGE, Limits, has_macros, iter_member, open_zip, read_member, safe_expat_parser
+from ingest.errors import DAMAGED_MESSAGE
+from ingest.guard import Limits
+from ingest.macros import has_macros
+from ingest.ooxml import iter_member, open_zip, read_member, safe_expat_parser
 from ingest.xlsx_refs import _local, _ranges, _unescape, col_index, shift_formula
 
 

@@ -10,8 +10,10 @@ from io import BytesIO
 from typing import Iterable
 
 from ingest.cells import CELL_LIMIT
-from ingest.errors import DamagedFile, ExportError
-from ingest.guard import DAMAGED_MESSAGE, Limits, copy_zipinfo, safe_expat_parser, safe_member_name, strip_macros
+from ingest.errors import DAMAGED_MESSAGE, DamagedFile, ExportError
+from ingest.guard import Limits
+from ingest.macros import strip_macros
+from ingest.ooxml import copy_zipinfo, safe_expat_parser, safe_member_name
 from ingest.model import AnswerFill, Locator, Question
 from ingest.xlsx_package import _Package, _parse
 from ingest.xlsx_refs import _CELL_REF, _ESCAPED, _ranges, cell_name, col_index, split_cell

@@ -12,7 +12,8 @@ import pytest
 from answer_bank.io import BankFileError, read_entries
 from ingest import read_questionnaire, write_answers
 from ingest.errors import FileTooLarge, UnsafeFile
-from ingest.guard import Limits, check_upload, strip_macros
+from ingest.guard import Limits, check_upload
+from ingest.macros import strip_macros
 from ingest.model import AnswerFill
 from tests.hostile_inputs import (
     VBA_BYTES,
