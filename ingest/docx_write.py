@@ -15,7 +15,6 @@ from ingest.docx_xml import (MARKER_PREFIX, W14_NS, XML_NS, _BM_END, _BM_START, 
                              _W14_VAL, _Box, _block_paragraphs, _clean, _int, _part_element, _related_part,
                              _scan_paragraph, _w)
 from ingest.errors import ExportError
-from ingest.fill import match_option
 from ingest.model import AnswerFill, Locator, Question
 
 
@@ -85,13 +84,9 @@ class _Writer:
                 if _CONTROL_CHARS.search(write.value):
                     raise ExportError(f"{_name(q)}: the answer contains control characters Word cannot store; "
                                       "remove them and export again.")
-                if write.role == "mark":
-                    labels = [opt for opt, _ in q.answer_at.marks or ()]
-                    chosen = next((opt for opt, loc in q.answer_at.marks or () if loc == write.at), None)
-                    if sum(1 for _, loc in q.answer_at.marks or () if loc == write.at) > 1:
-                        chosen = match_option(fill.short_answer, labels)  # several options in one place
+                if write.role == "mark":  # the plan chose the option; here only its box is found
                     places = [(opt, self._resolve(loc, q)) for opt, loc in q.answer_at.marks or ()]
-                    steps.append(("mark", chosen, places, None, tally, write))
+                    steps.append(("mark", write.option, places, None, tally, write))
                 else:
                     steps.append(("text", write.value, self._resolve(write.at, q), write.at, tally, write))
         claimed: dict[tuple, Question] = {}

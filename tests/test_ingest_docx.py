@@ -863,3 +863,19 @@ def test_numbered_question_rows_with_merged_answer_rows_in_one_table():
     result = read_docx(to_bytes(d))
     assert [(q.ref, q.answer_at) for q in result.questions] == [
         ("1", Locator(table=0, row=2, col=0)), ("2", Locator(table=0, row=4, col=0))]
+
+
+def test_options_sharing_one_place_are_marked_as_planned():
+    """Three checkboxes in one paragraph are one place: the writer marks the
+    option the fill plan chose (any spelling of the answer) and clears the others."""
+    from ingest.fill import plan_fill
+
+    d = docx.Document()
+    append(d, xml_paragraph(run("Do you encrypt backups? ☒ Yes ☐ No ☐ N/A")))
+    data = to_bytes(d)
+    (q,) = read_docx(data).questions
+    writes, _ = plan_fill(AnswerFill(q, "not applicable", None))
+    assert [(w.role, w.option) for w in writes] == [("mark", "N/A")]
+    out = write_docx(data, [AnswerFill(q, "not applicable", None)])
+    assert reopen(out).paragraphs[0].text == "Do you encrypt backups? ☐ Yes ☐ No ☒ N/A"
+    assert read_docx(out).questions[0].existing_answer == "N/A"
