@@ -26,7 +26,12 @@ Each top-level table is classified on its own (first match wins):
   "Question number", or a column of ids under "Control") and a section
   column ("Topic", "Category", "Domain", ...). Full-width rows between are
   section rows. Without an answer or Yes/No column, a column that is empty
-  in the data rows takes the answers.
+  in the data rows takes the answers. A header the English names above do
+  not cover is named by the header words the spreadsheet reader uses
+  (`ingest.layout.header_role`: Spanish, French, German, Portuguese, ...),
+  when the row names two columns or more; a column for the customer's own
+  evaluators ("Puntuación del evaluador", "Reviewer notes") never takes
+  an answer.
 - register: a header row over two or more empty rows (a change log, a risk
   register): no questions, a warning.
 - column form: a header row over exactly one entry row whose cells are empty

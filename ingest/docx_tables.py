@@ -12,6 +12,7 @@ from ingest.docx_cells import (_ANSWER_HEADERS, _CELL_REF, _COMMENT_HEADERS, _CO
                                _Cell, _Found, _Grid, _TableResult, _header_key, _kind_for, _promptish, _written)
 from ingest.docx_styles import _ref_from_label
 from ingest.docx_xml import _clean
+from ingest.layout import header_role
 from ingest.model import Locator, Question
 
 if TYPE_CHECKING:
@@ -74,8 +75,9 @@ class _TableReader:
                         headers[c.col] = _header_key(c.text)
                 data_start = hr + 2
         roles: dict[str, Any] = {"question": None, "ref": None, "section": [], "answer": None, "comment": None,
-                                 "options": [], "headers": headers, "data_start": data_start}
+                                 "options": [], "exclude": [], "headers": headers, "data_start": data_start}
         question_cols: list[int] = []
+        other_words: dict[int, str] = {}
         option_cols = [col for col, h in headers.items() if h in _OPTION_WORDS and not self._ref_column(col, data_start)]
         if len(option_cols) < 2:
             option_cols = []  # a lone "No" header is a number column, not a Yes/No pair
@@ -94,6 +96,9 @@ class _TableReader:
                 roles["answer"] = col
             elif roles["comment"] is None and _COMMENT_HEADERS.match(h):
                 roles["comment"] = col
+            elif (role := header_role(h)) is not None and not g.cell(hr, col).marker:
+                other_words[col] = role  # the header words XLSX and CSV use, in every language they list
+        self._other_header_words(roles, question_cols, other_words)
         # "Control | Description": the column of ids is the reference, the longest text the question
         rows = self._data_rows(data_start)
         for col in list(question_cols):
@@ -104,6 +109,23 @@ class _TableReader:
         if question_cols:
             roles["question"] = max(question_cols, key=lambda c: (sum(len(x.flat) for x in self._column_cells(c, rows)), -c))
         return roles
+
+    @staticmethod
+    def _other_header_words(roles: dict[str, Any], question_cols: list[int], other_words: dict[int, str]) -> None:
+        """Roles from the shared header words (`ingest.layout.header_role`) for the columns
+        the English header names above left unnamed; counted only when the row names two
+        columns or more, as a header row does (one answer aimsq wrote is no header)."""
+        named = set(question_cols) | set(roles["options"]) | set(roles["section"])
+        named |= {roles[k] for k in ("ref", "answer", "comment") if roles[k] is not None}
+        if len(named | set(other_words)) < 2:
+            return
+        for col, role in sorted(other_words.items()):
+            if role == "question":
+                question_cols.append(col)
+            elif role in ("exclude", "section"):
+                roles[role].append(col)
+            elif roles[role] is None:
+                roles[role] = col
 
     def _ref_column(self, col: int, start: int) -> bool:
         """A column of numbers ("No." over 2.1, 2.2, ...), not a column of marks."""
@@ -191,7 +213,8 @@ class _TableReader:
         q_col = roles["question"]
         if q_col is None and roles["answer"] is not None:
             # the longest text column that is not the answer is the question
-            q_col = self._longest_text_col(rows, exclude={roles["answer"], roles["comment"], roles["ref"], *roles["options"], *roles["section"]})
+            q_col = self._longest_text_col(rows, exclude={roles["answer"], roles["comment"], roles["ref"], *roles["options"],
+                                                          *roles["section"], *roles["exclude"]})
             roles["question"] = q_col
         if q_col is None:
             return False
@@ -207,7 +230,7 @@ class _TableReader:
             if multi:
                 self._requirements(roles, rows, multi)
                 return True
-            empty_col = self._empty_col(rows, exclude={q_col, roles["ref"], roles["comment"], *roles["section"]})
+            empty_col = self._empty_col(rows, exclude={q_col, roles["ref"], roles["comment"], *roles["section"], *roles["exclude"]})
             if empty_col is None:
                 if roles["comment"] is not None:
                     roles["answer"], roles["comment"] = roles["comment"], None
