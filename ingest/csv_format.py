@@ -37,8 +37,9 @@ from ingest.cells import CELL_LIMIT, flag_odd_text, neutralise
 from ingest.encoding import decode_text, encoding_label
 from ingest.errors import ExportError, FileTooLarge, IngestError
 from ingest.guard import Limits
-from ingest.layout import ColumnHints, Grid, detect_questions, is_yes_no_options, norm, short_answer_family
+from ingest.layout import ColumnHints, Grid, detect_questions
 from ingest.model import AnswerFill, IngestHints, IngestResult, Locator, Question
+from ingest.vocabulary import is_yes_no_options, norm, short_answer_family
 
 CSV_MODULE_LIMIT = 131_072  # csv.field_size_limit() default
 EXCEL_CELL_LIMIT = CELL_LIMIT

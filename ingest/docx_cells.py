@@ -11,54 +11,9 @@ from typing import Any, Iterable
 from ingest.docx_xml import (_MARKS, _SDTPR, _TC, _TCPR, _TR, _TRPR, _VAL, _block_paragraphs, _child_val, _clean, _int,
                              _scan_paragraph, _w)
 from ingest.model import Question
+from ingest.vocabulary import OPTION_WORDS, PROMPT_IMPERATIVES, PROMPT_INTERROGATIVES, YES_NO_NA
 
 
-_INTERROGATIVES = {
-    "do", "does", "did", "is", "are", "was", "were", "has", "have", "had", "can", "could", "will",
-    "would", "should", "shall", "may", "might", "must", "what", "which", "who", "whom", "whose",
-    "when", "where", "why", "how", "please",
-}
-_IMPERATIVES = {
-    "describe", "explain", "provide", "list", "identify", "consider", "outline", "detail", "specify",
-    "state", "indicate", "confirm", "summarise", "summarize", "give", "include", "document", "attach",
-    "enter", "insert", "select", "submit", "share", "define", "justify", "clarify", "elaborate",
-    "demonstrate", "type", "add", "fill", "write", "choose", "note", "supply", "upload", "name",
-}
-_NOT_QUESTION_HEADS = {"note", "notes", "example", "for", "see", "source", "tip", "warning"}
-
-_QUESTION_HEADERS = re.compile(
-    r"^(?:questions?|question text|questionnaire|requirements?|requirement text|controls?|control (?:question|"
-    r"description|requirement|text)|description|items?|query|queries|criteria|criterion|"
-    r"(?:security|assessment|compliance|vendor|supplier|due diligence) questions?|request|statement)$"
-)
-_REF_HEADERS = re.compile(
-    r"^(?:#|no|nr|num|number|id|ref|reference|item (?:no|#|number)|"
-    r"(?:question|questions|q|control|requirement|req|criteria) ?(?:no|nr|#|number|id|ref))$"
-)
-_SECTION_HEADERS = re.compile(r"^(?:topic|section|category|domain|area|group|theme|chapter|control (?:domain|family)|family)$")
-_ANSWER_HEADERS = re.compile(
-    r"^(?:(?:your |vendor |supplier |provider |company |bidder )?(?:answer|answers|response|responses|reply)"
-    r"(?: \(.*\))?|(?:yes ?/ ?no|y ?/ ?n)(?: ?/ ?n ?/? ?a)?|status|compliant\??|compliance|implemented\??|"
-    r"implementation status|selection|choice)$"
-)
-_COMMENT_HEADERS = re.compile(
-    r"^(?:comments?|remarks?|explanation|justification|details?|evidence|supporting evidence|"
-    r"additional (?:information|comments|details)|(?:vendor |supplier )?comments?(?: ?/ ?evidence)?|"
-    r"notes?|narrative|description of (?:implementation|control)|implementation details?)$"
-)
-_WEAK_COMMENT_HEADERS = {"note", "notes", "details", "detail"}  # often hold guidance: only when empty
-_OPTION_WORDS = {
-    "yes": "yes", "no": "no", "n/a": "na", "na": "na", "n.a.": "na", "not applicable": "na", "y": "yes",
-    "n": "no", "partial": "partial", "partially": "partial", "in progress": "partial", "true": "yes",
-    "false": "no", "implemented": "implemented", "planned": "planned", "not implemented": "no",
-    "compliant": "yes", "non-compliant": "no", "not compliant": "no", "partially compliant": "partial",
-    "unknown": "unknown", "don't know": "unknown", "in place": "yes", "not in place": "no",
-}
-_YES_NO_NA = {"yes", "no", "na"}
-_COMMENT_LABEL = re.compile(
-    r"^(?:comments?|remarks?|notes?|explanation|details?|justification|if (?:no|yes|not)[^:]{0,40})\s*:?$", re.I
-)
-_ANSWER_LABEL = re.compile(r"^\s*((?:your |vendor |supplier )?(?:answer|response|reply))\s*[:：\-–]\s*(.*)$", re.I | re.S)
 _BRACKETS = re.compile(r"\[([^\[\]]{2,400})\]")
 _PLACEHOLDER_TEXT = re.compile(
     r"^(?:\[[^\[\]]*\]|<[^<>]*>|\{[^{}]*\}|«[^«»]*»|_{3,}|\.{4,}|…+|"
@@ -73,12 +28,11 @@ _LEAD_REF = re.compile(
     r"^\s*((?:Q(?:uestion)?\s?)\d{1,3}(?:\.\d{1,3})*[a-z]?[.):]?|\d{1,3}(?:\.\d{1,3})+\.?[a-z]?[.)]?|\d{1,3}[a-z]?[.)]|"
     r"[A-Z]{1,5}[-.]\d{1,3}(?:[.\-]\d{1,3})*[.):]?|\(?[a-z]\))\s+(?=\S)"
 )
-_YES_NO_HINT = re.compile(r"\b(yes)\s*/\s*(no)\b(?:\s*/\s*(n/?a|not applicable))?", re.I)
 
 
 def _norm_option(text: str) -> str:
     t = " ".join(text.lower().replace("’", "'").split()).strip(" .:;")
-    return _OPTION_WORDS.get(t, t)
+    return OPTION_WORDS.get(t, t)
 
 
 class _Cell:
@@ -236,7 +190,7 @@ def _options_hint(text: str) -> list[str] | None:
 
 
 def _kind_for(options: list[str]) -> str:
-    return "yes_no_na" if options and {_norm_option(o) for o in options} <= _YES_NO_NA else "choice"
+    return "yes_no_na" if options and {_norm_option(o) for o in options} <= YES_NO_NA else "choice"
 
 
 def _promptish(text: str) -> bool:
@@ -246,13 +200,13 @@ def _promptish(text: str) -> bool:
     if t.endswith(("?", ":")) or "?" in t:
         return True
     first = re.sub(r"[^a-z']", "", t.split()[0].lower())
-    return first in _INTERROGATIVES or first in _IMPERATIVES
+    return first in PROMPT_INTERROGATIVES or first in PROMPT_IMPERATIVES
 
 
 def _header_key(text: str) -> str:
     t = _clean(text).lower().replace("’", "'")
     t = t.strip(" :*")
-    if t.endswith(".") and t not in _OPTION_WORDS:
+    if t.endswith(".") and t not in OPTION_WORDS:
         t = t[:-1]
     return t
 

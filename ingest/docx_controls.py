@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 from ingest.docx_cells import _Found, _written
 from ingest.model import Locator, Question
+from ingest.vocabulary import CONTROL_GUIDANCE_PHRASES, CONTROL_GUIDANCE_WORDS
 
 if TYPE_CHECKING:  # pragma: no cover
     from ingest.docx_cells import _Cell, _Grid
@@ -95,9 +96,6 @@ _TITLE_LABEL = re.compile(r"^(?:control |requirement |practice |safeguard )?(?:t
 _STATEMENT_LABEL = re.compile(
     r"^(?:control |security |practice |safeguard )?(?:requirement|statement|description|text)"
     r"(?: (?:text|statement|description))?\s*:?$", re.I)
-_GUIDANCE_WORDS = {"guidance", "discussion", "supplemental", "note", "notes", "tip", "tips", "example", "examples",
-                   "instruction", "instructions", "references"}
-_GUIDANCE_PHRASES = re.compile(r"\brelated controls?\b|\bassessment objectives?\b|^(?:examine|interview|test)$", re.I)
 _BASELINE_MARKS = re.compile(r"(?:\s*\((?:[A-Z]{1,2}|[LMH](?:\s*,\s*[LMH])*|li-saas|low|moderate|high)\))+\s*$", re.I)
 
 
@@ -323,7 +321,7 @@ def _guidance_start(text: str) -> bool:
     if not head or "[" in head or len(head.split()) > 7 or re.match(r"^\(?[a-z0-9]{1,3}[.)]\s", head, re.I):
         return False
     words = set(re.findall(r"[a-z]+", head.lower()))
-    return bool(words & _GUIDANCE_WORDS) or bool(_GUIDANCE_PHRASES.search(head))
+    return bool(words & CONTROL_GUIDANCE_WORDS) or bool(CONTROL_GUIDANCE_PHRASES.search(head))
 
 
 def read_controls(reader: "_Reader", grid_for) -> Controls:

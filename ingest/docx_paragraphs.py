@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ingest.docx_cells import (_ANSWER_LABEL, _BRACKETS, _IMPERATIVES, _LEAD_REF, _NOT_QUESTION_HEADS, _PLACEHOLDER_TEXT,
-                               _YES_NO_HINT, _Found, _kind_for)
+from ingest.docx_cells import _BRACKETS, _LEAD_REF, _PLACEHOLDER_TEXT, _Found, _kind_for
 from ingest.docx_xml import _Scan, _clean
 from ingest.model import Locator, Question
+from ingest.vocabulary import ANSWER_LABEL, NOT_QUESTION_HEADS, PROMPT_IMPERATIVES, YES_NO_HINT
 
 if TYPE_CHECKING:
     from ingest.docx_read import _Reader
@@ -95,7 +95,7 @@ class _ParagraphReader:
             # a paragraph "Response: ..." below, or our own answer paragraph right after the anchor
             existing = None
             label_answer = None
-            if nxt is not None and not follows_placeholder and _ANSWER_LABEL.match(self.reader.pinfo[nxt]["scan"].text):
+            if nxt is not None and not follows_placeholder and ANSWER_LABEL.match(self.reader.pinfo[nxt]["scan"].text):
                 label_answer = nxt
             after = anchor + 1
             if (label_answer is None and after < len(self.reader.blocks) and self.reader.blocks[after][0] == "p"
@@ -109,7 +109,7 @@ class _ParagraphReader:
                     continue  # a caption for the table of questions below
             text, ref = self.reader._text_and_ref(info)
             if label_answer is not None:
-                m = _ANSWER_LABEL.match(self.reader.pinfo[label_answer]["scan"].text)
+                m = ANSWER_LABEL.match(self.reader.pinfo[label_answer]["scan"].text)
                 rest = _clean(m.group(2)) if m else ""
                 locator = Locator(paragraph=self.reader.blocks[label_answer][1])
                 existing = rest if rest and not _PLACEHOLDER_TEXT.match(rest) else None
@@ -220,10 +220,10 @@ def _instruction(text: str) -> bool:
     t = text.strip()
     if not t:
         return False
-    if _YES_NO_HINT.search(t):
+    if YES_NO_HINT.search(t):
         return True
     first = re.sub(r"[^a-z]", "", t.split()[0].lower())
-    return first in _IMPERATIVES or first in {"insert", "enter", "type", "state", "fill", "write", "yes"}
+    return first in PROMPT_IMPERATIVES or first in {"insert", "enter", "type", "state", "fill", "write", "yes"}
 
 
 def _strip_brackets(text: str) -> str:
@@ -241,7 +241,7 @@ def _paragraph_asks(flat: str, numbered: bool) -> tuple[bool, str, list[str] | N
     kind = "text"
     hint = None
     for inner in _BRACKETS.findall(t):
-        yn = _YES_NO_HINT.search(inner)
+        yn = YES_NO_HINT.search(inner)
         if yn:
             hint = [g for g in yn.groups() if g]
             break
@@ -251,7 +251,7 @@ def _paragraph_asks(flat: str, numbered: bool) -> tuple[bool, str, list[str] | N
     if len(words) < 2:
         return False, kind, options
     head = re.sub(r"[^a-z]", "", words[0].lower())
-    if head in _NOT_QUESTION_HEADS and not t.rstrip().endswith("?"):
+    if head in NOT_QUESTION_HEADS and not t.rstrip().endswith("?"):
         return False, kind, options
     qpos = t.rfind("?")
     if qpos >= 0:
@@ -262,7 +262,7 @@ def _paragraph_asks(flat: str, numbered: bool) -> tuple[bool, str, list[str] | N
     if any(_instruction(b) for b in _BRACKETS.findall(t)):
         return True, kind, options
     if numbered:
-        if head in _IMPERATIVES and len(words) >= 3:
+        if head in PROMPT_IMPERATIVES and len(words) >= 3:
             return True, kind, options
         if t.rstrip().endswith(":") and len(words) <= 15:
             return True, kind, options

@@ -7,13 +7,13 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from ingest.docx_cells import (_ANSWER_HEADERS, _CELL_REF, _COMMENT_HEADERS, _COMMENT_LABEL, _LEAD_REF, _OPTION_WORDS,
-                               _QUESTION_HEADERS, _REF_HEADERS, _SECTION_HEADERS, _WEAK_COMMENT_HEADERS, _YES_NO_HINT,
-                               _Cell, _Found, _Grid, _TableResult, _header_key, _kind_for, _promptish, _written)
+from ingest.docx_cells import (_CELL_REF, _LEAD_REF, _Cell, _Found, _Grid, _TableResult, _header_key, _kind_for,
+                               _promptish, _written)
 from ingest.docx_styles import _ref_from_label
 from ingest.docx_xml import _clean
-from ingest.layout import header_role
 from ingest.model import Locator, Question
+from ingest.vocabulary import (ANSWER_HEADERS, COMMENT_HEADERS, COMMENT_LABEL, OPTION_WORDS, QUESTION_HEADERS,
+                               REF_HEADERS, SECTION_HEADERS, WEAK_COMMENT_HEADERS, YES_NO_HINT, header_role)
 
 if TYPE_CHECKING:
     from ingest.docx_read import _Reader
@@ -69,7 +69,7 @@ class _TableReader:
         data_start = hr + 1
         if hr + 1 < len(g.rows):
             sub = g.row_cells(hr + 1)
-            if sub and all(_header_key(c.text) in _OPTION_WORDS for c in sub if c.flat) and sum(1 for c in sub if c.flat) >= 2:
+            if sub and all(_header_key(c.text) in OPTION_WORDS for c in sub if c.flat) and sum(1 for c in sub if c.flat) >= 2:
                 for c in sub:
                     if c.flat:
                         headers[c.col] = _header_key(c.text)
@@ -78,7 +78,7 @@ class _TableReader:
                                  "options": [], "exclude": [], "headers": headers, "data_start": data_start}
         question_cols: list[int] = []
         other_words: dict[int, str] = {}
-        option_cols = [col for col, h in headers.items() if h in _OPTION_WORDS and not self._ref_column(col, data_start)]
+        option_cols = [col for col, h in headers.items() if h in OPTION_WORDS and not self._ref_column(col, data_start)]
         if len(option_cols) < 2:
             option_cols = []  # a lone "No" header is a number column, not a Yes/No pair
         for col, h in sorted(headers.items()):
@@ -86,15 +86,15 @@ class _TableReader:
                 continue
             if col in option_cols:
                 roles["options"].append(col)
-            elif _QUESTION_HEADERS.match(h) or ("question" in h and not _REF_HEADERS.match(h) and len(h.split()) <= 4):
+            elif QUESTION_HEADERS.match(h) or ("question" in h and not REF_HEADERS.match(h) and len(h.split()) <= 4):
                 question_cols.append(col)
-            elif roles["ref"] is None and _REF_HEADERS.match(h):
+            elif roles["ref"] is None and REF_HEADERS.match(h):
                 roles["ref"] = col
-            elif _SECTION_HEADERS.match(h):
+            elif SECTION_HEADERS.match(h):
                 roles["section"].append(col)
-            elif roles["answer"] is None and _ANSWER_HEADERS.match(h):
+            elif roles["answer"] is None and ANSWER_HEADERS.match(h):
                 roles["answer"] = col
-            elif roles["comment"] is None and _COMMENT_HEADERS.match(h):
+            elif roles["comment"] is None and COMMENT_HEADERS.match(h):
                 roles["comment"] = col
             elif (role := header_role(h)) is not None and not g.cell(hr, col).marker:
                 other_words[col] = role  # the header words XLSX and CSV use, in every language they list
@@ -222,7 +222,7 @@ class _TableReader:
         if set(roles["options"]) & set(multi):
             roles["options"] = []  # several marks to a row: levels, not an answer
         comment = roles["comment"]
-        if comment is not None and roles["headers"].get(comment) in _WEAK_COMMENT_HEADERS:
+        if comment is not None and roles["headers"].get(comment) in WEAK_COMMENT_HEADERS:
             cells = self._column_cells(comment, rows)
             if cells and sum(1 for c in cells if c.answerish) < len(cells) / 2:
                 roles["comment"] = None
@@ -299,7 +299,7 @@ class _TableReader:
                 only = cells[0]
                 label = only.label
                 if label:
-                    if self.result.found and _COMMENT_LABEL.match(label) and self.result.found[-1].question.comment_at is None:
+                    if self.result.found and COMMENT_LABEL.match(label) and self.result.found[-1].question.comment_at is None:
                         prev = self.result.found[-1].question
                         prev.comment_at = self.loc(only, insert_after=True)
                         prev.existing_comment = only.label_and_answer()[1]
@@ -397,8 +397,8 @@ class _TableReader:
                 elif hint:
                     options = hint
                     kind = _kind_for(hint)
-                elif _YES_NO_HINT.search(header or ""):
-                    yn = [g for g in _YES_NO_HINT.search(header).groups() if g]
+                elif YES_NO_HINT.search(header or ""):
+                    yn = [g for g in YES_NO_HINT.search(header).groups() if g]
                     options = ["Yes", "No"] + (["N/A"] if len(yn) == 3 else [])
                     kind = "yes_no_na"
                 if cell.marker or not (cell.empty or cell.placeholder or hint):
@@ -523,7 +523,7 @@ class _TableReader:
         # labels in full-width rows of a form hold their own answer
         for r, cell in full_labels:
             label = cell.label
-            if _COMMENT_LABEL.match(label):
+            if COMMENT_LABEL.match(label):
                 prev = [f for f in found if f[0] < r]
                 if prev and prev[-1][2].comment_at is None:
                     prev[-1][2].comment_at = self.loc(cell, insert_after=True)

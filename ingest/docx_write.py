@@ -8,7 +8,7 @@ import copy
 import re
 from typing import Any
 
-from ingest.docx_cells import _ANSWER_LABEL, _PLACEHOLDER_TEXT, _Grid, _norm_option
+from ingest.docx_cells import _PLACEHOLDER_TEXT, _Grid, _norm_option
 from ingest.docx_styles import _Styles
 from ingest.docx_xml import (MARKER_PREFIX, W14_NS, XML_NS, _BM_END, _BM_START, _CUSTOMXML, _MARKS, _P, _PPR, _R, _RPR,
                              _SDT, _SDTCONTENT, _SDTPR, _SYM_SET, _T, _TBL, _TC, _VAL, _W14_CHECKBOX, _W14_CHECKED,
@@ -16,6 +16,7 @@ from ingest.docx_xml import (MARKER_PREFIX, W14_NS, XML_NS, _BM_END, _BM_START, 
                              _scan_paragraph, _w)
 from ingest.errors import ExportError
 from ingest.model import AnswerFill, Locator, Question
+from ingest.vocabulary import ANSWER_LABEL
 
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -271,7 +272,7 @@ class _Writer:
 
     def _write_label_paragraph(self, p, text: str) -> None:
         """A paragraph "Answer: ____": keep the label (in its own formatting), replace what follows it."""
-        m = _ANSWER_LABEL.match(_scan_paragraph(p).text)
+        m = ANSWER_LABEL.match(_scan_paragraph(p).text)
         label_rpr = _first_run_rpr(p)
         if not m or _text_control(p) is not None:  # the answer goes into the control, the label stays
             self._fill_paragraph(p, text, _first(label_rpr, _mark_rpr(p)))
@@ -312,7 +313,7 @@ def _place_text(target, loc: Locator) -> str | None:
         return None
     text = _place_state(el)[0]
     if kind == "p":
-        m = _ANSWER_LABEL.match(text)
+        m = ANSWER_LABEL.match(text)
         return m.group(2) if m else text
     return text
 

@@ -23,8 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ingest.layout import norm, short_answer_family
 from ingest.model import AnswerFill, Locator, Question
+from ingest.vocabulary import norm, short_answer_family
 
 CANONICAL = {"yes": "Yes", "no": "No", "n/a": "N/A", "partial": "Partial"}
 

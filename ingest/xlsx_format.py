@@ -52,17 +52,9 @@ from typing import Iterable
 from ingest.cells import flag_odd_text
 from ingest.errors import IngestError
 from ingest.guard import Limits
-from ingest.layout import (
-    ColumnHints,
-    Grid,
-    SheetLayout,
-    asks,
-    detect_questions,
-    is_yes_no_options,
-    norm,
-    short_answer_family,
-)
+from ingest.layout import ColumnHints, Grid, SheetLayout, detect_questions
 from ingest.model import IngestHints, IngestResult, Locator, Question, SkippedSheet
+from ingest.vocabulary import asks, is_yes_no_options, norm, short_answer_family
 from ingest.xlsx_formulas import _dedupe, _Options, formula_source
 from ingest.xlsx_package import SheetData, SheetInfo, TooManyRows, _Package
 from ingest.xlsx_refs import cell_name, col_index, col_letter, formula_sheets

@@ -566,6 +566,6 @@ def test_control_sheet_guidance_rows_and_form_labels_are_not_questions():
     ("List all sub-processors you use", False),
 ])
 def test_noun_labels_are_not_imperatives(text, is_label):
-    from ingest.layout import question_score
+    from ingest.vocabulary import question_score
 
     assert (question_score(text) < 3) == is_label
