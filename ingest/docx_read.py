@@ -226,40 +226,38 @@ class _Reader:
                 return f"{info['label']} {info['flat'].rstrip(' :')}"
         return self._section_before(pos)
 
-    def _caption_before(self, pos: int) -> str | None:
-        """A short paragraph right before a table that introduces it."""
+    def _paragraph_before(self, pos: int, empty) -> int | None:
+        """The block position of the nearest paragraph before block `pos` that is not
+        `empty(info)`: at most five blocks back, past at most three empty paragraphs, no table."""
         empties = 0
         for k in range(pos - 1, max(-1, pos - 6), -1):
             if self.blocks[k][0] != "p":
                 return None
-            info = self.pinfo[k]
-            if not info["flat"]:
+            if empty(self.pinfo[k]):
                 empties += 1
                 if empties > 3:
                     return None
                 continue
-            if (info["heading"] or info["scan"].boxes or info["scan"].marker or len(info["flat"].split()) > 40
-                    or info["flat"].endswith("?")):
-                return None  # a question of its own (or an answer aimsq wrote) is no caption
-            return _strip_brackets(info["flat"]).strip() or None
+            return k
         return None
+
+    def _caption_before(self, pos: int) -> str | None:
+        """A short paragraph right before a table that introduces it."""
+        k = self._paragraph_before(pos, lambda info: not info["flat"])
+        if k is None:
+            return None
+        info = self.pinfo[k]
+        if (info["heading"] or info["scan"].boxes or info["scan"].marker or len(info["flat"].split()) > 40
+                or info["flat"].endswith("?")):
+            return None  # a question of its own (or an answer aimsq wrote) is no caption
+        return _strip_brackets(info["flat"]).strip() or None
 
     def _prompt_before(self, pos: int) -> int | None:
         """The block position of the paragraph a table of answer places answers."""
-        empties = 0
-        for k in range(pos - 1, max(-1, pos - 6), -1):
-            if self.blocks[k][0] != "p":
-                return None
-            info = self.pinfo[k]
-            if not info["flat"] and not info["scan"].boxes:
-                empties += 1
-                if empties > 3:
-                    return None
-                continue
-            if k in self.consumed or info["scan"].marker:
-                return None
-            return k
-        return None
+        k = self._paragraph_before(pos, lambda info: not info["flat"] and not info["scan"].boxes)
+        if k is None or k in self.consumed or self.pinfo[k]["scan"].marker:
+            return None
+        return k
 
     # -- tables --
 

@@ -14,6 +14,7 @@ from ingest.docx_xml import _clean
 from ingest.model import Locator, Question
 from ingest.vocabulary import (ANSWER_HEADERS, COMMENT_HEADERS, COMMENT_LABEL, OPTION_WORDS, QUESTION_HEADERS,
                                REF_HEADERS, SECTION_HEADERS, WEAK_COMMENT_HEADERS, YES_NO_HINT, header_role)
+from ingest.xlsx_refs import col_index
 
 if TYPE_CHECKING:
     from ingest.docx_read import _Reader
@@ -195,10 +196,7 @@ class _TableReader:
             col = int(v)
             return col if col < self.grid.ncols else None
         if re.fullmatch(r"[A-Za-z]{1,2}", v):
-            col = 0
-            for ch in v.upper():
-                col = col * 26 + (ord(ch) - 64)
-            col -= 1
+            col = col_index(v) - 1
             return col if col < self.grid.ncols else None
         return None
 

@@ -142,6 +142,19 @@ class ColumnHints:
     def any(self) -> bool:
         return any(v is not None for v in (self.question, self.answer, self.comment))
 
+    @classmethod
+    def resolved(cls, hints, resolve: Callable[[str, str, str], int | None]) -> "ColumnHints":
+        """The question / answer / comment column hints of an `IngestHints`, each
+        given that is not blank resolved by `resolve(stripped value, value, flag)`
+        (which raises IngestError naming the flag when there is no such column)."""
+        def one(value: str | None, flag: str) -> int | None:
+            if value is None or not str(value).strip():
+                return None
+            return resolve(str(value).strip(), value, flag)
+
+        return cls(question=one(hints.question_col, "--question-col"), answer=one(hints.answer_col, "--answer-col"),
+                   comment=one(hints.comment_col, "--comment-col"))
+
 
 @dataclass
 class FoundQuestion:

@@ -8,7 +8,7 @@ import re
 import zipfile
 
 from ingest.errors import UnsafeFile
-from ingest.ooxml import (_MAIN_TYPES, _PLAIN_MAIN_TYPE, _rels_folder, _rels_of, _resolve_part, _small_part_elements,
+from ingest.ooxml import (_MAIN_TYPES, _PLAIN_MAIN_TYPE, _rels_folder, _rels_of, resolve_part, _small_part_elements,
                           _utf8_xml, copy_zipinfo, open_zip, read_member, safe_member_name)
 
 
@@ -86,7 +86,7 @@ def macro_parts(zf: zipfile.ZipFile, content_types: dict[str, str] | None = None
         folder = _rels_folder(rels)
         for local, attrs in _small_part_elements(zf, rels):
             if local == "Relationship" and attrs.get("TargetMode") != "External" and _is_vba_rel(attrs.get("Type", "")):
-                found.add(_resolve_part(folder, attrs.get("Target", "")).lower())
+                found.add(resolve_part(folder, attrs.get("Target", "")).lower())
     found |= {_rels_of(n) for n in found}
     return {by_lower[n] for n in found if n in by_lower}
 
@@ -149,7 +149,7 @@ def _strip_vba_relationships(body: bytes, folder: str, parts: set[str]) -> bytes
         if _is_vba_rel(_attr(tag, "Type") or ""):
             return b""
         target = _attr(tag, "Target")
-        if target is not None and _attr(tag, "TargetMode") != "External" and _resolve_part(folder, target).lower() in lower:
+        if target is not None and _attr(tag, "TargetMode") != "External" and resolve_part(folder, target).lower() in lower:
             return b""
         return tag
 

@@ -192,7 +192,8 @@ def _rels_of(part: str) -> str:
     return f"{folder}/_rels/{base}.rels" if folder else f"_rels/{base}.rels"
 
 
-def _resolve_part(folder: str, target: str) -> str:
+def resolve_part(folder: str, target: str) -> str:
+    """The package part a relationship target names, from the folder of its source part."""
     path = target.lstrip("/") if target.startswith("/") else (f"{folder}/{target}" if folder else target)
     parts: list[str] = []
     for piece in path.split("/"):

@@ -431,10 +431,7 @@ def _row_list(rows: list[int], limit: int = 8) -> str:
 
 
 def _column_hints(grid: Grid, hints: IngestHints) -> ColumnHints:
-    def resolve(value: str | None, flag: str) -> int | None:
-        if value is None or not str(value).strip():
-            return None
-        v = str(value).strip()
+    def resolve(v: str, value: str, flag: str) -> int:
         if re.fullmatch(r"[A-Za-z]{1,3}", v):
             return col_index(v)
         if v.isdigit():
@@ -450,11 +447,7 @@ def _column_hints(grid: Grid, hints: IngestHints) -> ColumnHints:
                     return c
         raise IngestError(f"{flag} {value!r}: no column with that letter or heading in sheet '{grid.name}'.")
 
-    return ColumnHints(
-        question=resolve(hints.question_col, "--question-col"),
-        answer=resolve(hints.answer_col, "--answer-col"),
-        comment=resolve(hints.comment_col, "--comment-col"),
-    )
+    return ColumnHints.resolved(hints, resolve)
 
 
 def _column_kind(found) -> str:

@@ -13,7 +13,7 @@ from ingest.errors import DamagedFile, FileTooLarge, IngestError
 from ingest.errors import DAMAGED_MESSAGE
 from ingest.guard import Limits
 from ingest.macros import has_macros
-from ingest.ooxml import iter_member, open_zip, read_member, safe_expat_parser
+from ingest.ooxml import iter_member, open_zip, read_member, resolve_part, safe_expat_parser
 from ingest.xlsx_refs import _local, _ranges, _unescape, col_index, shift_formula
 
 
@@ -98,7 +98,7 @@ class _Package:
         for el in self._elements(rels_name):
             if el[0] == "Relationship" and el[1].get("TargetMode") != "External":
                 target = el[1].get("Target", "")
-                out[el[1].get("Id", "")] = (el[1].get("Type", ""), _resolve_target(folder, target))
+                out[el[1].get("Id", "")] = (el[1].get("Type", ""), resolve_part(folder, target))
         return out
 
     def _elements(self, part: str) -> list[tuple[str, dict[str, str]]]:
@@ -191,21 +191,6 @@ class _Package:
                 )
             self._sheet_cache[info.part] = data
         return self._sheet_cache[info.part]
-
-
-def _resolve_target(folder: str, target: str) -> str:
-    if target.startswith("/"):
-        path = target.lstrip("/")
-    else:
-        path = f"{folder}/{target}" if folder else target
-    parts: list[str] = []
-    for piece in path.split("/"):
-        if piece == "..":
-            if parts:
-                parts.pop()
-        elif piece and piece != ".":
-            parts.append(piece)
-    return "/".join(parts)
 
 
 def _parse(parser, data: bytes) -> None:
