@@ -19,9 +19,9 @@ from contextlib import contextmanager
 from typing import IO, Iterator
 from xml.parsers.expat import ExpatError
 
-from ingest.errors import DamagedFile, FileTooLarge, IngestError
+from ingest.errors import DAMAGED_MESSAGE, DamagedFile, FileTooLarge, IngestError
 from ingest.fill import ExportReport
-from ingest.guard import DAMAGED_MESSAGE, Limits, _display_name, check_upload
+from ingest.guard import Limits, _display_name, check_upload
 from ingest.model import AnswerFill, IngestHints, IngestResult
 
 __all__ = ["read_questionnaire", "write_answers", "write_answers_report", "detect_format"]
@@ -94,7 +94,7 @@ def write_answers_report(data: bytes, filename: str | None, fills: list[AnswerFi
     info = check_upload(data, filename, limits)
     with _damaged_on_parser_errors():
         if info.format == "xlsx":
-            from ingest.xlsx_format import write_xlsx_report
+            from ingest.xlsx_write import write_xlsx_report
 
             return write_xlsx_report(data, fills, limits)
         if info.format == "csv":

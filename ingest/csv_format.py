@@ -37,8 +37,10 @@ from ingest.cells import CELL_LIMIT, flag_odd_text, neutralise
 from ingest.encoding import decode_text, encoding_label
 from ingest.errors import ExportError, FileTooLarge, IngestError
 from ingest.guard import Limits
-from ingest.layout import ColumnHints, Grid, detect_questions, is_yes_no_options, norm, short_answer_family
+from ingest.layout import ColumnHints, Grid, detect_questions
 from ingest.model import AnswerFill, IngestHints, IngestResult, Locator, Question
+from ingest.vocabulary import is_yes_no_options, norm, short_answer_family
+from ingest.xlsx_refs import col_index
 
 CSV_MODULE_LIMIT = 131_072  # csv.field_size_limit() default
 EXCEL_CELL_LIMIT = CELL_LIMIT
@@ -210,27 +212,17 @@ def _locator(cell: tuple[int, int], names: list[str]) -> Locator:
 
 
 def _hints(hints: IngestHints, names: list[str]) -> ColumnHints:
-    def resolve(value: str | None, flag: str) -> int | None:
-        if value is None or not str(value).strip():
-            return None
-        v = str(value).strip()
+    def resolve(v: str, value: str, flag: str) -> int:
         for j, name in enumerate(names, start=1):
             if norm(name) == norm(v):
                 return j
         if v.isdigit() and 1 <= int(v) <= len(names) + 1:
             return int(v)
         if v.isalpha() and len(v) <= 2:
-            n = 0
-            for ch in v.upper():
-                n = n * 26 + ord(ch) - 64
-            return n
+            return col_index(v)
         raise IngestError(f"{flag} {value!r}: no column with that name (columns: {', '.join(names)}).")
 
-    return ColumnHints(
-        question=resolve(hints.question_col, "--question-col"),
-        answer=resolve(hints.answer_col, "--answer-col"),
-        comment=resolve(hints.comment_col, "--comment-col"),
-    )
+    return ColumnHints.resolved(hints, resolve)
 
 
 def write_csv(data: bytes, fills: list[AnswerFill], limits: Limits | None = None) -> bytes:

@@ -44,10 +44,13 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ingest.docx_cells import _Found, _written
 from ingest.model import Locator, Question
+from ingest.vocabulary import CONTROL_GUIDANCE_PHRASES, CONTROL_GUIDANCE_WORDS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ingest.docx_format import _Cell, _Grid, _Reader
+    from ingest.docx_cells import _Cell, _Grid
+    from ingest.docx_read import _Reader
 
 # A control id at the start of a text: AC-2, AC-2 (1), AC-2(1)(a), IA-5.1, PR.AC-1, GV.OC-01, CC6.1,
 # AC.L2-3.1.1, A.5.1, A.9.2.1, 3.1.1, 03.01.01 (optionally after "Control" / "Requirement" / "Practice").
@@ -93,9 +96,6 @@ _TITLE_LABEL = re.compile(r"^(?:control |requirement |practice |safeguard )?(?:t
 _STATEMENT_LABEL = re.compile(
     r"^(?:control |security |practice |safeguard )?(?:requirement|statement|description|text)"
     r"(?: (?:text|statement|description))?\s*:?$", re.I)
-_GUIDANCE_WORDS = {"guidance", "discussion", "supplemental", "note", "notes", "tip", "tips", "example", "examples",
-                   "instruction", "instructions", "references"}
-_GUIDANCE_PHRASES = re.compile(r"\brelated controls?\b|\bassessment objectives?\b|^(?:examine|interview|test)$", re.I)
 _BASELINE_MARKS = re.compile(r"(?:\s*\((?:[A-Z]{1,2}|[LMH](?:\s*,\s*[LMH])*|li-saas|low|moderate|high)\))+\s*$", re.I)
 
 
@@ -132,7 +132,7 @@ class _Solution:
 class Controls:
     """What the control reader found: questions, and the tables and paragraphs it claimed."""
 
-    found: list[Any] = field(default_factory=list)  # docx_format._Found
+    found: list[Any] = field(default_factory=list)  # docx_cells._Found
     tables: dict[int, str] = field(default_factory=dict)  # block position -> layout name
     paragraphs: set[int] = field(default_factory=set)
 
@@ -221,8 +221,6 @@ def _blank_row(grid: "_Grid", r: int) -> bool:
 def _solution_in(grid: "_Grid", pos: int) -> _Solution | None:
     """The solution place of a table made for one control: summary rows (if any), then a header asking
     how the control is implemented, then its answer cell or part rows, then nothing but empty rows."""
-    from ingest.docx_format import _written
-
     rows = len(grid.rows)
     for r in range(rows):
         cells = grid.row_cells(r)
@@ -323,13 +321,11 @@ def _guidance_start(text: str) -> bool:
     if not head or "[" in head or len(head.split()) > 7 or re.match(r"^\(?[a-z0-9]{1,3}[.)]\s", head, re.I):
         return False
     words = set(re.findall(r"[a-z]+", head.lower()))
-    return bool(words & _GUIDANCE_WORDS) or bool(_GUIDANCE_PHRASES.search(head))
+    return bool(words & CONTROL_GUIDANCE_WORDS) or bool(CONTROL_GUIDANCE_PHRASES.search(head))
 
 
 def read_controls(reader: "_Reader", grid_for) -> Controls:
     """The controls of a control-implementation template. `grid_for(pos)` gives a table's layout grid."""
-    from ingest.docx_format import _Found
-
     out = Controls()
     blocks = reader.blocks
     solutions: list[_Solution] = []

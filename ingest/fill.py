@@ -23,8 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ingest.layout import norm, short_answer_family
 from ingest.model import AnswerFill, Locator, Question
+from ingest.vocabulary import norm, short_answer_family
 
 CANONICAL = {"yes": "Yes", "no": "No", "n/a": "N/A", "partial": "Partial"}
 
@@ -34,6 +34,7 @@ class PlannedWrite:
     at: Locator
     value: str
     role: str  # "answer" | "comment" | "mark" | "clear"
+    option: str | None = None  # a mark: the option chosen (several options can share one place)
 
     def to_json(self) -> dict:
         return {"at": self.at.to_json(), "value": self.value, "role": self.role}
@@ -100,7 +101,7 @@ def plan_fill(fill: AnswerFill, column_spelling: dict[str, str] | None = None) -
             if opt == label:
                 chosen = loc
         if chosen is not None:
-            writes.append(PlannedWrite(chosen, "X", "mark"))
+            writes.append(PlannedWrite(chosen, "X", "mark", option=label))
         elif short:
             notes.append(f"no place to mark {short!r} (the form offers {', '.join(labels)})")
         if narrative and q.comment_at is not None:

@@ -22,30 +22,28 @@ What it checks (../shared/docs/SECURITY.md cases 1-9):
   `check_ooxml`. The readers cap rows per sheet, filled cells per row and
   questions per file with the same `Limits`;
 - macros (case 29): VBA parts are found by relationship type and content
-  type, not file name (`macro_parts`), and `strip_macros` removes them.
+  type, not file name (`ingest.macros.macro_parts`), and `strip_macros`
+  removes them.
 
-It also gives the parsers a safe expat parser (`safe_expat_parser`) with the
+The zip helpers the guard and the readers share are in `ingest.ooxml`: capped
+member reads and a safe expat parser (`safe_expat_parser`) with the
 same three protections as defusedxml's parser (no DTD, no entity
 declarations, no external references) but without the pure-Python layer
 that makes `defusedxml.ElementTree` three times slower on big sheets.
 """
 from __future__ import annotations
 
-import codecs
-import io
 import os
 import re
 import zipfile
-import zlib
 from dataclasses import dataclass, field
-from typing import Iterator
-from xml.parsers import expat
 
 import openpyxl
 
 import aimsq_settings
 from ingest.encoding import UTF32_MESSAGE, utf16_order, utf32_order
 from ingest.errors import (
+    DAMAGED_MESSAGE,
     DamagedFile,
     EncryptedFile,
     FileTooLarge,
@@ -53,6 +51,8 @@ from ingest.errors import (
     UnsafeFile,
     UnsupportedFormat,
 )
+from ingest.macros import macro_parts
+from ingest.ooxml import _MAIN_TYPES, _bomb, iter_member, open_zip, read_member, safe_member_name, xml_encoding
 
 # openpyxl parses with the standard library unless defusedxml is installed,
 # and does not say so; refuse to run without it (SECURITY.md, "What the
@@ -60,28 +60,8 @@ from ingest.errors import (
 if not openpyxl.DEFUSEDXML:  # pragma: no cover - defusedxml is a dependency
     raise ImportError("openpyxl is not using defusedxml; install defusedxml before reading customer files")
 
-DAMAGED_MESSAGE = (
-    "The file is damaged and cannot be read (it may be incomplete or corrupted). "
-    "Ask the sender for a fresh copy, or open it in Excel or Word and save it again."
-)
-
 OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
-
-_MAIN_TYPES = {
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml": ("xlsx", False),
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml": ("xlsx", False),
-    "application/vnd.ms-excel.sheet.macroEnabled.main+xml": ("xlsx", True),
-    "application/vnd.ms-excel.template.macroEnabled.main+xml": ("xlsx", True),
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml": ("docx", False),
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml": ("docx", False),
-    "application/vnd.ms-word.document.macroEnabled.main+xml": ("docx", True),
-    "application/vnd.ms-word.template.macroEnabledTemplate.main+xml": ("docx", True),
-}
-_PLAIN_MAIN_TYPE = {
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
-    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",
-}
 _DECLARATION = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
@@ -251,172 +231,6 @@ def check_ooxml(data: bytes, limits: Limits | None = None, filename: str | None 
     return OoxmlInfo(kind, main_part, macro, members, content_types)
 
 
-# ---- zip helpers the readers share ---------------------------------------------
-
-
-def open_zip(data: bytes) -> zipfile.ZipFile:
-    """A ZipFile over `data`, or DamagedFile."""
-    try:
-        return zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as e:
-        raise DamagedFile(DAMAGED_MESSAGE) from e
-
-
-def iter_member(zf: zipfile.ZipFile, member: str, cap: int, chunk: int = 1 << 16) -> Iterator[bytes]:
-    """Decompress one member in chunks, stopping with UnsafeFile past `cap` bytes.
-
-    zipfile checks the CRC when the member ends; any low-level error
-    (truncation, bad CRC, bad deflate stream) becomes DamagedFile.
-    """
-    seen = 0
-    try:
-        with zf.open(member) as fp:
-            while True:
-                block = fp.read(chunk)
-                if not block:
-                    return
-                seen += len(block)
-                if seen > cap:
-                    raise _bomb(None)
-                yield block
-    except KeyError as e:
-        raise DamagedFile(DAMAGED_MESSAGE) from e
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as e:
-        raise DamagedFile(DAMAGED_MESSAGE) from e
-
-
-def read_member(zf: zipfile.ZipFile, member: str, cap: int) -> bytes:
-    """The whole member, read with a hard byte cap (see iter_member)."""
-    return b"".join(iter_member(zf, member, cap))
-
-
-def safe_expat_parser(namespaces: bool = True) -> "expat.XMLParserType":
-    """A pyexpat parser with defusedxml's protections: DTDs, entity declarations
-    and external references raise UnsafeFile. With `namespaces`, element names
-    arrive as "uri local" (or "local" when unqualified)."""
-    parser = expat.ParserCreate(namespace_separator=" ") if namespaces else expat.ParserCreate()
-
-    def forbid_dtd(*_args):
-        raise UnsafeFile("The file contains an XML document type declaration, which Office never writes; it was not opened.")
-
-    def forbid_entity(*_args):
-        raise UnsafeFile("The file declares XML entities (a known attack); it was not opened.")
-
-    def forbid_external(*_args):
-        raise UnsafeFile("The file refers to external XML entities (a known attack); it was not opened.")
-
-    parser.StartDoctypeDeclHandler = forbid_dtd
-    parser.EntityDeclHandler = forbid_entity
-    parser.UnparsedEntityDeclHandler = forbid_entity
-    parser.ExternalEntityRefHandler = forbid_external
-    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
-    parser.buffer_text = True
-    return parser
-
-
-def strip_macros(data: bytes) -> bytes:
-    """A copy of an XLSM/DOCM package without its VBA project, typed as XLSX/DOCX.
-
-    The VBA parts are found by what the package says they are (relationship
-    type and content type, `macro_parts`), not by their file names: a VBA
-    project stored as xl/media/code.bin is removed like xl/vbaProject.bin.
-    Removes those parts and their own relationship files, the relationships
-    and content-type entries that point at them, and switches the main part
-    to the macro-free content type. Every other member is copied unchanged
-    (member names that could escape a folder are dropped, see
-    `safe_member_name`). A package without macros is returned as it is.
-    Raises UnsafeFile when the copy would still hold a VBA part.
-    """
-    zf = open_zip(data)
-    vba = macro_parts(zf)
-    if not vba and not _macro_enabled_type(zf):
-        return data
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
-        for info in zf.infolist():
-            if info.filename in vba or not safe_member_name(info.filename):
-                continue
-            body = zf.read(info.filename)
-            if info.filename == "[Content_Types].xml":
-                body = _strip_vba_content_types(_utf8_xml(body), vba)
-            elif info.filename.lower().endswith(".rels"):
-                body = _strip_vba_relationships(_utf8_xml(body), _rels_folder(info.filename), vba)
-            zout.writestr(_copy_info(info), body)
-    result = out.getvalue()
-    check = open_zip(result)
-    types = read_member(check, "[Content_Types].xml", 1 << 24).lower() if "[Content_Types].xml" in check.namelist() else b""
-    if macro_parts(check) or any(t.lower().encode() in types for t, (_, macro) in _MAIN_TYPES.items() if macro):
-        raise UnsafeFile(
-            "The file's macros could not be removed safely (its package is written in an unusual way), "
-            "so no copy was written. Open it in Excel or Word, save it as .xlsx or .docx and try again."
-        )
-    return result
-
-
-def has_macros(zf: zipfile.ZipFile) -> bool:
-    """Whether the package holds a VBA part (by name, relationship type or
-    content type) or a macro-enabled content type: what `strip_macros`
-    removes (Excel keeps the .xlsm type with no macros left)."""
-    return bool(macro_parts(zf)) or _macro_enabled_type(zf)
-
-
-def macro_parts(zf: zipfile.ZipFile, content_types: dict[str, str] | None = None) -> set[str]:
-    """The members that hold a VBA project or belong to one, plus their own
-    relationship files. A part counts when its content type (override, or
-    default for its extension) is a VBA type, when any relationship of a VBA
-    type points at it, or when it has a VBA file name."""
-    names = [n for n in zf.namelist() if not n.endswith("/")]
-    if content_types is None:
-        content_types = {}
-        if "[Content_Types].xml" in names:
-            for local, attrs in _small_part_elements(zf, "[Content_Types].xml"):
-                if local == "Override" and attrs.get("PartName"):
-                    content_types[attrs["PartName"]] = attrs.get("ContentType", "")
-                elif local == "Default" and attrs.get("Extension"):
-                    content_types["*." + attrs["Extension"].lower()] = attrs.get("ContentType", "")
-    # Part names are case-insensitive in a package (ECMA-376 part 2), so compare in lower case.
-    by_lower = {n.lower(): n for n in names}
-    types = {k.lower(): v for k, v in content_types.items()}
-    found = {n.lower() for n in names if _is_vba_part(n)}
-    for n in by_lower:
-        ctype = types.get("/" + n)
-        if ctype is None and "." in n.rsplit("/", 1)[-1]:
-            ctype = types.get("*." + n.rsplit(".", 1)[-1])
-        if ctype and _is_vba_type(ctype):
-            found.add(n)
-    for rels in (n for n in names if n.lower().endswith(".rels")):
-        folder = _rels_folder(rels)
-        for local, attrs in _small_part_elements(zf, rels):
-            if local == "Relationship" and attrs.get("TargetMode") != "External" and _is_vba_rel(attrs.get("Type", "")):
-                found.add(_resolve_part(folder, attrs.get("Target", "")).lower())
-    found |= {_rels_of(n) for n in found}
-    return {by_lower[n] for n in found if n in by_lower}
-
-
-def safe_member_name(member: str) -> bool:
-    """False for a zip member name that could leave the folder it is unpacked
-    in: an absolute path, a drive letter, a backslash or a `..` step. Office
-    never writes one; readers refuse such a package and writers never copy one."""
-    if not member or member.startswith("/") or "\\" in member or "\x00" in member:
-        return False
-    if re.match(r"[A-Za-z]:", member):
-        return False
-    return ".." not in member.split("/")
-
-
-def _copy_info(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
-    new = zipfile.ZipInfo(info.filename, date_time=info.date_time)
-    new.compress_type = info.compress_type if info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) else zipfile.ZIP_DEFLATED
-    new.external_attr = info.external_attr
-    new.create_system = info.create_system
-    new.comment = info.comment
-    new.extra = b""
-    return new
-
-
-copy_zipinfo = _copy_info
-
-
 # ---- internals -------------------------------------------------------------------
 
 
@@ -426,61 +240,8 @@ def _display_name(filename: str | None) -> str:
     return os.path.basename(str(filename).replace("\\", "/")) or "The file"
 
 
-def _bomb(name: str | None) -> UnsafeFile:
-    who = name or "The file"
-    return UnsafeFile(
-        f"{who} expands to far more data than a questionnaire holds (a 'zip bomb' or a damaged "
-        "archive), so it was not opened. Ask the sender for the original file."
-    )
-
-
 def _is_xml_name(member: str) -> bool:
     return member.endswith((".xml", ".rels", ".vml")) or member == "[Content_Types].xml"
-
-
-def _is_vba_part(member: str) -> bool:
-    base = member.rsplit("/", 1)[-1].lower()
-    return base.startswith("vbaproject") and base.endswith(".bin") or base in ("vbadata.xml", "vbaprojectsignature.bin")
-
-
-_XML_ENCODING = re.compile(rb"""^<\?xml[^>]*?\bencoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")
-_ASCII_FAMILY = {"utf-8", "utf_8", "ascii", "us-ascii"}
-
-
-def xml_encoding(head: bytes) -> str | None:
-    """The encoding an XML parser would read a part in, from its first bytes
-    (XML 1.0 appendix F): a byte-order mark, the byte pattern of `<?` in
-    UTF-16/UTF-32/EBCDIC with no mark, else the declaration's `encoding`.
-    None means an ASCII-compatible encoding, where markup such as `<!ENTITY`
-    appears as the same bytes, so a byte search finds it."""
-    boms = ((b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe\x00\x00", "utf-32-le"),
-            (b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le"))
-    for bom, codec in boms:
-        if head.startswith(bom):
-            return codec
-    patterns = ((b"\x00\x00\x00<", "utf-32-be"), (b"<\x00\x00\x00", "utf-32-le"),
-                (b"\x4c\x6f\xa7\x94", "cp037"))
-    for pattern, codec in patterns:
-        if head.startswith(pattern):
-            return codec
-    if head[:1] == b"\x00" and head[1:2] != b"\x00":
-        return "utf-16-be"
-    if head[1:2] == b"\x00" and head[:1] != b"\x00":
-        return "utf-16-le"
-    m = _XML_ENCODING.match(head.lstrip(b"\xef\xbb\xbf"))
-    if not m:
-        return None
-    declared = m.group(1).decode("ascii").lower()
-    if declared in _ASCII_FAMILY:
-        return None
-    try:
-        codec = codecs.lookup(declared).name
-        probe = "<!DOCTYPE <!ENTITY <!doctype <!entity >".encode(codec)
-    except (LookupError, UnicodeError, ValueError):
-        return declared  # unknown to Python: _as_text refuses it
-    if probe == b"<!DOCTYPE <!ENTITY <!doctype <!entity >" and codec not in ("utf-7",):
-        return None
-    return codec
 
 
 def _as_text(part: bytes, member: str, name: str, encoding: str | None = None) -> bytes:
@@ -705,117 +466,3 @@ def _reject_other_binary(data: bytes, name: str) -> None:
         raise UnsupportedFormat(
             f"{name} is not a questionnaire file aimsq can read. Upload an .xlsx, .docx or .csv file."
         )
-
-
-_VBA_CONTENT_TYPES = ("vbaproject", "vbadata")  # vbaProject, vbaProjectSignature(Agile|V3), vbaData+xml
-_ATTR = r"\b{}\s*=\s*(?:\"([^\"]*)\"|'([^']*)')"
-
-
-def _is_vba_type(ctype: str) -> bool:
-    low = ctype.lower()
-    return any(t in low for t in _VBA_CONTENT_TYPES)
-
-
-def _is_vba_rel(rtype: str) -> bool:
-    last = rtype.rstrip("/").rsplit("/", 1)[-1].lower()
-    return last.startswith("vba") or last == "wordvbadata"
-
-
-def _macro_enabled_type(zf: zipfile.ZipFile) -> bool:
-    if "[Content_Types].xml" not in zf.namelist():
-        return False
-    return b"macroenabled" in read_member(zf, "[Content_Types].xml", 1 << 24).lower()
-
-
-def _small_part_elements(zf: zipfile.ZipFile, member: str) -> list[tuple[str, dict[str, str]]]:
-    """(local name, attributes) of every element of a small XML part (16 MB cap)."""
-    out: list[tuple[str, dict[str, str]]] = []
-    parser = safe_expat_parser()
-    parser.StartElementHandler = lambda name, attrs: out.append(
-        (name.rsplit(" ", 1)[-1], {k.rsplit(" ", 1)[-1]: v for k, v in attrs.items()}))
-    try:
-        parser.Parse(read_member(zf, member, 1 << 24), True)
-    except (UnsafeFile, DamagedFile, FileTooLarge):
-        raise
-    except Exception as e:  # ExpatError: a broken part
-        raise DamagedFile(DAMAGED_MESSAGE) from e
-    return out
-
-
-def _rels_folder(rels: str) -> str:
-    """The folder relationship targets in `rels` are relative to: "xl" for xl/_rels/workbook.xml.rels."""
-    folder = rels.rsplit("/", 1)[0] if "/" in rels else ""
-    if folder == "_rels":
-        return ""
-    return folder[: -len("/_rels")] if folder.endswith("/_rels") else folder
-
-
-def _rels_of(part: str) -> str:
-    folder, _, base = part.rpartition("/")
-    return f"{folder}/_rels/{base}.rels" if folder else f"_rels/{base}.rels"
-
-
-def _resolve_part(folder: str, target: str) -> str:
-    path = target.lstrip("/") if target.startswith("/") else (f"{folder}/{target}" if folder else target)
-    parts: list[str] = []
-    for piece in path.split("/"):
-        if piece == "..":
-            if parts:
-                parts.pop()
-        elif piece and piece != ".":
-            parts.append(piece)
-    return "/".join(parts)
-
-
-def _utf8_xml(body: bytes) -> bytes:
-    """A small XML part in UTF-8 (re-declared so) when it is in UTF-16 or another
-    encoding that is not ASCII-compatible, so byte patterns can edit it."""
-    encoding = xml_encoding(body[:256])
-    if encoding is None:
-        return body
-    try:
-        text = body.decode(encoding).lstrip("\ufeff")
-    except (LookupError, UnicodeDecodeError) as e:
-        raise DamagedFile(DAMAGED_MESSAGE) from e
-    text = re.sub(r"""^(<\?xml[^>]*?\bencoding\s*=\s*["'])[^"']*""", r"\1UTF-8", text)
-    return text.encode("utf-8")
-
-
-def _attr(tag: bytes, name: str) -> str | None:
-    m = re.search(_ATTR.format(name).encode(), tag)
-    if not m:
-        return None
-    return (m.group(1) if m.group(1) is not None else m.group(2)).decode("utf-8", "replace")
-
-
-def _strip_vba_content_types(body: bytes, parts: set[str]) -> bytes:
-    lower = {p.lower() for p in parts}
-
-    def keep(m: re.Match) -> bytes:
-        tag = m.group(0)
-        ctype = _attr(tag, "ContentType") or ""
-        part = (_attr(tag, "PartName") or "").lstrip("/")
-        if _is_vba_type(ctype) or part.lower() in lower:
-            return b""
-        return tag
-
-    body = re.sub(rb"<(?:[\w.-]+:)?(?:Override|Default)\b[^>]*?(?:/>|>\s*</(?:[\w.-]+:)?(?:Override|Default)\s*>)", keep, body)
-    for macro_type, (kind, is_macro) in _MAIN_TYPES.items():
-        if is_macro:
-            body = re.sub(re.escape(macro_type).encode(), _PLAIN_MAIN_TYPE[kind].encode(), body, flags=re.IGNORECASE)
-    return body
-
-
-def _strip_vba_relationships(body: bytes, folder: str, parts: set[str]) -> bytes:
-    lower = {p.lower() for p in parts}
-
-    def keep(m: re.Match) -> bytes:
-        tag = m.group(0)
-        if _is_vba_rel(_attr(tag, "Type") or ""):
-            return b""
-        target = _attr(tag, "Target")
-        if target is not None and _attr(tag, "TargetMode") != "External" and _resolve_part(folder, target).lower() in lower:
-            return b""
-        return tag
-
-    return re.sub(rb"<(?:[\w.-]+:)?Relationship\b[^>]*?(?:/>|>\s*</(?:[\w.-]+:)?Relationship\s*>)", keep, body)

@@ -20,14 +20,18 @@ particular questionnaire; the evidence is generic:
   guidance, ...) never take an answer.
 
 `detect_questions(grid, hints)` returns rows with their roles; the format
-module turns them into `Question`s with its own locators.
+module turns them into `Question`s with its own locators. The words it reads
+by (header roles, Yes/No spellings, question openings, guidance labels) are
+in `ingest.vocabulary`, shared with the Word reader.
 """
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable
+
+from ingest.vocabulary import (GUIDANCE_CELL, GUIDANCE_LABEL, REQUIREMENT, YES_NO_FAMILIES, asks, header_role, norm,
+                               question_score, short_answer_family)
 
 # ---- text classification ---------------------------------------------------------
 
@@ -43,135 +47,13 @@ _REF = re.compile(
     )$""",
     re.VERBOSE,
 )
-_QUESTION_WORDS = (
-    # English
-    "do", "does", "did", "is", "are", "was", "were", "can", "could", "will", "would", "shall", "should",
-    "have", "has", "had", "may", "might", "must", "how", "what", "which", "when", "where", "who", "whom",
-    "whose", "why", "if", "in what", "to what",
-    # Spanish / Portuguese / French / German / Italian / Dutch
-    "qué", "que", "cuál", "cuáles", "cómo", "cuándo", "dónde", "quién", "existe", "existen", "tiene",
-    "dispone", "realiza", "se", "el proveedor", "la solución", "está", "están",
-    "qual", "quais", "como", "quando", "onde", "possui", "existe",
-    "est-ce", "avez-vous", "disposez-vous", "quel", "quelle", "quels", "quelles", "comment", "pouvez-vous",
-    "gibt es", "haben sie", "verfügen sie", "wie", "welche", "wer", "wann", "wo", "ist", "sind", "werden",
-    "esiste", "avete", "come", "quale", "heeft", "zijn", "hoe", "welke",
-)
-_IMPERATIVES = (
-    "describe", "provide", "list", "explain", "indicate", "specify", "state", "confirm", "identify",
-    "outline", "detail", "attach", "please", "upload", "summarize", "summarise", "share", "enter",
-    "select", "include", "give", "name", "define", "document", "submit", "supply", "demonstrate",
-    "use this", "tell us", "briefly", "how many", "how often", "how long",
-    "describa", "indique", "proporcione", "especifique", "detalle", "explique", "adjunte", "aporte",
-    "enumere", "facilite", "informe", "descreva", "indique", "forneça", "décrivez", "indiquez",
-    "fournissez", "précisez", "expliquez", "joignez", "beschreiben", "nennen", "erläutern", "geben",
-    "descrivere", "indicare", "fornire", "beschrijf", "geef",
-)
-_REQUIREMENT = re.compile(
-    r"\b(must|shall|should|is required to|are required to|debe|deberá|deben|deberán|doit|doivent|muss|müssen|deve|devono)\b",
-    re.IGNORECASE,
-)
-_FIRST_WORDS = re.compile(r"^[¿¡\"'“(\[]*([\w'’\-]+(?:\s+[\w'’\-]+)?)", re.UNICODE)
 
-# Header keywords per role, matched on a normalised header text.
-_ROLE_PATTERNS: dict[str, list[str]] = {
-    "exclude": [
-        r"\banalyst", r"\breviewer", r"\bassessor", r"\bauditor", r"\binternal use", r"\bscor(e|es|ing)\b",
-        r"\bweight", r"\bguidance\b", r"\breason\b", r"\bfollow up", r"\bfor (the )?(institution|customer|client|buyer) use",
-        r"\brisk (rating|level)\b", r"\bevaluat", r"\bexpected\b", r"\bexamples?\b", r"\bmapping\b", r"\bcrosswalk",
-        r"\boverride\b", r"\bofficial use\b", r"\bpuntuaci", r"\bponderaci", r"\bevaluaci",
-        r"\breserved for\b", r"\bréservé", r"\breservado", r"\bévaluat", r"\bavalia[çc]", r"\bbewertung",
-        r"\bprüfer", r"\bvalutazion", r"\bauditeur", r"\bevaluador",
-    ],
-    "ref": [
-        r"\bid\b", r"\bids\b", r"\bref\b", r"\bref id\b", r"\breference\b", r"^#$", r"^no\.?$", r"^nr\.?$", r"^n[º°o]\.?$",
-        r"^num(ber)?\.?$", r"\bq ?#", r"\bques(tion)? ?(num|no|nr)\b", r"^s\.? ?no\.?$", r"^item( no\.?| number| #)?$", r"\bnumero\b", r"\bnúmero\b",
-        r"\bnuméro\b", r"\bcode\b", r"\bcódigo\b", r"\bidentifier\b", r"\bcontrol (id|number|no)\b",
-    ],
-    "question": [
-        r"\bquestions?\b", r"\bpreguntas?\b", r"\bquestionn?aire", r"\bfragen?\b", r"\bperguntas?\b",
-        r"\brequirements?\b", r"\brequisitos?\b", r"\bexigences?\b", r"\banforderung", r"\bquery\b", r"\bcriteria\b",
-        r"\bcriterion\b", r"\bcontrol (question|statement|requirement)\b", r"\bdomanda\b", r"\bvraag\b", r"\bprompt\b",
-    ],
-    "answer": [
-        r"\banswers?\b", r"\brespon(se|ses|d)\b", r"\brespuestas?\b", r"\bréponses?\b", r"\breponses?\b", r"\bantwort",
-        r"\brespostas?\b", r"\breply\b", r"\byes ?/ ?no\b", r"\by ?/ ?n\b", r"\bsí ?/ ?no\b", r"\bsi ?/ ?no\b",
-        r"\boui ?/ ?non\b", r"\bja ?/ ?nein\b", r"\brisposta\b", r"\bantwoord\b", r"\bvendor (input|entry)\b",
-    ],
-    "comment": [
-        r"\bcomments?\b", r"\bexplanations?\b", r"\bexplain\b", r"\bjustifications?\b", r"\bnotes?\b", r"\bremarks?\b",
-        r"\bdetails?\b", r"\badditional (info|information|details|context)\b", r"\bevidence\b", r"\bsupporting\b",
-        r"\bimplementation\b", r"\bdescribe\b", r"\bcomentarios?\b", r"\bobservaci", r"\bjustificaci",
-        r"\bcommentaires?\b", r"\bremarques?\b", r"\bbemerkung", r"\bkommentar", r"\bevidencias?\b", r"\belaborat",
-        r"\bclarification", r"\bcontext\b", r"\bnarrative\b", r"\bcommenti\b", r"\bopmerking",
-    ],
-    "section": [
-        r"\bsections?\b", r"\bdomains?\b", r"\bcategor(y|ies)\b", r"\btopics?\b", r"\bchapter\b", r"\bdominio\b",
-        r"\bcategor[íi]as?\b", r"\bsecci[óo]n\b", r"\bthemes?\b", r"\bfamily\b", r"\bdomaine\b", r"\bkategorie\b",
-        r"\bcapítulo\b", r"\bárea\b", r"\barea\b",
-    ],
-}
-_ROLE_RES = {role: re.compile("|".join(p), re.IGNORECASE) for role, p in _ROLE_PATTERNS.items()}
-_ROLE_ORDER = ("exclude", "ref", "question", "answer", "comment", "section")
-
-YES_NO_FAMILIES: dict[str, tuple[str, ...]] = {
-    "yes": ("yes", "y", "si", "sí", "oui", "ja", "sim", "true", "compliant", "fully compliant", "implemented", "in place"),
-    "no": ("no", "n", "non", "nein", "não", "nao", "false", "not compliant", "non compliant", "non-compliant", "not implemented"),
-    "n/a": ("n/a", "na", "n.a.", "n.a", "not applicable", "no aplica", "n/d", "non applicable", "nicht zutreffend",
-            "não aplicável", "nao aplicavel", "sans objet", "not relevant", "none"),
-    "partial": ("partial", "partially", "partly", "parcial", "parcialmente", "partiel", "partiellement", "teilweise",
-                "partially compliant", "partially implemented", "in progress"),
-}
-_ENUMERATOR = re.compile(r"^\s*(?:\(?[0-9a-z]{1,2}[).:\-]|[-•*])\s+", re.IGNORECASE)
-
-
-def norm(text: str) -> str:
-    """Lower-case, accents kept, whitespace and underscores collapsed."""
-    return " ".join(text.replace("_", " ").replace("\u00a0", " ").split()).lower()
 
 
 def is_ref(text: str | None) -> bool:
     return bool(text) and len(text) <= 24 and bool(_REF.match(text.strip()))
 
 
-# "Name of the project", "List of sub-processors", "Details of the DPO": a form label, not an imperative
-_NOUN_LABEL = re.compile(r"^[\w'’\-]+\s+(of|for|de|du|des|der|von|do|da|del)\b", re.IGNORECASE)
-
-
-def question_score(text: str) -> int:
-    """0..4: how much a cell's text reads like a question or a requirement."""
-    t = text.strip()
-    if len(t) < 3:
-        return 0
-    score = 0
-    if "?" in t:
-        score += 3
-    low = t.lower().lstrip("¿¡\"'“([ ")
-    first = _FIRST_WORDS.match(low)
-    if first:
-        words = first.group(1)
-        one = words.split()[0]
-        if one in _QUESTION_WORDS or words in _QUESTION_WORDS:
-            score += 2 if "?" in t or len(t) > 25 else 1
-        elif (one in _IMPERATIVES or words in _IMPERATIVES) and not _NOUN_LABEL.match(low):
-            score += 2
-    if score == 0 and len(t) > 40 and _REQUIREMENT.search(t):
-        score += 2
-    if len(t.split()) >= 4:
-        score += 1
-    return min(score, 4)
-
-
-def header_role(text: str) -> str | None:
-    """The column role a header cell names, or None."""
-    t = norm(text)
-    if not t or len(t) > 80 or "?" in t:
-        return None
-    for role in _ROLE_ORDER:
-        if _ROLE_RES[role].search(t):
-            if role == "ref" and _ROLE_RES["question"].search(t) and not re.search(r"\b(id|ref|no|number|#)\b", t):
-                continue
-            return role
-    return None
 
 
 def is_title(text: str) -> bool:
@@ -184,30 +66,6 @@ def is_title(text: str) -> bool:
     words = t.split()
     return 1 <= len(words) <= 12 and any(ch.isalpha() for ch in t)
 
-
-def short_answer_family(value: str | None) -> str | None:
-    """'yes' | 'no' | 'n/a' | 'partial' for a Yes/No-like value (any listed language), else None."""
-    if not value:
-        return None
-    v = norm(_ENUMERATOR.sub("", value)).strip(" .!")
-    v = unicodedata.normalize("NFC", v)
-    for family, words in YES_NO_FAMILIES.items():
-        if v in words:
-            return family
-    for family, words in YES_NO_FAMILIES.items():
-        for w in words:
-            if len(w) > 1 and (v.startswith(w + " ") or v.startswith(w + ",") or v.startswith(w + ";")
-                               or v.startswith(w + " -") or v.startswith(w + ":")):
-                return family
-    return None
-
-
-def is_yes_no_options(options: list[str] | None) -> bool:
-    """Options that are all Yes/No/N/A/Partial spellings, including Yes and No."""
-    if not options:
-        return False
-    families = [short_answer_family(o) for o in options]
-    return None not in families and "yes" in families and "no" in families
 
 
 # ---- the grid the detector reads -------------------------------------------------------
@@ -283,6 +141,19 @@ class ColumnHints:
 
     def any(self) -> bool:
         return any(v is not None for v in (self.question, self.answer, self.comment))
+
+    @classmethod
+    def resolved(cls, hints, resolve: Callable[[str, str, str], int | None]) -> "ColumnHints":
+        """The question / answer / comment column hints of an `IngestHints`, each
+        given that is not blank resolved by `resolve(stripped value, value, flag)`
+        (which raises IngestError naming the flag when there is no such column)."""
+        def one(value: str | None, flag: str) -> int | None:
+            if value is None or not str(value).strip():
+                return None
+            return resolve(str(value).strip(), value, flag)
+
+        return cls(question=one(hints.question_col, "--question-col"), answer=one(hints.answer_col, "--answer-col"),
+                   comment=one(hints.comment_col, "--comment-col"))
 
 
 @dataclass
@@ -642,7 +513,7 @@ def detect_questions(grid: Grid, hints: ColumnHints | None = None) -> SheetLayou
             if is_title(q_text) and not has_ref:
                 section = q_text
             continue
-        if not has_ref and any(c != q_col and c != block.answer and _GUIDANCE_CELL.match(t) for c, t in cells.items()):
+        if not has_ref and any(c != q_col and c != block.answer and GUIDANCE_CELL.match(t) for c, t in cells.items()):
             continue  # a cell on the row labels it as guidance ("Quality criteria") for the question above
         if block.section is not None:
             sec = grid.merged_text(r, block.section)
@@ -688,38 +559,6 @@ def detect_questions(grid: Grid, hints: ColumnHints | None = None) -> SheetLayou
     return SheetLayout(grid.name, roles, questions, warnings, sorted(headers), score)
 
 
-# Rows that explain or grade the question above them open with a label like these.
-_GUIDANCE_LABEL = re.compile(
-    r"^[\s*\-•]*(quality criteria|criteria|criterion|success criteria|acceptance criteria|guidance|guide|hints?|tips?|"
-    r"supplemental guidance|implementation guidance|assessment guidance|discussion|rationale|related controls|"
-    r"notes?|examples?|e\.g\.|scoring|score|rating|maturity criteria|evidence( required| expected)?|expected evidence|"
-    r"criterios?|gu[íi]a|orientaci[óo]n|nota|ejemplos?|puntuaci[óo]n|evidencias?( requeridas?)?|"
-    r"crit[èe]res?|conseils?|remarques?|exemples?|notation|hinweise?|beispiele?|kriterien|bewertung|"
-    r"crit[ée]rios?|orienta[çc][ãa]o|exemplos?)\s*[:\-–\n]",
-    re.IGNORECASE,
-)
-
-
-# A cell that only says the row is guidance (a label column beside the text)
-_GUIDANCE_CELL = re.compile(
-    r"^\s*(quality criteria|criteria|success criteria|acceptance criteria|maturity criteria|guidance|scoring guidance|"
-    r"criterios?( de calidad)?|gu[íi]a|crit[èe]res?( de qualit[ée])?|kriterien|qualit[äa]tskriterien|"
-    r"crit[ée]rios?( de qualidade)?)\s*:?\s*$",
-    re.IGNORECASE,
-)
-
-
-def asks(text: str) -> bool:
-    """The text asks something: a question mark, or an interrogative or imperative opening."""
-    if "?" in text:
-        return True
-    low = text.strip().lower().lstrip("¿¡\"'“([ ")
-    first = _FIRST_WORDS.match(low)
-    if not first:
-        return False
-    words = first.group(1)
-    one = words.split()[0]
-    return one in _QUESTION_WORDS or words in _QUESTION_WORDS or one in _IMPERATIVES or words in _IMPERATIVES
 
 
 def _without_guidance(questions: list[FoundQuestion]) -> list[FoundQuestion]:
@@ -727,7 +566,7 @@ def _without_guidance(questions: list[FoundQuestion]) -> list[FoundQuestion]:
     guidance, scoring notes): a guidance label at the start, or, where questions
     carry a dropdown, a recurring row under a question with no reference, no
     dropdown and no answer that does not itself ask anything."""
-    out = [q for q in questions if q.ref is not None or not _GUIDANCE_LABEL.match(q.text)]
+    out = [q for q in questions if q.ref is not None or not GUIDANCE_LABEL.match(q.text)]
     with_dv = [q for q in out if q.options]
     asking = [q for q in out if q.options or q.ref is not None or asks(q.text)]
     if len(with_dv) < 3 or len(with_dv) < 0.6 * len(asking):
@@ -741,7 +580,7 @@ def _without_guidance(questions: list[FoundQuestion]) -> list[FoundQuestion]:
             # a dropdown laid over the whole column: the row is guidance only under a
             # question that asks, and when it states no requirement of its own
             elif q.options and (prev.row in under or (prev.options and asks(prev.text))) \
-                    and not _REQUIREMENT.search(q.text):
+                    and not REQUIREMENT.search(q.text):
                 under.add(q.row)
         prev = q
     if len(under) >= max(2, 0.2 * len(with_dv)):

@@ -17,7 +17,9 @@ from click.testing import CliRunner
 
 from ingest import read_questionnaire
 from ingest.guard import Limits
-from ingest.xlsx_format import _Package, _rezip, patch_sheet_xml, split_cell
+from ingest.xlsx_package import _Package
+from ingest.xlsx_refs import split_cell
+from ingest.xlsx_write import _rezip, patch_sheet_xml
 from cli import main
 from tests.conftest import shared_path
 

@@ -15,7 +15,7 @@ import pytest
 from ingest import read_questionnaire, write_answers
 from ingest.guard import Limits
 from ingest.model import AnswerFill
-from ingest.xlsx_format import _Package
+from ingest.xlsx_package import _Package
 
 pytestmark = [pytest.mark.corpus, pytest.mark.filterwarnings("ignore::UserWarning")]
 
@@ -166,7 +166,7 @@ def test_hecvat4_formula_cells_are_never_targets_and_answers_read_back():
     data = load(HECVAT4)
     result = read_questionnaire(io.BytesIO(data), HECVAT4)
     pkg = _Package(data, Limits())
-    from ingest.xlsx_format import split_cell
+    from ingest.xlsx_refs import split_cell
 
     equal = 0
     for q in result.questions:
@@ -205,7 +205,7 @@ def test_round_trip(name):
            [(q.ref, q.answer_at, q.comment_at) for q in result.questions]
     targets: set[tuple[str, int, int]] = set()
     from ingest.fill import plan_fill
-    from ingest.xlsx_format import split_cell
+    from ingest.xlsx_refs import split_cell
 
     for fill, q2 in zip(fills, again.questions):
         writes, _ = plan_fill(fill)
@@ -238,7 +238,7 @@ def test_round_trip(name):
 
 
 def _letters(c: int) -> str:
-    from ingest.xlsx_format import col_letter
+    from ingest.xlsx_refs import col_letter
 
     return col_letter(c)
 

@@ -12,6 +12,7 @@ import pytest
 
 from ingest import detect_format, read_questionnaire, write_answers
 from ingest.errors import (
+    DAMAGED_MESSAGE,
     DamagedFile,
     EncryptedFile,
     FileTooLarge,
@@ -20,7 +21,9 @@ from ingest.errors import (
     UnsafeFile,
     UnsupportedFormat,
 )
-from ingest.guard import DAMAGED_MESSAGE, Limits, check_ooxml, check_upload, safe_expat_parser, strip_macros
+from ingest.guard import Limits, check_ooxml, check_upload
+from ingest.macros import strip_macros
+from ingest.ooxml import safe_expat_parser
 from ingest.model import AnswerFill
 from tests.ingest_fixtures import (
     deflate_repeat,

@@ -12,7 +12,8 @@ import pytest
 from answer_bank.io import BankFileError, read_entries
 from ingest import read_questionnaire, write_answers
 from ingest.errors import FileTooLarge, UnsafeFile
-from ingest.guard import Limits, check_upload, strip_macros
+from ingest.guard import Limits, check_upload
+from ingest.macros import strip_macros
 from ingest.model import AnswerFill
 from tests.hostile_inputs import (
     VBA_BYTES,
@@ -217,8 +218,8 @@ def test_member_names_that_escape_are_refused(bad):
 
 def test_writers_never_copy_an_escaping_member_name():
     # the writers run behind the guard; called directly they still drop such a member
-    from ingest.docx_format import _replace_member
-    from ingest.xlsx_format import write_xlsx
+    from ingest.docx_xml import _replace_member
+    from ingest.xlsx_write import write_xlsx
 
     data = member_named("../../evil.sh")()
     q = read_questionnaire(io.BytesIO(simple_questionnaire(3)), "q.xlsx").questions[0]

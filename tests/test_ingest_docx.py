@@ -863,3 +863,56 @@ def test_numbered_question_rows_with_merged_answer_rows_in_one_table():
     result = read_docx(to_bytes(d))
     assert [(q.ref, q.answer_at) for q in result.questions] == [
         ("1", Locator(table=0, row=2, col=0)), ("2", Locator(table=0, row=4, col=0))]
+
+
+def test_options_sharing_one_place_are_marked_as_planned():
+    """Three checkboxes in one paragraph are one place: the writer marks the
+    option the fill plan chose (any spelling of the answer) and clears the others."""
+    from ingest.fill import plan_fill
+
+    d = docx.Document()
+    append(d, xml_paragraph(run("Do you encrypt backups? ☒ Yes ☐ No ☐ N/A")))
+    data = to_bytes(d)
+    (q,) = read_docx(data).questions
+    writes, _ = plan_fill(AnswerFill(q, "not applicable", None))
+    assert [(w.role, w.option) for w in writes] == [("mark", "N/A")]
+    out = write_docx(data, [AnswerFill(q, "not applicable", None)])
+    assert reopen(out).paragraphs[0].text == "Do you encrypt backups? ☐ Yes ☐ No ☒ N/A"
+    assert read_docx(out).questions[0].existing_answer == "N/A"
+
+
+@pytest.mark.parametrize("headers", [
+    ["Nº", "Pregunta", "Puntuación del evaluador", "Respuesta", "Comentarios"],
+    ["N°", "Question", "Évaluation", "Réponse", "Commentaires"],
+    ["Nr.", "Frage", "Bewertung durch Prüfer", "Antwort", "Bemerkungen"],
+])
+def test_header_words_in_other_languages_name_the_columns(headers):
+    """The header words the spreadsheet reader knows, in every language it lists, name
+    a Word table's columns too; the customer's own evaluation column takes no answer."""
+    d = docx.Document()
+    t = d.add_table(rows=3, cols=5)
+    for cell, text in zip(t.rows[0].cells, headers):
+        cell.text = text
+    for row, (ref, question) in zip(t.rows[1:], [("1", "¿Cifra los datos en reposo?"), ("2", "¿Tiene un plan de respuesta?")]):
+        row.cells[0].text = ref
+        row.cells[1].text = question
+    result = read_docx(to_bytes(d))
+    assert [(q.ref, q.answer_at, q.comment_at) for q in result.questions] == [
+        ("1", Locator(table=0, row=1, col=3), Locator(table=0, row=1, col=4)),
+        ("2", Locator(table=0, row=2, col=3), Locator(table=0, row=2, col=4)),
+    ]
+
+
+def test_an_answer_written_beside_a_label_is_no_header():
+    """"Name of controller | Answer: ..." filled in: reading the copy again finds the
+    same questions, not a header row naming an answer column."""
+    d = docx.Document()
+    t = d.add_table(rows=2, cols=2)
+    t.cell(0, 0).text = "Name of controller:"
+    t.cell(1, 0).text = "Address of controller:"
+    data = to_bytes(d)
+    questions = read_docx(data).questions
+    fills = [AnswerFill(q, None, f"Answer: {text}") for q, text in zip(questions, ["Acme Ltd", "1 High Street"])]
+    again = read_docx(write_docx(data, fills)).questions
+    assert [(q.text, q.answer_at) for q in again] == [(q.text, q.answer_at) for q in questions]
+    assert [q.existing_answer for q in again] == ["Answer: Acme Ltd", "Answer: 1 High Street"]

@@ -1,4 +1,4 @@
-"""ingest.xlsx_format: finding questions in workbooks built here, and the sheet patcher."""
+"""ingest.xlsx_format and its xlsx_* modules: finding questions in workbooks built here, and the sheet patcher."""
 from __future__ import annotations
 
 import io
@@ -11,7 +11,8 @@ import pytest
 from ingest import read_questionnaire, write_answers, write_answers_report
 from ingest.errors import ExportError, IngestError
 from ingest.model import AnswerFill, IngestHints
-from ingest.xlsx_format import col_index, col_letter, excel_text, patch_sheet_xml, split_cell
+from ingest.xlsx_refs import col_index, col_letter, split_cell
+from ingest.xlsx_write import excel_text, patch_sheet_xml
 from tests.ingest_fixtures import YES_NO, hecvat_like, openpyxl_workbook, sheet_xml, simple_questionnaire, xlsx_package
 
 
@@ -395,7 +396,8 @@ def test_corrupted_bytes_raise_only_ingest_errors(seed):
 
 def _formula_cells(data: bytes) -> set[tuple[str, str]]:
     from ingest.guard import Limits
-    from ingest.xlsx_format import _Package, cell_name
+    from ingest.xlsx_package import _Package
+    from ingest.xlsx_refs import cell_name
 
     pkg = _Package(data, Limits())
     return {(s.name, cell_name(*k)) for s in pkg.sheets for k in pkg.sheet_data(s).formulas}
@@ -564,6 +566,6 @@ def test_control_sheet_guidance_rows_and_form_labels_are_not_questions():
     ("List all sub-processors you use", False),
 ])
 def test_noun_labels_are_not_imperatives(text, is_label):
-    from ingest.layout import question_score
+    from ingest.vocabulary import question_score
 
     assert (question_score(text) < 3) == is_label
