@@ -21,12 +21,12 @@ import sqlite_utils
 from answer_bank.db import transaction
 from answer_bank.model import SHORT_ANSWERS
 from answer_bank.store import utcnow
+from answer_bank.tiers import ANSWER_TIERS, TIERS
 from ingest.cells import neutralise
 from ingest.fill import ExportReport
 from ingest.model import AnswerFill, IngestHints, IngestResult, Locator, Question
 from questionnaire.review_db import REVIEW_STATUSES
 
-TIERS = ("high", "medium", "low", "none")
 REVIEW_ACTIONS = ("accept", "pick", "edit", "needs_expert", "blank", "reset")
 # The cell limit of XLSX; the narrower formats check their own on export.
 MAX_ANSWER_CHARS = 32_767
@@ -556,7 +556,7 @@ class ReviewStore:
 
     def bulk_accept(self, qn_id: str, *, user: str, tier: str = "high") -> list[ReviewQuestion]:
         """Accept the proposed answer of every still-pending question of a tier."""
-        if tier not in ("high", "medium"):
+        if tier not in ANSWER_TIERS:
             raise ReviewError("only the high and medium tiers can be accepted in bulk")
         with transaction(self.db):
             self._check_open(qn_id)

@@ -11,11 +11,11 @@ import unicodedata
 from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request,
                    send_file, url_for)
 
-from answer_bank.ranking import TIER_THRESHOLDS
+from answer_bank.tiers import TIER_THRESHOLDS, TIERS
 from ingest.errors import IngestError
 from ingest.model import IngestHints
 from questionnaire.learning import draft_entry_id, learn, learn_accepted
-from questionnaire.review import (ANSWERED, EXPORT_OUTCOMES, PENDING, REVIEW_STATUSES, TIERS, ReviewError,
+from questionnaire.review import (ANSWERED, EXPORT_OUTCOMES, PENDING, REVIEW_STATUSES, ReviewError,
                                   answer_fills, export_outcomes, new_id, review_summary_csv)
 from web.questionnaires.forms import ButtonForm, ExportForm, LayoutForm, ReviewActionForm, UploadForm
 from web.security import redirect_back, requires
