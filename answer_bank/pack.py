@@ -19,9 +19,10 @@ from answer_bank.coverage import CoverageReport, coverage
 from answer_bank.curation_db import get_setting
 from answer_bank.model import BankEntry
 from answer_bank.store import Bank, BankError
+from ingest.cells import CELL_LIMIT
 
 FORMATS = ("docx", "xlsx")
-XLSX_CELL_LIMIT = 32_767
+XLSX_CELL_LIMIT = CELL_LIMIT
 _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
 

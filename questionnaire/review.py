@@ -22,14 +22,14 @@ from answer_bank.db import transaction
 from answer_bank.model import SHORT_ANSWERS
 from answer_bank.store import utcnow
 from answer_bank.tiers import ANSWER_TIERS, TIERS
-from ingest.cells import neutralise
+from ingest.cells import CELL_LIMIT, neutralise
 from ingest.fill import ExportReport
 from ingest.model import AnswerFill, IngestHints, IngestResult, Locator, Question
 from questionnaire.review_db import REVIEW_STATUSES
 
 REVIEW_ACTIONS = ("accept", "pick", "edit", "needs_expert", "blank", "reset")
 # The cell limit of XLSX; the narrower formats check their own on export.
-MAX_ANSWER_CHARS = 32_767
+MAX_ANSWER_CHARS = CELL_LIMIT
 MAX_NOTE_CHARS = 2_000
 ALTERNATIVES = 3
 

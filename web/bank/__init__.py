@@ -257,7 +257,9 @@ def reject_draft():
     if e.status != "draft":
         flash(f"{e.ext_id} is {e.status}, not a draft.", "error")
     else:
-        bank.set_status(e.ext_id, "retired", user=g.user.name, reason=form.note.data or "rejected by an approver")
+        # The one retire path (curation pages, `aimsq bank retire`): the reason on record.
+        curation.retire(bank, e.ext_id, form.note.data or "rejected by an approver", user=g.user.name,
+                        expected_version=e.version)
         flash(f"Draft {e.ext_id} was rejected (retired).", "info")
     return redirect(url_for("bank.approvals"))
 

@@ -17,7 +17,8 @@ from ingest.model import IngestHints
 from questionnaire.learning import draft_entry_id, learn, learn_accepted
 from questionnaire.review import (ANSWERED, EXPORT_OUTCOMES, PENDING, REVIEW_STATUSES, ReviewError,
                                   answer_fills, export_outcomes, new_id, review_summary_csv)
-from web.questionnaires.forms import ButtonForm, ExportForm, LayoutForm, ReviewActionForm, UploadForm
+from web.forms import ButtonForm
+from web.questionnaires.forms import ExportForm, LayoutForm, ReviewActionForm, UploadForm
 from web.security import redirect_back, requires
 from web.services import files_dir, get_bank, get_store, matcher, run_autofill, stored_file
 
