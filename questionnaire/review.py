@@ -644,6 +644,56 @@ class ReviewStore:
             "SELECT DISTINCT reviewed_by FROM review_questions WHERE questionnaire_id = ? AND reviewed_by IS NOT NULL "
             "ORDER BY 1", [qn_id])]
 
+    def last_matched_at(self, qn_id: str) -> str | None:
+        """When answers were last proposed for the questionnaire (None: never)."""
+        return self.db.execute("SELECT max(at) FROM review_actions WHERE questionnaire_id = ? AND action IN "
+                               "('autofill', 'propose_again')", [qn_id]).fetchone()[0]
+
+    # ---- what reviews say about bank entries ------------------------------
+
+    def accepted_texts(self, ext_id: str) -> list[str]:
+        """The text of every accepted question answered from the entry."""
+        return [t for (t,) in self.db.execute(
+            "SELECT text FROM review_questions WHERE status = 'accepted' AND entry_ext_id = ?", [ext_id])]
+
+    def accepted_sources(self, ext_id: str) -> list[tuple]:
+        """(text, ref, position, questionnaire id, customer, filename) of every
+        accepted question answered from the entry, oldest questionnaire first."""
+        return self.db.execute(
+            "SELECT r.text, r.ref, r.position, q.id, q.customer, q.filename FROM review_questions r "
+            "JOIN questionnaires q ON q.id = r.questionnaire_id "
+            "WHERE r.entry_ext_id = ? AND r.status = 'accepted' ORDER BY q.created_at, r.position", [ext_id]).fetchall()
+
+    def figure_rows(self) -> list[tuple]:
+        """Per questionnaire, newest upload first: id, customer, status, created,
+        first export, questions, accepted as proposed, accepted another,
+        edited, blank or for an expert, pending."""
+        return self.db.execute(
+            """
+            SELECT q.id, q.customer, q.status, q.created_at,
+                   (SELECT min(e.at) FROM exports e WHERE e.questionnaire_id = q.id),
+                   count(r.id),
+                   coalesce(sum(r.status = 'accepted' AND r.entry_ext_id = r.proposed), 0),
+                   coalesce(sum(r.status = 'accepted' AND r.entry_ext_id IS NOT r.proposed), 0),
+                   coalesce(sum(r.status = 'edited'), 0),
+                   coalesce(sum(r.status IN ('blank', 'needs_expert')), 0),
+                   coalesce(sum(r.status = 'pending'), 0)
+            FROM questionnaires q LEFT JOIN review_questions r ON r.questionnaire_id = q.id
+            GROUP BY q.id ORDER BY q.created_at DESC
+            """
+        ).fetchall()
+
+    def edited_entry_rows(self, limit: int) -> list[tuple]:
+        """(entry, edits, questionnaires, last edit) for entries whose proposed answers were rewritten."""
+        return self.db.execute(
+            """
+            SELECT entry_ext_id, count(*), count(DISTINCT questionnaire_id), max(reviewed_at)
+            FROM review_questions WHERE status = 'edited' AND entry_ext_id IS NOT NULL
+            GROUP BY entry_ext_id ORDER BY count(*) DESC, entry_ext_id LIMIT ?
+            """,
+            [limit],
+        ).fetchall()
+
     # ---- exports --------------------------------------------------------
 
     def record_export(self, qn_id: str, *, stored_name: str, summary_name: str, user: str,

@@ -22,8 +22,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from answer_bank import checks, curation, review_cycle
 from answer_bank.coverage import FRAMEWORKS, coverage, coverage_svg, load_framework
-from answer_bank.curation_db import ensure_schema, get_setting, set_setting
-from answer_bank.db import connect
+from answer_bank.curation_db import get_setting, set_setting
 from answer_bank.pack import PackError, build_pack
 from answer_bank.store import BankError, VersionConflict
 from questionnaire.figures import most_edited_entries, questionnaire_figures, totals
@@ -38,17 +37,6 @@ PACK_TYPES = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-
-
-@bp.record_once
-def _schema(state) -> None:
-    # The curation tables exist before the first request, so no GET ever
-    # changes the database schema.
-    db = connect(state.app.config["AIMSQ_DB"])
-    try:
-        ensure_schema(db)
-    finally:
-        db.conn.close()
 
 
 # ---- forms ------------------------------------------------------------------

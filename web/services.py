@@ -13,6 +13,8 @@ from pathlib import Path
 
 from flask import Flask, current_app, g
 
+from answer_bank.curation_db import ensure_schema
+from answer_bank.db import connect as connect_bank
 from answer_bank.store import Bank
 from questionnaire import review_db
 from questionnaire.review import ReviewStore, autofill
@@ -137,6 +139,17 @@ def run_autofill(qn_id: str, *, only_pending: bool = False) -> None:
         threading.Thread(target=work, name=f"autofill-{qn_id[:8]}", daemon=True).start()
 
 
+def prepare_curation_schema(db_path: str) -> None:
+    """Bring the curation tables up to date before the first request, so
+    that no GET ever changes the database schema."""
+    db = connect_bank(db_path)
+    try:
+        ensure_schema(db)
+    finally:
+        db.conn.close()
+
+
 def init_app(app: Flask) -> None:
+    prepare_curation_schema(app.config["AIMSQ_DB"])
     app.extensions["aimsq_matcher"] = MatchService(app.config["AIMSQ_DB"], app.config["AIMSQ_EMBEDDER"])
     app.teardown_appcontext(close_db)

@@ -300,11 +300,8 @@ def live_counts(counts: dict) -> dict[str, int]:
 def _bank_changed_since_matching(qn_id: str) -> str | None:
     """When the bank's answers changed (not just learned wordings) after this
     questionnaire's answers were last proposed: that time, else None."""
-    db = get_store().db
-    matched = db.execute("SELECT max(at) FROM review_actions WHERE questionnaire_id = ? AND action IN "
-                         "('autofill', 'propose_again')", [qn_id]).fetchone()[0]
-    changed = db.execute("SELECT max(at) FROM audit_log WHERE action NOT IN ('learn_variant', 'unlearn_variant')"
-                         ).fetchone()[0]
+    matched = get_store().last_matched_at(qn_id)
+    changed = get_bank().last_content_change_at()
     return changed if matched and changed and changed >= matched else None  # times have seconds only
 
 
