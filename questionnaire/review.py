@@ -10,8 +10,12 @@ changed the question first (nothing is written).
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
+import os
+import secrets
+import socket
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -32,6 +36,9 @@ REVIEW_ACTIONS = ("accept", "pick", "edit", "needs_expert", "blank", "reset")
 MAX_ANSWER_CHARS = CELL_LIMIT
 MAX_NOTE_CHARS = 2_000
 ALTERNATIVES = 3
+# How long a background worker holds a questionnaire's job without renewing
+# its lease; it renews it after every chunk and from a heartbeat meanwhile.
+JOB_LEASE_SECONDS = 60
 
 
 class ReviewError(Exception):
@@ -48,6 +55,14 @@ class QuestionNotFound(ReviewError):
 
 class ProposalNotFound(ReviewError):
     pass
+
+
+class JobLost(ReviewError):
+    """Another worker took over the job (this one's lease had expired)."""
+
+    def __init__(self, qn_id: str, owner: str):
+        super().__init__(f"proposing answers for {qn_id} was taken over by another worker")
+        self.qn_id, self.owner = qn_id, owner
 
 
 class ReviewConflict(ReviewError):
@@ -391,8 +406,11 @@ class ReviewStore:
 
     # ---- matching progress ----------------------------------------------
 
-    def start_matching(self, qn_id: str, *, user: str) -> int:
-        """Mark the questionnaire as being matched; returns the number of questions."""
+    def start_matching(self, qn_id: str, *, user: str, owner: str | None = None,
+                       lease_seconds: int = JOB_LEASE_SECONDS) -> int:
+        """Mark the questionnaire as being matched by `owner` (see `job_owner`),
+        who holds the job for `lease_seconds` unless it renews the lease;
+        returns the number of questions."""
         with transaction(self.db):
             qn = self.get(qn_id)
             if qn.status == "matching":
@@ -404,10 +422,12 @@ class ReviewStore:
                 "updated_at = ? WHERE id = ?",
                 [qn.total, utcnow(), qn_id],
             )
+            self._claim(qn_id, owner, lease_seconds)
             self._action(user, qn_id, None, "autofill", None, None, note=f"{qn.total} questions")
         return qn.total
 
-    def start_rematch(self, qn_id: str, *, user: str) -> int:
+    def start_rematch(self, qn_id: str, *, user: str, owner: str | None = None,
+                      lease_seconds: int = JOB_LEASE_SECONDS) -> int:
         """Match the not-yet-reviewed questions again (the bank changed since):
         the questionnaire goes back to 'matching' until `finish_matching`.
         Returns how many questions will be matched (0: nothing to do, nothing changed)."""
@@ -424,11 +444,15 @@ class ReviewStore:
                 "UPDATE questionnaires SET status = 'matching', progress_done = 0, progress_total = ?, error = NULL, "
                 "updated_at = ? WHERE id = ?", [n, utcnow(), qn_id],
             )
+            self._claim(qn_id, owner, lease_seconds)
             self._action(user, qn_id, None, "propose_again", None, None, note=f"{n} questions not reviewed yet")
         return n
 
-    def store_matches(self, qn_id: str, matches: list[tuple[int, Any]], done: int) -> None:
-        """Save the matcher's results for some questions (by position) and the progress."""
+    def store_matches(self, qn_id: str, matches: list[tuple[int, Any]], done: int, *, owner: str | None = None,
+                      lease_seconds: int = JOB_LEASE_SECONDS) -> None:
+        """Save the matcher's results for some questions (by position) and the
+        progress. With `owner`: only while that worker holds the job (else
+        JobLost, nothing written), and its lease is renewed."""
         rows = []
         for position, result in matches:
             # The top candidates with the bank text each matched on: for "low"
@@ -446,6 +470,8 @@ class ReviewStore:
             rows.append((result.tier, float(result.score), float(result.confidence), proposed, _dumps(snaps),
                          _dumps(list(result.reasons)), qn_id, position))
         with transaction(self.db):
+            if owner is not None and not self._renew(qn_id, owner, lease_seconds):
+                raise JobLost(qn_id, owner)
             self.db.conn.executemany(
                 "UPDATE review_questions SET tier = ?, score = ?, confidence = ?, proposed = ?, candidates = ?, "
                 "reasons = ? WHERE questionnaire_id = ? AND position = ? AND status = 'pending'",
@@ -455,15 +481,58 @@ class ReviewStore:
                 "UPDATE questionnaires SET progress_done = ?, updated_at = ? WHERE id = ?", [done, utcnow(), qn_id]
             )
 
-    def finish_matching(self, qn_id: str, error: str | None = None, *, rematch: bool = False) -> None:
+    def finish_matching(self, qn_id: str, error: str | None = None, *, rematch: bool = False,
+                        owner: str | None = None) -> bool:
         """Matching ended. A first matching that failed leaves the
         questionnaire 'failed'; a failed rematch goes back to review (the
-        earlier proposals and every decision stay) with the error kept."""
+        earlier proposals and every decision stay) with the error kept.
+        With `owner`: only if that worker still holds the job (False: another
+        took it over; nothing changed)."""
+        sql = ("UPDATE questionnaires SET status = ?, error = ?, updated_at = ?, job_lease_until = NULL "
+               "WHERE id = ?")
+        params = ["failed" if error and not rematch else "review", error, utcnow(), qn_id]
+        if owner is not None:
+            sql += " AND status = 'matching' AND job_owner = ?"
+            params.append(owner)
         with transaction(self.db):
-            self.db.execute(
-                "UPDATE questionnaires SET status = ?, error = ?, updated_at = ? WHERE id = ?",
-                ["failed" if error and not rematch else "review", error, utcnow(), qn_id],
-            )
+            return bool(self.db.execute(sql, params).rowcount)
+
+    # ---- who proposes the answers: a lease in the database ------------------
+
+    def job_is_live(self, qn_id: str) -> bool:
+        """Is a worker (of any server process) proposing this questionnaire's
+        answers right now, i.e. does its lease still run?"""
+        row = self.db.execute("SELECT status, job_lease_until FROM questionnaires WHERE id = ?", [qn_id]).fetchone()
+        return bool(row and row[0] == "matching" and row[1] and row[1] > utcnow())
+
+    def job_owner_of(self, qn_id: str) -> str | None:
+        row = self.db.execute("SELECT job_owner FROM questionnaires WHERE id = ?", [qn_id]).fetchone()
+        return row[0] if row else None
+
+    def release_expired_job(self, qn_id: str, *, error: str, rematch: bool) -> bool:
+        """End a matching whose worker is gone (its lease expired) as
+        `finish_matching` would, with `error`; False (nothing changed) when
+        the job still runs or is not matching."""
+        sql = ("UPDATE questionnaires SET status = ?, error = ?, updated_at = ?, job_lease_until = NULL "
+               "WHERE id = ? AND status = 'matching' AND (job_lease_until IS NULL OR job_lease_until <= ?)")
+        now = utcnow()
+        with transaction(self.db):
+            return bool(self.db.execute(sql, ["failed" if not rematch else "review", error, now, qn_id, now]).rowcount)
+
+    def renew_lease(self, qn_id: str, owner: str, lease_seconds: int = JOB_LEASE_SECONDS) -> bool:
+        """The worker's heartbeat: False when it no longer holds the job."""
+        with transaction(self.db):
+            return self._renew(qn_id, owner, lease_seconds)
+
+    def _renew(self, qn_id: str, owner: str, lease_seconds: int) -> bool:
+        return bool(self.db.execute(
+            "UPDATE questionnaires SET job_lease_until = ? WHERE id = ? AND status = 'matching' AND job_owner = ?",
+            [_lease_until(lease_seconds), qn_id, owner]).rowcount)
+
+    def _claim(self, qn_id: str, owner: str | None, lease_seconds: int) -> None:
+        self.db.execute(
+            "UPDATE questionnaires SET job_owner = ?, job_started_at = ?, job_lease_until = ? WHERE id = ?",
+            [owner or job_owner(), utcnow(), _lease_until(lease_seconds), qn_id])
 
     # ---- questions ------------------------------------------------------
 
@@ -782,6 +851,15 @@ class ReviewStore:
             )
 
 
+def job_owner() -> str:
+    """A worker's name for the job table: host, process id and a random token."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(6)}"
+
+
+def _lease_until(seconds: int) -> str:
+    return (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=seconds)).isoformat(timespec="seconds")
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 
@@ -838,11 +916,13 @@ def _decide(q: ReviewQuestion, action: str, *, candidate: str | None = None, sho
 
 
 def autofill(store: ReviewStore, qn_id: str, match_many: Callable[[list[Any]], list[Any]],
-             *, chunk: int = 32, only_pending: bool = False) -> None:
+             *, chunk: int = 32, only_pending: bool = False, owner: str | None = None) -> None:
     """Propose answers for every question (`only_pending`: those not reviewed
     yet), `chunk` at a time, saving progress after each chunk so a person sees
     it move. The caller has called `start_matching` (or `start_rematch`);
-    errors mark the questionnaire failed and are re-raised."""
+    errors mark the questionnaire failed and are re-raised. With `owner`,
+    each chunk renews that worker's lease, and a worker whose job was taken
+    over stops without writing (JobLost)."""
     try:
         questions = store.questions(qn_id, status="pending" if only_pending else None)
         done = 0
@@ -850,10 +930,13 @@ def autofill(store: ReviewStore, qn_id: str, match_many: Callable[[list[Any]], l
             part = questions[start : start + chunk]
             results = match_many(part)  # the questions with ref and section, in order
             done += len(part)
-            store.store_matches(qn_id, [(q.position, r) for q, r in zip(part, results)], done)
-        store.finish_matching(qn_id, rematch=only_pending)
+            store.store_matches(qn_id, [(q.position, r) for q, r in zip(part, results)], done, owner=owner)
+        store.finish_matching(qn_id, rematch=only_pending, owner=owner)
+    except JobLost:
+        raise
     except Exception as e:
-        store.finish_matching(qn_id, error=f"proposing answers failed ({type(e).__name__}: {e})", rematch=only_pending)
+        store.finish_matching(qn_id, error=f"proposing answers failed ({type(e).__name__}: {e})", rematch=only_pending,
+                              owner=owner)
         raise
 
 

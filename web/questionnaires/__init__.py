@@ -16,11 +16,11 @@ from ingest.errors import IngestError
 from ingest.model import IngestHints
 from questionnaire.learning import draft_entry_id, learn, learn_accepted
 from questionnaire.review import (ANSWERED, EXPORT_OUTCOMES, PENDING, REVIEW_STATUSES, ReviewError,
-                                  answer_fills, export_outcomes, new_id, review_summary_csv)
+                                  answer_fills, export_outcomes, job_owner, new_id, review_summary_csv)
 from web.forms import ButtonForm
 from web.questionnaires.forms import ExportForm, LayoutForm, ReviewActionForm, UploadForm
 from web.security import redirect_back, requires
-from web.services import files_dir, get_bank, get_store, matcher, run_autofill, stored_file
+from web.services import files_dir, get_bank, get_store, run_autofill, stored_file
 
 bp = Blueprint("questionnaires", __name__, url_prefix="/q")
 
@@ -249,16 +249,20 @@ def start_autofill(qn_id: str):
         abort(400)
     store = get_store()
     qn = _get_questionnaire(qn_id)
-    if qn.status == "matching" and qn_id not in matcher().running:
-        store.finish_matching(qn_id, error="proposing answers was interrupted; start it again",
-                              rematch=bool(qn.reviewed))
+    if qn.status == "matching":
+        # A worker of any server process that still holds the job's lease is
+        # never restarted (start_matching refuses below); one whose lease ran
+        # out is gone, and its job is taken over.
+        store.release_expired_job(qn_id, error="proposing answers was interrupted; start it again",
+                                  rematch=bool(qn.reviewed))
         qn = _get_questionnaire(qn_id)
+    owner = job_owner()
     if qn.status in ("review", "exported"):  # reviewed questions keep their decisions
-        store.start_rematch(qn_id, user=g.user.name)
-        run_autofill(qn_id, only_pending=True)
+        store.start_rematch(qn_id, user=g.user.name, owner=owner)
+        run_autofill(qn_id, owner, only_pending=True)
     else:
-        store.start_matching(qn_id, user=g.user.name)
-        run_autofill(qn_id)
+        store.start_matching(qn_id, user=g.user.name, owner=owner)
+        run_autofill(qn_id, owner)
     return redirect(url_for("questionnaires.progress", qn_id=qn_id))
 
 
@@ -269,7 +273,7 @@ def progress(qn_id: str):
     if qn.status in ("review", "exported"):
         return redirect(url_for("questionnaires.review", qn_id=qn_id))
     return render_template("questionnaires/progress.html", qn=qn, button_form=ButtonForm(),
-                           interrupted=qn.status == "matching" and qn_id not in matcher().running)
+                           interrupted=qn.status == "matching" and not get_store().job_is_live(qn_id))
 
 
 @bp.get("/<qn_id>/progress.json")
@@ -459,11 +463,12 @@ def propose_again(qn_id: str):
         abort(400)
     store = get_store()
     _get_questionnaire(qn_id)
-    n = store.start_rematch(qn_id, user=g.user.name)
+    owner = job_owner()
+    n = store.start_rematch(qn_id, user=g.user.name, owner=owner)
     if not n:
         flash("Every question is reviewed already: nothing to propose again.", "info")
         return redirect(url_for("questionnaires.review", qn_id=qn_id))
-    run_autofill(qn_id, only_pending=True)
+    run_autofill(qn_id, owner, only_pending=True)
     return redirect(url_for("questionnaires.progress", qn_id=qn_id))
 
 
