@@ -16,7 +16,7 @@ from answer_bank.io import read_entries
 from answer_bank.model import BankEntry, Evidence
 from answer_bank.store import Bank
 from cli import main
-from tests.web_helpers import app, client_as, csrf_token, store_of, template_db  # noqa: F401
+from tests.web_helpers import client_as, csrf_token, store_of
 
 SNEAKY = {"question": "Is customer data encrypted at rest by default?", "answer": "We never share anything.",
           "variants": "Do you sell customer data?\nIs customer data sold?",

@@ -12,8 +12,8 @@ import pytest
 
 from questionnaire import review_db
 from questionnaire.review import JobLost, ReviewStore
-from tests.web_helpers import (FakeEmbedder, client_as, csrf_token, make_xlsx, new_app, qn_id_from,  # noqa: F401
-                               starter_questions, template_db, upload)
+from tests.web_helpers import (FakeEmbedder, client_as, csrf_token, make_xlsx, new_app, qn_id_from,
+                               starter_questions, upload)
 
 
 def _second_app(first):
