@@ -6,18 +6,18 @@ action adds an immutable row to `review_actions`, so the audit trail and the
 answers cannot disagree. Each question carries a version: a review action
 names the version it started from and gets `ReviewConflict` when someone else
 changed the question first (nothing is written).
+
+What is stored (the dataclasses and errors) is in `review_model`, the export
+of the reviewed answers in `review_export`.
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 import os
 import secrets
 import socket
 import uuid
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 import sqlite_utils
@@ -26,225 +26,16 @@ from answer_bank.db import transaction
 from answer_bank.model import SHORT_ANSWERS
 from answer_bank.store import utcnow
 from answer_bank.tiers import ANSWER_TIERS, TIERS
-from ingest.cells import CELL_LIMIT, neutralise
-from ingest.fill import ExportReport
-from ingest.model import AnswerFill, IngestHints, IngestResult, Locator, Question
+from ingest.model import IngestHints, IngestResult, Question
 from questionnaire.review_db import REVIEW_STATUSES
+from questionnaire.review_model import (ALTERNATIVES, MAX_ANSWER_CHARS, MAX_NOTE_CHARS, REVIEW_ACTIONS,
+                                        ExportRecord, JobLost, Proposal, ProposalNotFound, Questionnaire,
+                                        QuestionnaireNotFound, QuestionNotFound, ReviewConflict, ReviewError,
+                                        ReviewQuestion, candidate_snapshot)
 
-REVIEW_ACTIONS = ("accept", "pick", "edit", "needs_expert", "blank", "reset")
-# The cell limit of XLSX; the narrower formats check their own on export.
-MAX_ANSWER_CHARS = CELL_LIMIT
-MAX_NOTE_CHARS = 2_000
-ALTERNATIVES = 3
 # How long a background worker holds a questionnaire's job without renewing
 # its lease; it renews it after every chunk and from a heartbeat meanwhile.
 JOB_LEASE_SECONDS = 60
-
-
-class ReviewError(Exception):
-    """A review request that cannot be carried out; the message says why."""
-
-
-class QuestionnaireNotFound(ReviewError):
-    pass
-
-
-class QuestionNotFound(ReviewError):
-    pass
-
-
-class ProposalNotFound(ReviewError):
-    pass
-
-
-class JobLost(ReviewError):
-    """Another worker took over the job (this one's lease had expired)."""
-
-    def __init__(self, qn_id: str, owner: str):
-        super().__init__(f"proposing answers for {qn_id} was taken over by another worker")
-        self.qn_id, self.owner = qn_id, owner
-
-
-class ReviewConflict(ReviewError):
-    """The question changed since the version the reviewer saw."""
-
-    def __init__(self, current: "ReviewQuestion", expected_version: int):
-        super().__init__(
-            f"question {current.label} was changed by {current.reviewed_by or 'someone'} "
-            f"at {current.reviewed_at or 'just now'} (now version {current.version}, you saw version "
-            f"{expected_version}); look at their change and act again"
-        )
-        self.current = current
-        self.expected_version = expected_version
-
-
-# ---- what is stored -------------------------------------------------------
-
-
-@dataclass
-class Questionnaire:
-    id: str
-    customer: str
-    due_date: str | None
-    owner: str
-    status: str
-    filename: str
-    format: str
-    stored_name: str
-    size: int
-    hints: dict[str, Any]
-    layout: dict[str, Any]
-    warnings: list[str]
-    progress_done: int
-    progress_total: int
-    error: str | None
-    created_at: str
-    updated_at: str
-    total: int = 0
-    reviewed: int = 0
-    archived_at: str | None = None
-    archived_by: str | None = None
-
-    @property
-    def share_reviewed(self) -> float:
-        return self.reviewed / self.total if self.total else 0.0
-
-
-# The XLSX reader notes a formula answer cell with this opening (Question.not_writable).
-NOT_WRITABLE_NOTE = "not writable: "
-
-
-@dataclass
-class ReviewQuestion:
-    id: int
-    questionnaire_id: str
-    position: int
-    ref: str | None
-    section: str | None
-    text: str
-    answer_kind: str
-    options: list[str] | None
-    answer_at: dict[str, Any]
-    comment_at: dict[str, Any] | None
-    existing_answer: str | None
-    hidden: bool
-    notes: list[str]
-    tier: str | None
-    score: float | None
-    confidence: float | None
-    proposed: str | None  # ext id the matcher would answer with, or None
-    candidates: list[dict[str, Any]]  # snapshots of the top entries, best first
-    reasons: list[str]
-    status: str
-    entry_ext_id: str | None
-    entry_version: int | None
-    short_answer: str | None
-    narrative: str | None
-    note: str | None
-    draft_entry: str | None
-    reviewed_by: str | None
-    reviewed_at: str | None
-    version: int
-
-    @property
-    def label(self) -> str:
-        return self.ref or f"#{self.position}"
-
-    @property
-    def proposal(self) -> dict[str, Any] | None:
-        for c in self.candidates:
-            if c["id"] == self.proposed:
-                return c
-        return None
-
-    @property
-    def alternatives(self) -> list[dict[str, Any]]:
-        return [c for c in self.candidates if c["id"] != self.proposed][:ALTERNATIVES]
-
-    def candidate(self, ext_id: str) -> dict[str, Any] | None:
-        for c in self.candidates:
-            if c["id"] == ext_id:
-                return c
-        return None
-
-    @property
-    def not_writable(self) -> str | None:
-        """Why the answer cannot be written (a formula cell), kept as the reader's note."""
-        return next((n[len(NOT_WRITABLE_NOTE):] for n in self.notes if n.startswith(NOT_WRITABLE_NOTE)), None)
-
-    def to_question(self) -> Question:
-        """The ingest Question again, for the writers."""
-        return Question(
-            text=self.text, answer_at=locator_from_json(self.answer_at), ref=self.ref, section=self.section,
-            answer_kind=self.answer_kind, options=self.options, comment_at=locator_from_json(self.comment_at),
-            existing_answer=self.existing_answer, hidden=self.hidden, notes=list(self.notes),
-            not_writable=self.not_writable,
-        )
-
-    def state(self) -> dict[str, Any]:
-        """What a review action changes (the audit row's before/after)."""
-        return {
-            "status": self.status, "entry": self.entry_ext_id, "entry_version": self.entry_version,
-            "short_answer": self.short_answer, "narrative": self.narrative, "note": self.note,
-            "draft_entry": self.draft_entry, "version": self.version,
-        }
-
-
-@dataclass
-class ExportRecord:
-    id: int
-    questionnaire_id: str
-    stored_name: str
-    summary_name: str
-    at: str
-    user: str
-    answered: int
-    blank: int
-    report: dict[str, Any] | None = None  # see export_outcomes; None for exports made before it existed
-
-
-@dataclass
-class Proposal:
-    id: int
-    ext_id: str
-    base_version: int | None
-    content: dict[str, Any]
-    note: str | None
-    proposed_by: str
-    proposed_at: str
-    status: str
-    decided_by: str | None
-    decided_at: str | None
-    decision_note: str | None
-
-
-def locator_from_json(data: dict[str, Any] | None) -> Locator | None:
-    """The inverse of `Locator.to_json`."""
-    if not data:
-        return None
-    marks = data.get("marks")
-    mark_locs = tuple((opt, locator_from_json(loc)) for opt, loc in marks.items()) if marks else None
-    if data.get("sheet") is not None:
-        return Locator(sheet=data["sheet"], cell=data.get("cell"), marks=mark_locs)
-    if data.get("table") is not None:
-        return Locator(table=data["table"], row=data.get("row"), col=data.get("col"), marks=mark_locs)
-    if data.get("paragraph") is not None:
-        return Locator(paragraph=data["paragraph"], insert_after=bool(data.get("insert_after")), marks=mark_locs)
-    return Locator(row=data.get("row"), column=data.get("column"), marks=mark_locs)
-
-
-def candidate_snapshot(entry, score: float, matched: str | None = None) -> dict[str, Any]:
-    """What the reviewer sees of a bank entry, frozen at match time: the answer
-    exported is the answer that was reviewed, whatever the bank does later.
-    `matched` is the entry's text (question or variant) that matched."""
-    return {
-        "id": entry.ext_id, "score": round(float(score), 4), "version": entry.version,
-        "question": entry.question, "answer": entry.answer, "short_answer": entry.short_answer,
-        "evidence": [{"title": e.title, "ref": e.ref} for e in entry.evidence],
-        "frameworks": list(entry.frameworks), "overdue": entry.is_overdue(),
-        "matched": matched or entry.question,
-    }
-
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
@@ -938,106 +729,3 @@ def autofill(store: ReviewStore, qn_id: str, match_many: Callable[[list[Any]], l
         store.finish_matching(qn_id, error=f"proposing answers failed ({type(e).__name__}: {e})", rematch=only_pending,
                               owner=owner)
         raise
-
-
-# ---- export ---------------------------------------------------------------
-
-
-ANSWERED = ("accepted", "edited")
-
-
-def answer_fills(questions: list[ReviewQuestion]) -> list[AnswerFill]:
-    """What goes into the customer's file: accepted and edited answers only;
-    blank, needs-expert and unreviewed questions stay empty."""
-    return [
-        AnswerFill(question=q.to_question(), short_answer=q.short_answer, narrative=q.narrative)
-        for q in questions if _has_answer(q)
-    ]
-
-
-def _has_answer(q: ReviewQuestion) -> bool:
-    return q.status in ANSWERED and bool(q.short_answer or q.narrative)
-
-
-PENDING = ("pending", "needs_expert")
-EXPORT_OUTCOMES = ("written", "kept", "skipped", "pending")
-
-
-def export_outcomes(questions: list[ReviewQuestion], report: ExportReport) -> dict[str, Any]:
-    """What an export did with every question, for the page after the export and
-    the review summary: `report` is the writer's report for `answer_fills(questions)`.
-
-    Each question is "written" (with where and what), "kept" (the file already
-    held that answer, or its own answer stays because the review left the
-    question blank), "skipped" (with why) or "pending" (not reviewed yet, or
-    waiting for an expert). Returns {"written": n, "kept": n, "skipped": n,
-    "pending": n, "cells_written": n, "questions": [...]} in file order.
-    """
-    from ingest.fill import where
-
-    done = iter(report.questions)
-    rows: list[dict[str, Any]] = []
-    for q in questions:
-        row: dict[str, Any] = {"id": q.id, "position": q.position, "label": q.label, "text": q.text,
-                               "where": [], "notes": []}
-        if _has_answer(q):  # answer_fills' order: one writer result each
-            r = next(done)
-            row.update(outcome=r.outcome, reason=r.reason, notes=list(r.notes),
-                       where=[{"where": where(w.at), "value": w.value, "role": w.role} for w in r.changes])
-        elif q.status == "pending":
-            row.update(outcome="pending", reason="not reviewed yet")
-        elif q.status == "needs_expert":
-            row.update(outcome="pending", reason="waiting for an expert" + (f": {q.note}" if q.note else ""))
-        elif q.existing_answer:
-            row.update(outcome="kept", reason="left blank in the review; the answer already in the file stays")
-        elif q.status == "blank":
-            row.update(outcome="skipped", reason="left blank in the review")
-        else:
-            row.update(outcome="skipped", reason="the accepted answer is empty")
-        rows.append(row)
-    out: dict[str, Any] = {k: sum(1 for r in rows if r["outcome"] == k) for k in EXPORT_OUTCOMES}
-    out["cells_written"] = report.cells_written
-    out["questions"] = rows
-    return out
-
-
-SUMMARY_COLUMNS = ["position", "ref", "section", "question", "status", "answered_from", "entry_version",
-                   "tier", "score", "short_answer", "answer", "note", "reviewed_by", "reviewed_at"]
-
-
-def review_summary_csv(qn: Questionnaire, questions: list[ReviewQuestion], *, exported_by: str,
-                       outcomes: dict[str, Any] | None = None) -> bytes:
-    """The review summary, one table with its header on the first line: per
-    question its status (the app's words: pending, accepted, edited,
-    needs_expert, blank), what was answered from which entry, who reviewed,
-    and (with `outcomes`, see export_outcomes) what the export did with it.
-    Who exported and when is on the export's page. Cells that a spreadsheet
-    would run as a formula are prefixed with an apostrophe."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(SUMMARY_COLUMNS + (["export", "export_detail"] if outcomes is not None else []))
-    by_id = {r["id"]: r for r in outcomes["questions"]} if outcomes is not None else {}
-    for q in questions:
-        source = q.entry_ext_id or ""
-        if q.status == "edited":
-            source = f"edited (from {q.entry_ext_id})" if q.entry_ext_id else "written by reviewer"
-        writer.writerow([_safe_cell(v) for v in (
-            q.position, q.ref or "", q.section or "", q.text, q.status,
-            source, q.entry_version or "", q.tier or "none", f"{q.score:.3f}" if q.score is not None else "",
-            q.short_answer or "", q.narrative or "", q.note or "", q.reviewed_by or "", q.reviewed_at or "",
-            *(_export_cells(by_id[q.id]) if q.id in by_id else ()),
-        )])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
-
-
-def _export_cells(row: dict[str, Any]) -> tuple[str, str]:
-    if row["outcome"] == "written":
-        detail = "; ".join(f"{w['where']}: {w['value']}" if w["value"] else f"{w['where']}: cleared" for w in row["where"])
-        detail = "; ".join([detail, *row["notes"]])
-    else:
-        detail = "; ".join([row.get("reason") or "", *row["notes"]]).strip("; ")
-    return row["outcome"], detail
-
-
-def _safe_cell(value: Any) -> Any:
-    return neutralise(value) if isinstance(value, str) else value

@@ -15,8 +15,9 @@ from answer_bank.tiers import TIER_THRESHOLDS, TIERS
 from ingest.errors import IngestError
 from ingest.model import IngestHints
 from questionnaire.learning import draft_entry_id, learn, learn_accepted
-from questionnaire.review import (ANSWERED, EXPORT_OUTCOMES, PENDING, REVIEW_STATUSES, ReviewError,
-                                  answer_fills, export_outcomes, job_owner, new_id, review_summary_csv)
+from questionnaire.review import REVIEW_STATUSES, ReviewError, job_owner, new_id
+from questionnaire.review_export import (ANSWERED, EXPORT_OUTCOMES, PENDING, answer_fills, export_outcomes,
+                                         review_summary_csv)
 from web.forms import ButtonForm
 from web.questionnaires.forms import ExportForm, LayoutForm, ReviewActionForm, UploadForm
 from web.security import redirect_back, requires
@@ -586,7 +587,7 @@ def answer_place(answer_at: dict | None) -> str:
     """Where an answer goes, in words ("Sheet1!D2", "table 1, row 3, column 3",
     "after paragraph 12"; a checkbox answer: "a box per option")."""
     from ingest.fill import where
-    from questionnaire.review import locator_from_json
+    from questionnaire.review_model import locator_from_json
 
     loc = locator_from_json(answer_at)
     if loc is None:
