@@ -531,14 +531,20 @@ def export_totals(outcomes: dict) -> str:
             f"{outcomes['skipped']} skipped, {outcomes['pending']} pending")
 
 
-@bp.get("/<qn_id>/exported")
-@requires("read")
-def exported(qn_id: str):
-    """What the last export did with every question, and what to do next."""
+def _last_export(qn_id: str):
+    """The questionnaire and its latest export; 404 when there is none yet."""
     qn = _get_questionnaire(qn_id)
     record = get_store().latest_export(qn_id)
     if record is None:
         abort(404, "Nothing was exported yet.")
+    return qn, record
+
+
+@bp.get("/<qn_id>/exported")
+@requires("read")
+def exported(qn_id: str):
+    """What the last export did with every question, and what to do next."""
+    qn, record = _last_export(qn_id)
     outcomes = record.report
     groups = {k: [r for r in outcomes["questions"] if r["outcome"] == k] for k in EXPORT_OUTCOMES} if outcomes else {}
     return render_template("questionnaires/exported.html", qn=qn, export=record, outcomes=outcomes, groups=groups,
@@ -663,10 +669,7 @@ def why_words(q) -> str:
 @bp.get("/<qn_id>/download")
 @requires("read")
 def download(qn_id: str):
-    qn = _get_questionnaire(qn_id)
-    record = get_store().latest_export(qn_id)
-    if record is None:
-        abort(404, "Nothing was exported yet.")
+    qn, record = _last_export(qn_id)
     stem, ext = download_stem(qn.filename), EXTENSIONS.get(qn.format, "bin")
     return send_file(stored_file(record.stored_name), as_attachment=True,
                      download_name=f"{stem}-answered.{ext}", mimetype=_mimetype(ext), max_age=0)
@@ -675,10 +678,7 @@ def download(qn_id: str):
 @bp.get("/<qn_id>/summary")
 @requires("read")
 def summary(qn_id: str):
-    qn = _get_questionnaire(qn_id)
-    record = get_store().latest_export(qn_id)
-    if record is None:
-        abort(404, "Nothing was exported yet.")
+    qn, record = _last_export(qn_id)
     return send_file(stored_file(record.summary_name), as_attachment=True,
                      download_name=f"{download_stem(qn.filename)}-review-summary.csv", mimetype="text/csv", max_age=0)
 
