@@ -103,3 +103,18 @@ def test_inline_autofill_leaves_no_live_job(template_db, tmp_path):
     store = _store(app)
     assert store.get(qn_id).status == "review" and not store.job_is_live(qn_id)
     assert store.job_owner_of(qn_id).startswith(f"{os.uname().nodename}:{os.getpid()}:")
+
+
+def test_the_heartbeat_keeps_the_job_and_only_its_owner_renews_it(template_db, tmp_path):
+    app = new_app(template_db, tmp_path)
+    qn_id = _uploaded(app)
+    store = _store(app)
+    store.start_matching(qn_id, user="eddie", owner="host:1:me", lease_seconds=0)
+    assert not store.job_is_live(qn_id)  # expired: another worker may take it over
+    assert store.renew_lease(qn_id, "host:1:me")  # the worker's heartbeat
+    assert store.job_is_live(qn_id)
+    assert not store.renew_lease(qn_id, "host:2:other")
+    assert store.release_expired_job(qn_id, error="interrupted", rematch=False) is False  # live: left alone
+    assert store.get(qn_id).status == "matching"
+    assert store.finish_matching(qn_id, owner="host:1:me") and not store.job_is_live(qn_id)
+    assert not store.renew_lease(qn_id, "host:1:me")  # finished: nothing to renew
