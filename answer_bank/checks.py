@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from answer_bank import curation_db
 from answer_bank.curation import SelfApproval, own_unapproved_versions
 from answer_bank.curation_db import ensure_schema
 from answer_bank.db import transaction
@@ -272,8 +273,7 @@ def find_findings(bank: Bank, embedder: Embedder, *, include_dismissed: bool = F
 
 
 def dismissed_keys(bank: Bank) -> set[tuple[str, str, str]]:
-    ensure_schema(bank.db)
-    return {tuple(r) for r in bank.db.execute("SELECT kind, ext_a, ext_b FROM check_dismissals")}
+    return curation_db.dismissed_keys(bank.db)
 
 
 def dismiss(bank: Bank, kind: str, ext_a: str, ext_b: str, *, user: str, note: str | None = None) -> None:
@@ -287,11 +287,7 @@ def dismiss(bank: Bank, kind: str, ext_a: str, ext_b: str, *, user: str, note: s
     with transaction(bank.db):
         for ext_id in key[1:]:
             bank.entry_for_update(ext_id)  # raises EntryNotFound
-        bank.db.execute(
-            "INSERT OR REPLACE INTO check_dismissals (kind, ext_a, ext_b, note, dismissed_by, dismissed_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [*key, (note or "").strip() or None, user, utcnow()],
-        )
+        curation_db.put_dismissal(bank.db, key, (note or "").strip() or None, user=user, at=utcnow())
         bank.record_event(user, "dismiss_finding",
                           detail=f"{kind}: {key[1]} / {key[2]}" + (f" ({note})" if note else ""))
 

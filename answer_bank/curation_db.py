@@ -95,3 +95,41 @@ def set_setting(bank: Bank, key: str, value: str | None, *, user: str) -> None:
                 [key, value],
             )
         bank.record_event(user, "setting", detail=f"{key}: {before[0] if before else None!r} → {value!r}")
+
+
+# ---- review rules and dismissed findings (callers hold the transaction) -------
+
+
+def review_rule_rows(db: sqlite_utils.Database) -> list[tuple[str, str, int]]:
+    """(scope, name, days) of every review rule, by scope and name."""
+    ensure_schema(db)
+    return db.execute("SELECT scope, name, days FROM review_rules ORDER BY scope, name").fetchall()
+
+
+def put_review_rule(db: sqlite_utils.Database, scope: str, name: str, days: int, *, user: str, at: str) -> None:
+    db.execute(
+        "INSERT INTO review_rules (scope, name, days, set_by, set_at) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (scope, name) DO UPDATE SET days = excluded.days, set_by = excluded.set_by, "
+        "set_at = excluded.set_at",
+        [scope, name, days, user, at],
+    )
+
+
+def delete_review_rule(db: sqlite_utils.Database, scope: str, name: str) -> bool:
+    """Remove a rule; False when there was none."""
+    return bool(db.execute("DELETE FROM review_rules WHERE scope = ? AND name = ?", [scope, name]).rowcount)
+
+
+def dismissed_keys(db: sqlite_utils.Database) -> set[tuple[str, str, str]]:
+    """(kind, ext_a, ext_b) of every dismissed finding."""
+    ensure_schema(db)
+    return {tuple(r) for r in db.execute("SELECT kind, ext_a, ext_b FROM check_dismissals")}
+
+
+def put_dismissal(db: sqlite_utils.Database, key: tuple[str, str, str], note: str | None, *,
+                  user: str, at: str) -> None:
+    db.execute(
+        "INSERT OR REPLACE INTO check_dismissals (kind, ext_a, ext_b, note, dismissed_by, dismissed_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [*key, note, user, at],
+    )

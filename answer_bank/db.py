@@ -182,6 +182,20 @@ def connect(path: str | Path) -> sqlite_utils.Database:
 
 
 @contextmanager
+def read_snapshot(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """A read transaction (unless one is open already), so that several reads see one state."""
+    conn = db.conn
+    began = not conn.in_transaction
+    if began:
+        conn.execute("BEGIN")
+    try:
+        yield db
+    finally:
+        if began:
+            conn.execute("COMMIT")
+
+
+@contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     """One write transaction, taken up front (BEGIN IMMEDIATE); rolled back on any error.
 

@@ -252,11 +252,8 @@ def _as_list(value: Any, key: str = "a list", objects: bool = False) -> list:
 
 
 def _dedupe(items: Iterable[str]) -> list[str]:
-    out: list[str] = []
-    for item in items:
-        if item and item not in out:
-            out.append(item)
-    return out
+    """The non-empty items, each once, in their first order."""
+    return [item for item in dict.fromkeys(items) if item]
 
 
 def _decode(data: bytes) -> str:

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 # (a search box's single question gains nothing from a thread).
 PREFETCH_MIN_QUESTIONS = 8
 
-TIERS = ("high", "medium", "low", "none")
 # Confidence given to a repeat: a question the bank holds word for word (or
 # under the same ref of the same questionnaire with near-identical text).
 REPEAT_CONFIDENCE = 0.99
@@ -252,7 +251,7 @@ class Matcher:
     def _decide(self, q: QuestionIn, ranked, entries: list[BankEntry],
                 repeat: tuple[int, str] | None = None) -> MatchResult:
         from answer_bank.polarity import inverts
-        from answer_bank.ranking import ANSWER_TIERS, tier_for
+        from answer_bank.tiers import ANSWER_TIERS, tier_for
 
         question = q.text
         matched = list(getattr(ranked, "matched", None) or [])

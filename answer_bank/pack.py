@@ -17,11 +17,13 @@ from pathlib import Path
 
 from answer_bank.coverage import CoverageReport, coverage
 from answer_bank.curation_db import get_setting
+from answer_bank.db import read_snapshot
 from answer_bank.model import BankEntry
 from answer_bank.store import Bank, BankError
+from ingest.cells import CELL_LIMIT
 
 FORMATS = ("docx", "xlsx")
-XLSX_CELL_LIMIT = 32_767
+XLSX_CELL_LIMIT = CELL_LIMIT
 _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
 
@@ -71,7 +73,7 @@ def build_pack(bank: Bank, framework: str, fmt: str, *, organisation: str | None
     org = organisation_name(bank, organisation)
     today = today or dt.datetime.now(dt.timezone.utc).date()
     # One consistent read: the revision on the cover is the one the answers came from.
-    with _read_snapshot(bank):
+    with read_snapshot(bank.db):
         revision = bank.revision()
         report = coverage(bank, framework, today=today)
     entries = report.entries()
@@ -97,23 +99,6 @@ def write_pack(bank: Bank, framework: str, path: str | Path, *, organisation: st
 
 
 # ---- shared -------------------------------------------------------------------
-
-
-class _read_snapshot:
-    """A read transaction, so the revision and the entries come from one state."""
-
-    def __init__(self, bank: Bank):
-        self.conn = bank.db.conn
-
-    def __enter__(self):
-        self.began = not self.conn.in_transaction
-        if self.began:
-            self.conn.execute("BEGIN")
-        return self
-
-    def __exit__(self, *exc):
-        if self.began:
-            self.conn.execute("COMMIT")
 
 
 def _check_text(entry: BankEntry) -> None:

@@ -747,12 +747,5 @@ def confidence(features: dict[str, float]) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
 
-TIER_THRESHOLDS = (("high", 0.9), ("medium", 0.75), ("low", 0.3))
-ANSWER_TIERS = ("high", "medium")
-
-
-def tier_for(confidence: float) -> str:
-    for name, lo in TIER_THRESHOLDS:
-        if confidence >= lo:
-            return name
-    return "none"
+# The tiers live in answer_bank/tiers.py; these names stay importable from here.
+from answer_bank.tiers import ANSWER_TIERS, TIER_THRESHOLDS, tier_for  # noqa: E402,F401

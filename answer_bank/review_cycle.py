@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from answer_bank import curation_db
 from answer_bank.curation_db import DEFAULT_REVIEW_DAYS, ensure_schema, get_setting
 from answer_bank.db import transaction
 from answer_bank.model import BankEntry
@@ -68,9 +69,7 @@ def today_utc() -> dt.date:
 
 
 def review_rules(bank: Bank) -> list[ReviewRule]:
-    ensure_schema(bank.db)
-    rows = bank.db.execute("SELECT scope, name, days FROM review_rules ORDER BY scope, name").fetchall()
-    return [ReviewRule(*r) for r in rows]
+    return [ReviewRule(*r) for r in curation_db.review_rule_rows(bank.db)]
 
 
 def set_review_rule(bank: Bank, scope: str, name: str, days: int | None, *, user: str) -> None:
@@ -86,17 +85,11 @@ def set_review_rule(bank: Bank, scope: str, name: str, days: int | None, *, user
     ensure_schema(bank.db)
     with transaction(bank.db):
         if days is None:
-            cur = bank.db.execute("DELETE FROM review_rules WHERE scope = ? AND name = ?", [scope, name])
-            if not cur.rowcount:
+            if not curation_db.delete_review_rule(bank.db, scope, name):
                 raise ReviewRuleError(f"there is no review rule for {scope} {name!r}")
             detail = f"{scope} {name}: removed"
         else:
-            bank.db.execute(
-                "INSERT INTO review_rules (scope, name, days, set_by, set_at) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (scope, name) DO UPDATE SET days = excluded.days, set_by = excluded.set_by, "
-                "set_at = excluded.set_at",
-                [scope, name, days, user, utcnow()],
-            )
+            curation_db.put_review_rule(bank.db, scope, name, days, user=user, at=utcnow())
             detail = f"{scope} {name}: every {days} days"
         bank.record_event(user, "review_rule", detail=detail)
 

@@ -199,6 +199,21 @@ class Bank:
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r)) for r in cur.fetchall()]
 
+    def learned_variants(self, ext_id: str) -> list[tuple[str, str, str]]:
+        """(wording, when, by whom) of each wording the entry learned in review,
+        oldest first; [] for an entry that does not exist."""
+        row = self.db.execute("SELECT id FROM entries WHERE ext_id = ?", [ext_id]).fetchone()
+        if row is None:
+            return []
+        return self.db.execute(
+            "SELECT text, created_at, created_by FROM entry_variants WHERE entry_id = ? AND origin = 'review' "
+            "ORDER BY id", [row[0]]).fetchall()
+
+    def last_content_change_at(self) -> str | None:
+        """When the bank's content last changed (learned wordings aside), from the audit trail."""
+        return self.db.execute("SELECT max(at) FROM audit_log WHERE action NOT IN ('learn_variant', 'unlearn_variant')"
+                               ).fetchone()[0]
+
     # ---- writing -------------------------------------------------------
 
     def import_entries(

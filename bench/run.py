@@ -19,7 +19,7 @@ def main() -> int:
     matching_bench.quality()
     matching_bench.caiq_round_trip()
     matching_bench.speed()
-    for script in ("ingest_bench.py", "csv_bench.py", "hostile_bench.py", "web_bench.py", "curation_bench.py"):
+    for script in ("ingest_bench.py", "csv_bench.py", "hostile_bench.py", "web_bench.py", "web_load_bench.py", "curation_bench.py"):
         path = HERE / script
         if path.exists():
             print(f"\n== {script}", flush=True)

@@ -215,7 +215,7 @@ def bank_list(ctx: click.Context, as_json: bool, status: tuple[str, ...]):
         return
     for e in entries:
         overdue = "  (review overdue)" if e.is_overdue() else ""
-        click.echo(f"{e.ext_id:<18} {e.status:<9} {e.short_answer or '-':<8} {_clip(e.question, 80)}{overdue}")
+        click.echo(f"{e.ext_id:<18} {e.status:<9} {e.short_answer or '-':<8} {clip(e.question, 80)}{overdue}")
     click.echo(f"{len(entries)} entries", err=True)
 
 
@@ -263,9 +263,9 @@ def match(ctx: click.Context, file: str | None, question: str | None, top_k: int
             click.echo(json.dumps(result.to_json(qid), ensure_ascii=False))
         else:
             answer = result.answer.ext_id if result.answer else "—"
-            click.echo(f"{qid:<12} {result.tier:<6} {answer:<18} {result.score:5.2f}  {_clip(text, 70)}")
+            click.echo(f"{qid:<12} {result.tier:<6} {answer:<18} {result.score:5.2f}  {clip(text, 70)}")
             for c in result.candidates[1:3] if question is not None else []:
-                click.echo(f"{'':<12} {'alt':<6} {c.entry.ext_id:<18} {c.score:5.2f}  {_clip(c.entry.question, 70)}")
+                click.echo(f"{'':<12} {'alt':<6} {c.entry.ext_id:<18} {c.score:5.2f}  {clip(c.entry.question, 70)}")
 
 
 def read_question_csv(path: Path) -> list[tuple[str, str, str | None]]:
@@ -333,7 +333,8 @@ def serve(ctx: click.Context, host: str, port: int, threads: int):
     waitress_serve(app, host=host, port=port, threads=threads, ident="aimsq")
 
 
-def _clip(text: str, width: int) -> str:
-    text = " ".join(text.split())
+def clip(text: str | None, width: int) -> str:
+    """The text on one line, cut to `width` characters with an ellipsis."""
+    text = " ".join((text or "").split())
     return text if len(text) <= width else text[: width - 1] + "…"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from cli.core import cli_user, get_bank, get_embedder
+from cli.core import cli_user, clip, get_bank, get_embedder
 
 FRAMEWORK_CHOICE = click.Choice(["iso42001", "nist-ai-rmf", "eu-ai-act"])
 
@@ -122,7 +122,7 @@ def bank_due(ctx: click.Context, days: int, as_json: bool):
         click.echo(owner)
         for i in group:
             when = f"{-i.days_left} days overdue" if i.state == "overdue" else f"due in {i.days_left} days"
-            click.echo(f"  {i.entry.ext_id:<18} {i.review_by}  {when:<18} {_clip(i.entry.question, 60)}")
+            click.echo(f"  {i.entry.ext_id:<18} {i.review_by}  {when:<18} {clip(i.entry.question, 60)}")
     overdue = sum(1 for i in items if i.state == "overdue")
     click.echo(f"{overdue} overdue, {len(items) - overdue} due within {days} days", err=True)
 
@@ -216,8 +216,8 @@ def bank_check(ctx: click.Context, as_json: bool, include_dismissed: bool):
         return
     for f in findings:
         click.echo(f"{f.kind:<9} {f.a.ext_id} ↔ {f.b.ext_id}  ({f.similarity:.2f})")
-        click.echo(f"          {_clip(f.a.question, 70)}")
-        click.echo(f"          {_clip(f.b.question, 70)}")
+        click.echo(f"          {clip(f.a.question, 70)}")
+        click.echo(f"          {clip(f.b.question, 70)}")
         for reason in f.reasons:
             click.echo(f"          - {reason}")
     conflicts = sum(1 for f in findings if f.kind == "conflict")
@@ -275,7 +275,7 @@ def coverage_cmd(ctx: click.Context, framework: str, as_json: bool, svg_file: st
         click.echo(f"{group.id} {group.title}" if len(group.id) <= 10 else group.title)
         for cell in cells:
             ids = ", ".join(e.ext_id for e in cell.entries) or "—"
-            click.echo(f"  {cell.control.id:<12} {cell.state:<8} {_clip(cell.control.title, 50):<50} {ids}")
+            click.echo(f"  {cell.control.id:<12} {cell.state:<8} {clip(cell.control.title, 50):<50} {ids}")
     click.echo(report.summary(), err=True)
 
 
@@ -333,8 +333,3 @@ def restore_cmd(ctx: click.Context, path: str, yes: bool):
         click.echo(f"The previous bank is saved as {saved}")
     click.echo(f"Restored {restored.entries} entries, {restored.versions} versions, "
                f"{restored.audit_rows} audit rows into {db_path}")
-
-
-def _clip(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from cli.core import cli_user, get_bank, get_matcher
+from cli.core import cli_user, clip, get_bank, get_matcher
 
 
 def _hint_options(func):
@@ -48,11 +48,6 @@ def _warn(lines):
         click.echo(f"warning: {line}", err=True)
 
 
-def _clip(text: str, width: int) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def _where(loc) -> str:
     if loc is None:
         return "-"
@@ -82,7 +77,7 @@ def ingest_command(file, as_json, sheet, question_col, answer_col, comment_col):
         mark = " (hidden in source)" if q.hidden else ""
         mark += " (not writable: formula cell)" if q.not_writable else ""
         kind = q.answer_kind if not q.options else f"{q.answer_kind}: {'/'.join(q.options)[:30]}"
-        click.echo(f"{(q.ref or '-'):<12} {_where(q.answer_at):<24} {kind:<22} {_clip(q.text, 70)}{mark}")
+        click.echo(f"{(q.ref or '-'):<12} {_where(q.answer_at):<24} {kind:<22} {clip(q.text, 70)}{mark}")
     for s in result.skipped_sheets:
         click.echo(f"sheet '{s.sheet}' not read: {s.reason} (--sheet '{s.sheet}' reads it)", err=True)
     _warn(result.warnings)
@@ -133,7 +128,7 @@ def autofill_command(ctx, file, output, as_json, min_tier, overwrite, sheet, que
             continue
         q = o.question
         why = "; ".join(o.notes) if o.outcome == "written" else (o.reason or "")
-        click.echo(f"{o.outcome:<8} {(q.ref or '-'):<12} {_clip(why, 60):<60} {_clip(q.text, 50)}")
+        click.echo(f"{o.outcome:<8} {(q.ref or '-'):<12} {clip(why, 60):<60} {clip(q.text, 50)}")
     total = len(report.outcomes)
     click.echo(
         f"Wrote {len(report.written)} of {total} answers (tier {min_tier} or better, "

@@ -20,11 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from answer_bank.tiers import TIER_RANK
 from ingest import read_questionnaire, write_answers_report
 from ingest.fill import PlannedWrite, where
 from ingest.model import AnswerFill, IngestHints, Question
 
-TIER_RANK = {"high": 3, "medium": 2, "low": 1, "none": 0}
 
 
 @dataclass

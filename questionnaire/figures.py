@@ -13,6 +13,8 @@ from typing import Any
 
 import sqlite_utils
 
+from questionnaire.review import ReviewStore
+
 
 @dataclass
 class QuestionnaireFigures:
@@ -61,20 +63,7 @@ class EditedEntry:
 
 def questionnaire_figures(db: sqlite_utils.Database) -> list[QuestionnaireFigures]:
     """One row per questionnaire, newest upload first."""
-    rows = db.execute(
-        """
-        SELECT q.id, q.customer, q.status, q.created_at,
-               (SELECT min(e.at) FROM exports e WHERE e.questionnaire_id = q.id),
-               count(r.id),
-               coalesce(sum(r.status = 'accepted' AND r.entry_ext_id = r.proposed), 0),
-               coalesce(sum(r.status = 'accepted' AND r.entry_ext_id IS NOT r.proposed), 0),
-               coalesce(sum(r.status = 'edited'), 0),
-               coalesce(sum(r.status IN ('blank', 'needs_expert')), 0),
-               coalesce(sum(r.status = 'pending'), 0)
-        FROM questionnaires q LEFT JOIN review_questions r ON r.questionnaire_id = q.id
-        GROUP BY q.id ORDER BY q.created_at DESC
-        """
-    ).fetchall()
+    rows = ReviewStore(db).figure_rows()
     return [QuestionnaireFigures(*r) for r in rows]
 
 
@@ -92,14 +81,7 @@ def totals(figures: list[QuestionnaireFigures]) -> dict[str, Any]:
 
 def most_edited_entries(db: sqlite_utils.Database, limit: int = 20) -> list[EditedEntry]:
     """Bank entries whose proposed answers reviewers rewrote, most edits first."""
-    rows = db.execute(
-        """
-        SELECT entry_ext_id, count(*), count(DISTINCT questionnaire_id), max(reviewed_at)
-        FROM review_questions WHERE status = 'edited' AND entry_ext_id IS NOT NULL
-        GROUP BY entry_ext_id ORDER BY count(*) DESC, entry_ext_id LIMIT ?
-        """,
-        [limit],
-    ).fetchall()
+    rows = ReviewStore(db).edited_entry_rows(limit)
     return [EditedEntry(*r) for r in rows]
 
 

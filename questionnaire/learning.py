@@ -23,7 +23,7 @@ from typing import Iterable
 
 from answer_bank.model import BankEntry
 from answer_bank.store import Bank, BankError, EntryNotFound
-from questionnaire.review import Questionnaire, ReviewQuestion
+from questionnaire.review import Questionnaire, ReviewQuestion, ReviewStore
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +54,7 @@ def learn_variants(bank: Bank, pairs: Iterable[tuple[str, str]], *, user: str,
 
 def _still_relied_on(bank: Bank, ext_id: str, text: str) -> bool:
     """Does an accepted review question answered from `ext_id` ask it in these words?"""
-    return any(
-        wording(t) == text
-        for (t,) in bank.db.execute(
-            "SELECT text FROM review_questions WHERE status = 'accepted' AND entry_ext_id = ?", [ext_id]
-        )
-    )
+    return any(wording(t) == text for t in ReviewStore(bank.db).accepted_texts(ext_id))
 
 
 def forget_variants(bank: Bank, pairs: Iterable[tuple[str, str]], *, user: str) -> list[tuple[str, str]]:
@@ -157,20 +152,12 @@ def learned_wordings(bank: Bank, ext_id: str) -> list[dict]:
     """An entry's learned wordings for its page: the wording, who taught it
     and when, and the questionnaires whose accepted questions ask it that way
     (customer, file, question label, questionnaire id). Oldest first."""
-    row = bank.db.execute("SELECT id FROM entries WHERE ext_id = ?", [ext_id]).fetchone()
-    if row is None:
-        return []
-    out = [{"text": text, "at": at, "by": by, "questionnaires": []} for text, at, by in bank.db.execute(
-        "SELECT text, created_at, created_by FROM entry_variants WHERE entry_id = ? AND origin = 'review' ORDER BY id",
-        [row[0]])]
+    out = [{"text": text, "at": at, "by": by, "questionnaires": []} for text, at, by in bank.learned_variants(ext_id)]
     if not out:
         return out
     by_text = {o["text"]: o for o in out}
     try:
-        asked = bank.db.execute(
-            "SELECT r.text, r.ref, r.position, q.id, q.customer, q.filename FROM review_questions r "
-            "JOIN questionnaires q ON q.id = r.questionnaire_id "
-            "WHERE r.entry_ext_id = ? AND r.status = 'accepted' ORDER BY q.created_at, r.position", [ext_id]).fetchall()
+        asked = ReviewStore(bank.db).accepted_sources(ext_id)
     except Exception:  # noqa: BLE001 - a bank without the review tables (CLI use): no sources to show
         asked = []
     for text, ref, position, qn_id, customer, filename in asked:

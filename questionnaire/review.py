@@ -6,14 +6,18 @@ action adds an immutable row to `review_actions`, so the audit trail and the
 answers cannot disagree. Each question carries a version: a review action
 names the version it started from and gets `ReviewConflict` when someone else
 changed the question first (nothing is written).
+
+What is stored (the dataclasses and errors) is in `review_model`, the export
+of the reviewed answers in `review_export`.
 """
 from __future__ import annotations
 
-import csv
-import io
+import datetime as dt
 import json
+import os
+import secrets
+import socket
 import uuid
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 import sqlite_utils
@@ -21,215 +25,17 @@ import sqlite_utils
 from answer_bank.db import transaction
 from answer_bank.model import SHORT_ANSWERS
 from answer_bank.store import utcnow
-from ingest.cells import neutralise
-from ingest.fill import ExportReport
-from ingest.model import AnswerFill, IngestHints, IngestResult, Locator, Question
+from answer_bank.tiers import ANSWER_TIERS, TIERS
+from ingest.model import IngestHints, IngestResult, Question
 from questionnaire.review_db import REVIEW_STATUSES
+from questionnaire.review_model import (ALTERNATIVES, MAX_ANSWER_CHARS, MAX_NOTE_CHARS, REVIEW_ACTIONS,
+                                        ExportRecord, JobLost, Proposal, ProposalNotFound, Questionnaire,
+                                        QuestionnaireNotFound, QuestionNotFound, ReviewConflict, ReviewError,
+                                        ReviewQuestion, candidate_snapshot)
 
-TIERS = ("high", "medium", "low", "none")
-REVIEW_ACTIONS = ("accept", "pick", "edit", "needs_expert", "blank", "reset")
-# The cell limit of XLSX; the narrower formats check their own on export.
-MAX_ANSWER_CHARS = 32_767
-MAX_NOTE_CHARS = 2_000
-ALTERNATIVES = 3
-
-
-class ReviewError(Exception):
-    """A review request that cannot be carried out; the message says why."""
-
-
-class QuestionnaireNotFound(ReviewError):
-    pass
-
-
-class QuestionNotFound(ReviewError):
-    pass
-
-
-class ProposalNotFound(ReviewError):
-    pass
-
-
-class ReviewConflict(ReviewError):
-    """The question changed since the version the reviewer saw."""
-
-    def __init__(self, current: "ReviewQuestion", expected_version: int):
-        super().__init__(
-            f"question {current.label} was changed by {current.reviewed_by or 'someone'} "
-            f"at {current.reviewed_at or 'just now'} (now version {current.version}, you saw version "
-            f"{expected_version}); look at their change and act again"
-        )
-        self.current = current
-        self.expected_version = expected_version
-
-
-# ---- what is stored -------------------------------------------------------
-
-
-@dataclass
-class Questionnaire:
-    id: str
-    customer: str
-    due_date: str | None
-    owner: str
-    status: str
-    filename: str
-    format: str
-    stored_name: str
-    size: int
-    hints: dict[str, Any]
-    layout: dict[str, Any]
-    warnings: list[str]
-    progress_done: int
-    progress_total: int
-    error: str | None
-    created_at: str
-    updated_at: str
-    total: int = 0
-    reviewed: int = 0
-    archived_at: str | None = None
-    archived_by: str | None = None
-
-    @property
-    def share_reviewed(self) -> float:
-        return self.reviewed / self.total if self.total else 0.0
-
-
-# The XLSX reader notes a formula answer cell with this opening (Question.not_writable).
-NOT_WRITABLE_NOTE = "not writable: "
-
-
-@dataclass
-class ReviewQuestion:
-    id: int
-    questionnaire_id: str
-    position: int
-    ref: str | None
-    section: str | None
-    text: str
-    answer_kind: str
-    options: list[str] | None
-    answer_at: dict[str, Any]
-    comment_at: dict[str, Any] | None
-    existing_answer: str | None
-    hidden: bool
-    notes: list[str]
-    tier: str | None
-    score: float | None
-    confidence: float | None
-    proposed: str | None  # ext id the matcher would answer with, or None
-    candidates: list[dict[str, Any]]  # snapshots of the top entries, best first
-    reasons: list[str]
-    status: str
-    entry_ext_id: str | None
-    entry_version: int | None
-    short_answer: str | None
-    narrative: str | None
-    note: str | None
-    draft_entry: str | None
-    reviewed_by: str | None
-    reviewed_at: str | None
-    version: int
-
-    @property
-    def label(self) -> str:
-        return self.ref or f"#{self.position}"
-
-    @property
-    def proposal(self) -> dict[str, Any] | None:
-        for c in self.candidates:
-            if c["id"] == self.proposed:
-                return c
-        return None
-
-    @property
-    def alternatives(self) -> list[dict[str, Any]]:
-        return [c for c in self.candidates if c["id"] != self.proposed][:ALTERNATIVES]
-
-    def candidate(self, ext_id: str) -> dict[str, Any] | None:
-        for c in self.candidates:
-            if c["id"] == ext_id:
-                return c
-        return None
-
-    @property
-    def not_writable(self) -> str | None:
-        """Why the answer cannot be written (a formula cell), kept as the reader's note."""
-        return next((n[len(NOT_WRITABLE_NOTE):] for n in self.notes if n.startswith(NOT_WRITABLE_NOTE)), None)
-
-    def to_question(self) -> Question:
-        """The ingest Question again, for the writers."""
-        return Question(
-            text=self.text, answer_at=locator_from_json(self.answer_at), ref=self.ref, section=self.section,
-            answer_kind=self.answer_kind, options=self.options, comment_at=locator_from_json(self.comment_at),
-            existing_answer=self.existing_answer, hidden=self.hidden, notes=list(self.notes),
-            not_writable=self.not_writable,
-        )
-
-    def state(self) -> dict[str, Any]:
-        """What a review action changes (the audit row's before/after)."""
-        return {
-            "status": self.status, "entry": self.entry_ext_id, "entry_version": self.entry_version,
-            "short_answer": self.short_answer, "narrative": self.narrative, "note": self.note,
-            "draft_entry": self.draft_entry, "version": self.version,
-        }
-
-
-@dataclass
-class ExportRecord:
-    id: int
-    questionnaire_id: str
-    stored_name: str
-    summary_name: str
-    at: str
-    user: str
-    answered: int
-    blank: int
-    report: dict[str, Any] | None = None  # see export_outcomes; None for exports made before it existed
-
-
-@dataclass
-class Proposal:
-    id: int
-    ext_id: str
-    base_version: int | None
-    content: dict[str, Any]
-    note: str | None
-    proposed_by: str
-    proposed_at: str
-    status: str
-    decided_by: str | None
-    decided_at: str | None
-    decision_note: str | None
-
-
-def locator_from_json(data: dict[str, Any] | None) -> Locator | None:
-    """The inverse of `Locator.to_json`."""
-    if not data:
-        return None
-    marks = data.get("marks")
-    mark_locs = tuple((opt, locator_from_json(loc)) for opt, loc in marks.items()) if marks else None
-    if data.get("sheet") is not None:
-        return Locator(sheet=data["sheet"], cell=data.get("cell"), marks=mark_locs)
-    if data.get("table") is not None:
-        return Locator(table=data["table"], row=data.get("row"), col=data.get("col"), marks=mark_locs)
-    if data.get("paragraph") is not None:
-        return Locator(paragraph=data["paragraph"], insert_after=bool(data.get("insert_after")), marks=mark_locs)
-    return Locator(row=data.get("row"), column=data.get("column"), marks=mark_locs)
-
-
-def candidate_snapshot(entry, score: float, matched: str | None = None) -> dict[str, Any]:
-    """What the reviewer sees of a bank entry, frozen at match time: the answer
-    exported is the answer that was reviewed, whatever the bank does later.
-    `matched` is the entry's text (question or variant) that matched."""
-    return {
-        "id": entry.ext_id, "score": round(float(score), 4), "version": entry.version,
-        "question": entry.question, "answer": entry.answer, "short_answer": entry.short_answer,
-        "evidence": [{"title": e.title, "ref": e.ref} for e in entry.evidence],
-        "frameworks": list(entry.frameworks), "overdue": entry.is_overdue(),
-        "matched": matched or entry.question,
-    }
-
+# How long a background worker holds a questionnaire's job without renewing
+# its lease; it renews it after every chunk and from a heartbeat meanwhile.
+JOB_LEASE_SECONDS = 60
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
@@ -391,8 +197,11 @@ class ReviewStore:
 
     # ---- matching progress ----------------------------------------------
 
-    def start_matching(self, qn_id: str, *, user: str) -> int:
-        """Mark the questionnaire as being matched; returns the number of questions."""
+    def start_matching(self, qn_id: str, *, user: str, owner: str | None = None,
+                       lease_seconds: int = JOB_LEASE_SECONDS) -> int:
+        """Mark the questionnaire as being matched by `owner` (see `job_owner`),
+        who holds the job for `lease_seconds` unless it renews the lease;
+        returns the number of questions."""
         with transaction(self.db):
             qn = self.get(qn_id)
             if qn.status == "matching":
@@ -404,10 +213,12 @@ class ReviewStore:
                 "updated_at = ? WHERE id = ?",
                 [qn.total, utcnow(), qn_id],
             )
+            self._claim(qn_id, owner, lease_seconds)
             self._action(user, qn_id, None, "autofill", None, None, note=f"{qn.total} questions")
         return qn.total
 
-    def start_rematch(self, qn_id: str, *, user: str) -> int:
+    def start_rematch(self, qn_id: str, *, user: str, owner: str | None = None,
+                      lease_seconds: int = JOB_LEASE_SECONDS) -> int:
         """Match the not-yet-reviewed questions again (the bank changed since):
         the questionnaire goes back to 'matching' until `finish_matching`.
         Returns how many questions will be matched (0: nothing to do, nothing changed)."""
@@ -424,11 +235,15 @@ class ReviewStore:
                 "UPDATE questionnaires SET status = 'matching', progress_done = 0, progress_total = ?, error = NULL, "
                 "updated_at = ? WHERE id = ?", [n, utcnow(), qn_id],
             )
+            self._claim(qn_id, owner, lease_seconds)
             self._action(user, qn_id, None, "propose_again", None, None, note=f"{n} questions not reviewed yet")
         return n
 
-    def store_matches(self, qn_id: str, matches: list[tuple[int, Any]], done: int) -> None:
-        """Save the matcher's results for some questions (by position) and the progress."""
+    def store_matches(self, qn_id: str, matches: list[tuple[int, Any]], done: int, *, owner: str | None = None,
+                      lease_seconds: int = JOB_LEASE_SECONDS) -> None:
+        """Save the matcher's results for some questions (by position) and the
+        progress. With `owner`: only while that worker holds the job (else
+        JobLost, nothing written), and its lease is renewed."""
         rows = []
         for position, result in matches:
             # The top candidates with the bank text each matched on: for "low"
@@ -446,6 +261,8 @@ class ReviewStore:
             rows.append((result.tier, float(result.score), float(result.confidence), proposed, _dumps(snaps),
                          _dumps(list(result.reasons)), qn_id, position))
         with transaction(self.db):
+            if owner is not None and not self._renew(qn_id, owner, lease_seconds):
+                raise JobLost(qn_id, owner)
             self.db.conn.executemany(
                 "UPDATE review_questions SET tier = ?, score = ?, confidence = ?, proposed = ?, candidates = ?, "
                 "reasons = ? WHERE questionnaire_id = ? AND position = ? AND status = 'pending'",
@@ -455,15 +272,58 @@ class ReviewStore:
                 "UPDATE questionnaires SET progress_done = ?, updated_at = ? WHERE id = ?", [done, utcnow(), qn_id]
             )
 
-    def finish_matching(self, qn_id: str, error: str | None = None, *, rematch: bool = False) -> None:
+    def finish_matching(self, qn_id: str, error: str | None = None, *, rematch: bool = False,
+                        owner: str | None = None) -> bool:
         """Matching ended. A first matching that failed leaves the
         questionnaire 'failed'; a failed rematch goes back to review (the
-        earlier proposals and every decision stay) with the error kept."""
+        earlier proposals and every decision stay) with the error kept.
+        With `owner`: only if that worker still holds the job (False: another
+        took it over; nothing changed)."""
+        sql = ("UPDATE questionnaires SET status = ?, error = ?, updated_at = ?, job_lease_until = NULL "
+               "WHERE id = ?")
+        params = ["failed" if error and not rematch else "review", error, utcnow(), qn_id]
+        if owner is not None:
+            sql += " AND status = 'matching' AND job_owner = ?"
+            params.append(owner)
         with transaction(self.db):
-            self.db.execute(
-                "UPDATE questionnaires SET status = ?, error = ?, updated_at = ? WHERE id = ?",
-                ["failed" if error and not rematch else "review", error, utcnow(), qn_id],
-            )
+            return bool(self.db.execute(sql, params).rowcount)
+
+    # ---- who proposes the answers: a lease in the database ------------------
+
+    def job_is_live(self, qn_id: str) -> bool:
+        """Is a worker (of any server process) proposing this questionnaire's
+        answers right now, i.e. does its lease still run?"""
+        row = self.db.execute("SELECT status, job_lease_until FROM questionnaires WHERE id = ?", [qn_id]).fetchone()
+        return bool(row and row[0] == "matching" and row[1] and row[1] > utcnow())
+
+    def job_owner_of(self, qn_id: str) -> str | None:
+        row = self.db.execute("SELECT job_owner FROM questionnaires WHERE id = ?", [qn_id]).fetchone()
+        return row[0] if row else None
+
+    def release_expired_job(self, qn_id: str, *, error: str, rematch: bool) -> bool:
+        """End a matching whose worker is gone (its lease expired) as
+        `finish_matching` would, with `error`; False (nothing changed) when
+        the job still runs or is not matching."""
+        sql = ("UPDATE questionnaires SET status = ?, error = ?, updated_at = ?, job_lease_until = NULL "
+               "WHERE id = ? AND status = 'matching' AND (job_lease_until IS NULL OR job_lease_until <= ?)")
+        now = utcnow()
+        with transaction(self.db):
+            return bool(self.db.execute(sql, ["failed" if not rematch else "review", error, now, qn_id, now]).rowcount)
+
+    def renew_lease(self, qn_id: str, owner: str, lease_seconds: int = JOB_LEASE_SECONDS) -> bool:
+        """The worker's heartbeat: False when it no longer holds the job."""
+        with transaction(self.db):
+            return self._renew(qn_id, owner, lease_seconds)
+
+    def _renew(self, qn_id: str, owner: str, lease_seconds: int) -> bool:
+        return bool(self.db.execute(
+            "UPDATE questionnaires SET job_lease_until = ? WHERE id = ? AND status = 'matching' AND job_owner = ?",
+            [_lease_until(lease_seconds), qn_id, owner]).rowcount)
+
+    def _claim(self, qn_id: str, owner: str | None, lease_seconds: int) -> None:
+        self.db.execute(
+            "UPDATE questionnaires SET job_owner = ?, job_started_at = ?, job_lease_until = ? WHERE id = ?",
+            [owner or job_owner(), utcnow(), _lease_until(lease_seconds), qn_id])
 
     # ---- questions ------------------------------------------------------
 
@@ -556,7 +416,7 @@ class ReviewStore:
 
     def bulk_accept(self, qn_id: str, *, user: str, tier: str = "high") -> list[ReviewQuestion]:
         """Accept the proposed answer of every still-pending question of a tier."""
-        if tier not in ("high", "medium"):
+        if tier not in ANSWER_TIERS:
             raise ReviewError("only the high and medium tiers can be accepted in bulk")
         with transaction(self.db):
             self._check_open(qn_id)
@@ -643,6 +503,56 @@ class ReviewStore:
         return [r[0] for r in self.db.execute(
             "SELECT DISTINCT reviewed_by FROM review_questions WHERE questionnaire_id = ? AND reviewed_by IS NOT NULL "
             "ORDER BY 1", [qn_id])]
+
+    def last_matched_at(self, qn_id: str) -> str | None:
+        """When answers were last proposed for the questionnaire (None: never)."""
+        return self.db.execute("SELECT max(at) FROM review_actions WHERE questionnaire_id = ? AND action IN "
+                               "('autofill', 'propose_again')", [qn_id]).fetchone()[0]
+
+    # ---- what reviews say about bank entries ------------------------------
+
+    def accepted_texts(self, ext_id: str) -> list[str]:
+        """The text of every accepted question answered from the entry."""
+        return [t for (t,) in self.db.execute(
+            "SELECT text FROM review_questions WHERE status = 'accepted' AND entry_ext_id = ?", [ext_id])]
+
+    def accepted_sources(self, ext_id: str) -> list[tuple]:
+        """(text, ref, position, questionnaire id, customer, filename) of every
+        accepted question answered from the entry, oldest questionnaire first."""
+        return self.db.execute(
+            "SELECT r.text, r.ref, r.position, q.id, q.customer, q.filename FROM review_questions r "
+            "JOIN questionnaires q ON q.id = r.questionnaire_id "
+            "WHERE r.entry_ext_id = ? AND r.status = 'accepted' ORDER BY q.created_at, r.position", [ext_id]).fetchall()
+
+    def figure_rows(self) -> list[tuple]:
+        """Per questionnaire, newest upload first: id, customer, status, created,
+        first export, questions, accepted as proposed, accepted another,
+        edited, blank or for an expert, pending."""
+        return self.db.execute(
+            """
+            SELECT q.id, q.customer, q.status, q.created_at,
+                   (SELECT min(e.at) FROM exports e WHERE e.questionnaire_id = q.id),
+                   count(r.id),
+                   coalesce(sum(r.status = 'accepted' AND r.entry_ext_id = r.proposed), 0),
+                   coalesce(sum(r.status = 'accepted' AND r.entry_ext_id IS NOT r.proposed), 0),
+                   coalesce(sum(r.status = 'edited'), 0),
+                   coalesce(sum(r.status IN ('blank', 'needs_expert')), 0),
+                   coalesce(sum(r.status = 'pending'), 0)
+            FROM questionnaires q LEFT JOIN review_questions r ON r.questionnaire_id = q.id
+            GROUP BY q.id ORDER BY q.created_at DESC
+            """
+        ).fetchall()
+
+    def edited_entry_rows(self, limit: int) -> list[tuple]:
+        """(entry, edits, questionnaires, last edit) for entries whose proposed answers were rewritten."""
+        return self.db.execute(
+            """
+            SELECT entry_ext_id, count(*), count(DISTINCT questionnaire_id), max(reviewed_at)
+            FROM review_questions WHERE status = 'edited' AND entry_ext_id IS NOT NULL
+            GROUP BY entry_ext_id ORDER BY count(*) DESC, entry_ext_id LIMIT ?
+            """,
+            [limit],
+        ).fetchall()
 
     # ---- exports --------------------------------------------------------
 
@@ -732,6 +642,15 @@ class ReviewStore:
             )
 
 
+def job_owner() -> str:
+    """A worker's name for the job table: host, process id and a random token."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(6)}"
+
+
+def _lease_until(seconds: int) -> str:
+    return (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=seconds)).isoformat(timespec="seconds")
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 
@@ -788,11 +707,13 @@ def _decide(q: ReviewQuestion, action: str, *, candidate: str | None = None, sho
 
 
 def autofill(store: ReviewStore, qn_id: str, match_many: Callable[[list[Any]], list[Any]],
-             *, chunk: int = 32, only_pending: bool = False) -> None:
+             *, chunk: int = 32, only_pending: bool = False, owner: str | None = None) -> None:
     """Propose answers for every question (`only_pending`: those not reviewed
     yet), `chunk` at a time, saving progress after each chunk so a person sees
     it move. The caller has called `start_matching` (or `start_rematch`);
-    errors mark the questionnaire failed and are re-raised."""
+    errors mark the questionnaire failed and are re-raised. With `owner`,
+    each chunk renews that worker's lease, and a worker whose job was taken
+    over stops without writing (JobLost)."""
     try:
         questions = store.questions(qn_id, status="pending" if only_pending else None)
         done = 0
@@ -800,111 +721,11 @@ def autofill(store: ReviewStore, qn_id: str, match_many: Callable[[list[Any]], l
             part = questions[start : start + chunk]
             results = match_many(part)  # the questions with ref and section, in order
             done += len(part)
-            store.store_matches(qn_id, [(q.position, r) for q, r in zip(part, results)], done)
-        store.finish_matching(qn_id, rematch=only_pending)
-    except Exception as e:
-        store.finish_matching(qn_id, error=f"proposing answers failed ({type(e).__name__}: {e})", rematch=only_pending)
+            store.store_matches(qn_id, [(q.position, r) for q, r in zip(part, results)], done, owner=owner)
+        store.finish_matching(qn_id, rematch=only_pending, owner=owner)
+    except JobLost:
         raise
-
-
-# ---- export ---------------------------------------------------------------
-
-
-ANSWERED = ("accepted", "edited")
-
-
-def answer_fills(questions: list[ReviewQuestion]) -> list[AnswerFill]:
-    """What goes into the customer's file: accepted and edited answers only;
-    blank, needs-expert and unreviewed questions stay empty."""
-    return [
-        AnswerFill(question=q.to_question(), short_answer=q.short_answer, narrative=q.narrative)
-        for q in questions if _has_answer(q)
-    ]
-
-
-def _has_answer(q: ReviewQuestion) -> bool:
-    return q.status in ANSWERED and bool(q.short_answer or q.narrative)
-
-
-PENDING = ("pending", "needs_expert")
-EXPORT_OUTCOMES = ("written", "kept", "skipped", "pending")
-
-
-def export_outcomes(questions: list[ReviewQuestion], report: ExportReport) -> dict[str, Any]:
-    """What an export did with every question, for the page after the export and
-    the review summary: `report` is the writer's report for `answer_fills(questions)`.
-
-    Each question is "written" (with where and what), "kept" (the file already
-    held that answer, or its own answer stays because the review left the
-    question blank), "skipped" (with why) or "pending" (not reviewed yet, or
-    waiting for an expert). Returns {"written": n, "kept": n, "skipped": n,
-    "pending": n, "cells_written": n, "questions": [...]} in file order.
-    """
-    from ingest.fill import where
-
-    done = iter(report.questions)
-    rows: list[dict[str, Any]] = []
-    for q in questions:
-        row: dict[str, Any] = {"id": q.id, "position": q.position, "label": q.label, "text": q.text,
-                               "where": [], "notes": []}
-        if _has_answer(q):  # answer_fills' order: one writer result each
-            r = next(done)
-            row.update(outcome=r.outcome, reason=r.reason, notes=list(r.notes),
-                       where=[{"where": where(w.at), "value": w.value, "role": w.role} for w in r.changes])
-        elif q.status == "pending":
-            row.update(outcome="pending", reason="not reviewed yet")
-        elif q.status == "needs_expert":
-            row.update(outcome="pending", reason="waiting for an expert" + (f": {q.note}" if q.note else ""))
-        elif q.existing_answer:
-            row.update(outcome="kept", reason="left blank in the review; the answer already in the file stays")
-        elif q.status == "blank":
-            row.update(outcome="skipped", reason="left blank in the review")
-        else:
-            row.update(outcome="skipped", reason="the accepted answer is empty")
-        rows.append(row)
-    out: dict[str, Any] = {k: sum(1 for r in rows if r["outcome"] == k) for k in EXPORT_OUTCOMES}
-    out["cells_written"] = report.cells_written
-    out["questions"] = rows
-    return out
-
-
-SUMMARY_COLUMNS = ["position", "ref", "section", "question", "status", "answered_from", "entry_version",
-                   "tier", "score", "short_answer", "answer", "note", "reviewed_by", "reviewed_at"]
-
-
-def review_summary_csv(qn: Questionnaire, questions: list[ReviewQuestion], *, exported_by: str,
-                       outcomes: dict[str, Any] | None = None) -> bytes:
-    """The review summary, one table with its header on the first line: per
-    question its status (the app's words: pending, accepted, edited,
-    needs_expert, blank), what was answered from which entry, who reviewed,
-    and (with `outcomes`, see export_outcomes) what the export did with it.
-    Who exported and when is on the export's page. Cells that a spreadsheet
-    would run as a formula are prefixed with an apostrophe."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(SUMMARY_COLUMNS + (["export", "export_detail"] if outcomes is not None else []))
-    by_id = {r["id"]: r for r in outcomes["questions"]} if outcomes is not None else {}
-    for q in questions:
-        source = q.entry_ext_id or ""
-        if q.status == "edited":
-            source = f"edited (from {q.entry_ext_id})" if q.entry_ext_id else "written by reviewer"
-        writer.writerow([_safe_cell(v) for v in (
-            q.position, q.ref or "", q.section or "", q.text, q.status,
-            source, q.entry_version or "", q.tier or "none", f"{q.score:.3f}" if q.score is not None else "",
-            q.short_answer or "", q.narrative or "", q.note or "", q.reviewed_by or "", q.reviewed_at or "",
-            *(_export_cells(by_id[q.id]) if q.id in by_id else ()),
-        )])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
-
-
-def _export_cells(row: dict[str, Any]) -> tuple[str, str]:
-    if row["outcome"] == "written":
-        detail = "; ".join(f"{w['where']}: {w['value']}" if w["value"] else f"{w['where']}: cleared" for w in row["where"])
-        detail = "; ".join([detail, *row["notes"]])
-    else:
-        detail = "; ".join([row.get("reason") or "", *row["notes"]]).strip("; ")
-    return row["outcome"], detail
-
-
-def _safe_cell(value: Any) -> Any:
-    return neutralise(value) if isinstance(value, str) else value
+    except Exception as e:
+        store.finish_matching(qn_id, error=f"proposing answers failed ({type(e).__name__}: {e})", rematch=only_pending,
+                              owner=owner)
+        raise

@@ -165,6 +165,17 @@ def m003_review_archive(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE questionnaires ADD COLUMN archived_by TEXT")
 
 
+@migrations()
+def m004_job_lease(db: sqlite_utils.Database) -> None:
+    # Who proposes a questionnaire's answers in the background ("host:pid:token"),
+    # since when, and until when that worker holds the job: it renews the lease
+    # while it works, so an expired lease means the worker is gone and another
+    # may take the job over; a live one is never restarted.
+    db.execute("ALTER TABLE questionnaires ADD COLUMN job_owner TEXT")
+    db.execute("ALTER TABLE questionnaires ADD COLUMN job_started_at TEXT")
+    db.execute("ALTER TABLE questionnaires ADD COLUMN job_lease_until TEXT")
+
+
 def connect(path: str | Path) -> sqlite_utils.Database:
     """The bank's database with the review tables added (WAL, busy timeout, FKs)."""
     db = connect_bank(path)

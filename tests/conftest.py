@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import socket
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +53,114 @@ def bank(tmp_path):
     b = Bank.open(tmp_path / "bank.db")
     yield b
     b.close()
+
+
+# ---- the web app (helpers in tests/web_helpers.py) -------------------------------
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory) -> Path:
+    """A database with the starter bank (approved) and one user per role,
+    built once and copied per test."""
+    from tests.web_helpers import build_template_db
+
+    return build_template_db(tmp_path_factory.mktemp("template") / "aimsq.db")
+
+
+@pytest.fixture
+def app(template_db, tmp_path):
+    """The review app on a copy of `template_db`, with the FAKE embedder and inline autofill."""
+    from tests.web_helpers import new_app
+
+    return new_app(template_db, tmp_path)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+# ---- the command line -------------------------------------------------------------
+
+
+@pytest.fixture
+def run(tmp_path, fake_embedder, monkeypatch):
+    """`aimsq` on a fresh database in tmp_path with the FAKE embedder:
+    `run("bank", "list", input=..., user="ana")` returns click's Result
+    (`user` sets AIMSQ_USER from then on); `run.db` is the database's path."""
+    from click.testing import CliRunner
+
+    from cli import main
+
+    db = str(tmp_path / "cli.db")
+
+    def invoke(*args, input=None, user=None):
+        if user is not None:
+            monkeypatch.setenv("AIMSQ_USER", user)
+        return CliRunner().invoke(main, ["--db", db, *args], obj={"embedder": fake_embedder}, input=input,
+                                  catch_exceptions=False)
+
+    invoke.db = db
+    return invoke
+
+
+# ---- the browser tests ------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+BROWSER_PASSWORD = "browser-test-password"
+
+
+def need_browser() -> None:
+    """Skip (fail on CI) when headless Chromium or Playwright is missing."""
+    reason = None
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing (apt-get install chromium, or run .ci/install-browser.sh)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            reason = "the playwright package is missing (pip install -e '.[test]')"
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"browser test cannot run on CI: {reason}")
+        pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app served by waitress on a free port with the REAL bundled model,
+    the starter bank, and "eddie" (editor) and "adam" (admin) with BROWSER_PASSWORD."""
+    need_browser()
+    from waitress import create_server
+
+    from answer_bank.starter import starter_entries
+    from answer_bank.store import Bank
+    from questionnaire import review_db
+    from questionnaire.users import Users
+    from web import create_app
+
+    db_path = tmp_path_factory.mktemp("browser") / "aimsq.db"
+    bank = Bank.open(db_path)
+    bank.import_entries(starter_entries(), approve=True, user="starter")
+    bank.close()
+    db = review_db.connect(db_path)
+    Users(db).add("eddie", "editor", BROWSER_PASSWORD, created_by="test")
+    Users(db).add("adam", "admin", BROWSER_PASSWORD, created_by="test")
+    db.conn.close()
+    app = create_app({"AIMSQ_DB": str(db_path), "SECRET_KEY": "browser-test"})
+    port = _free_port()
+    srv = create_server(app, host="127.0.0.1", port=port, threads=4)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    yield {"url": f"http://127.0.0.1:{port}", "app": app, "db": db_path}
+    srv.close()
+    thread.join(timeout=5)
 
 
 def shared_path(*parts: str) -> Path:

@@ -305,3 +305,52 @@ def test_the_walk_finds_a_circle_but_not_through_a_function(tmp_path):
 def test_the_layers_allow_only_downward_arrows(source, target, ok):
     imp = Import(f"{source}.m", f"{source}/m.py", 1, f"{target}.x", True)
     assert (arrows_against_the_layers([imp]) == []) is ok
+
+
+# ---- SQL only in the stores ----------------------------------------------------------
+
+# The modules that hold the database's tables and the SQL on them (docs/architecture.md,
+# "where each decision lives"); anything else asks one of them by a named method.
+SQL_MODULES = {
+    "answer_bank.db",  # connection, migrations, transactions
+    "answer_bank.store",  # Bank: entries, versions, audit trail, evidence, glossary
+    "answer_bank.curation_db",  # settings, review rules, dismissed findings
+    "answer_bank.backup",  # copying and checking the whole database file
+    "questionnaire.review_db",  # review tables: connection and migrations
+    "questionnaire.review",  # ReviewStore: questionnaires, reviews, exports, proposals, jobs
+    "questionnaire.users",  # Users: accounts and sessions
+}
+SQL_CALLS = {"execute", "executemany", "executescript", "query"}
+
+
+def sql_calls(path: Path, root: Path) -> list[str]:
+    """`x.execute(…)` (and executemany, executescript, sqlite-utils' query) and
+    `sqlite3.connect(…)` calls in a file, as "path:line name"."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    rel = str(path.relative_to(root))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner = node.func.value
+            if node.func.attr in SQL_CALLS or (
+                    node.func.attr == "connect" and isinstance(owner, ast.Name) and owner.id == "sqlite3"):
+                found.append(f"{rel}:{node.lineno} {node.func.attr}")
+    return found
+
+
+def test_sql_runs_only_inside_the_stores():
+    modules = project_modules(REPO, LAYERS)
+    stray = [call for name, path in modules.items() if name not in SQL_MODULES for call in sql_calls(path, REPO)]
+    assert not stray, ("SQL outside the store modules; add a named method to the store that owns the "
+                       "table instead:\n" + "\n".join(stray))
+    assert set(SQL_MODULES) <= set(modules)  # a renamed store is renamed here too
+
+
+def test_the_sql_check_finds_a_stray_query(tmp_path):
+    _write(tmp_path, {
+        "web/__init__.py": "",
+        "web/view.py": ("import sqlite3\n\ndef page(db):\n    '''db.execute( in a docstring is no call'''\n"
+                        "    con = sqlite3.connect('x')\n    return db.execute('SELECT 1'), db.conn.executemany('', [])\n"),
+    })
+    assert sql_calls(tmp_path / "web" / "view.py", tmp_path) == [
+        "web/view.py:5 connect", "web/view.py:6 execute", "web/view.py:6 executemany"]

@@ -10,68 +10,16 @@ of the review page is kept in test-artifacts/.
 from __future__ import annotations
 
 import io
-import os
-import socket
-import threading
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import BROWSER_PASSWORD, CHROMIUM
+
 pytestmark = [pytest.mark.browser, pytest.mark.model]
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-PASSWORD = "browser-test-password"
-
-
-def _need_browser():
-    reason = None
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing (apt-get install chromium, or run .ci/install-browser.sh)"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            reason = "the playwright package is missing (pip install -e '.[test]')"
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"browser test cannot run on CI: {reason}")
-        pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    _need_browser()
-    from waitress import create_server
-
-    from answer_bank.starter import starter_entries
-    from answer_bank.store import Bank
-    from questionnaire import review_db
-    from questionnaire.users import Users
-    from web import create_app
-
-    db_path = tmp_path_factory.mktemp("browser") / "aimsq.db"
-    bank = Bank.open(db_path)
-    bank.import_entries(starter_entries(), approve=True, user="starter")
-    bank.close()
-    db = review_db.connect(db_path)
-    Users(db).add("eddie", "editor", PASSWORD, created_by="test")
-    Users(db).add("adam", "admin", PASSWORD, created_by="test")
-    db.conn.close()
-    app = create_app({"AIMSQ_DB": str(db_path), "SECRET_KEY": "browser-test"})
-    port = _free_port()
-    srv = create_server(app, host="127.0.0.1", port=port, threads=4)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    yield {"url": f"http://127.0.0.1:{port}", "app": app, "db": db_path}
-    srv.close()
-    thread.join(timeout=5)
+PASSWORD = BROWSER_PASSWORD
 
 
 @pytest.fixture(scope="module")

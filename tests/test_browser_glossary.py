@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_browser import CHROMIUM, server  # noqa: F401  (the served app)
+from tests.conftest import CHROMIUM
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
 
@@ -13,7 +13,7 @@ PASSWORD = "browser-glossary-password"
 
 
 @pytest.fixture(scope="module")
-def approver_page(server):  # noqa: F811
+def approver_page(server):
     from playwright.sync_api import sync_playwright
 
     from questionnaire import review_db
@@ -41,7 +41,7 @@ def approver_page(server):  # noqa: F811
         browser.close()
 
 
-def test_an_approver_adds_and_removes_a_glossary_pair(approver_page, server):  # noqa: F811
+def test_an_approver_adds_and_removes_a_glossary_pair(approver_page, server):
     pg = approver_page
     pg.goto(server["url"] + "/bank/")
     glossary = pg.locator("#glossary")

@@ -7,9 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
 
-from cli import main
 
 BANK_CSV = (
     "id,question,answer,short_answer,variants,status\n"
@@ -18,18 +16,6 @@ BANK_CSV = (
     "MFA-1,Do you enforce multi-factor authentication for staff?,Yes.,Yes,,approved\n"
     "DRAFT-1,Do you have a bug bounty programme?,Not yet.,No,,draft\n"
 )
-
-
-@pytest.fixture
-def run(tmp_path, fake_embedder):
-    db = str(tmp_path / "cli.db")
-
-    def invoke(*args, input=None):
-        runner = CliRunner()
-        return runner.invoke(main, ["--db", db, *args], obj={"embedder": fake_embedder}, input=input,
-                             catch_exceptions=False)
-
-    return invoke
 
 
 @pytest.fixture

@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from cli import main
 
 BANK_CSV = (
     "id,question,answer,short_answer,owner,tags,review_by,status\n"
@@ -20,8 +18,8 @@ BANK_CSV = (
 
 
 @pytest.fixture
-def run(tmp_path, fake_embedder, monkeypatch):
-    db = str(tmp_path / "cli.db")
+def run(run, tmp_path):
+    """conftest's `run` with the bank imported, acting as "ana" unless told."""
     # A file's own "approved" is taken only with --approve: the approved rows
     # and the draft are imported separately.
     header, *rows = BANK_CSV.splitlines(keepends=True)
@@ -29,8 +27,7 @@ def run(tmp_path, fake_embedder, monkeypatch):
     (tmp_path / "drafts.csv").write_text(header + "".join(r for r in rows if not r.rstrip().endswith(",approved")))
 
     def invoke(*args, user="ana"):
-        monkeypatch.setenv("AIMSQ_USER", user)
-        return CliRunner().invoke(main, ["--db", db, *args], obj={"embedder": fake_embedder})
+        return run(*args, user=user)
 
     assert invoke("bank", "import", str(tmp_path / "bank.csv"), "--approve", user="importer").exit_code == 0
     assert invoke("bank", "import", str(tmp_path / "drafts.csv"), user="importer").exit_code == 0

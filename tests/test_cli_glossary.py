@@ -6,23 +6,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
 from answer_bank.starter import starter_glossary_pairs
 from answer_bank.store import Bank
-from cli import main
 
 
 @pytest.fixture
-def run(tmp_path, fake_embedder, monkeypatch):
+def run(run, monkeypatch):
+    """conftest's `run`, acting as "tess"."""
     monkeypatch.setenv("AIMSQ_USER", "tess")
-    db = str(tmp_path / "cli.db")
-
-    def invoke(*args):
-        return CliRunner().invoke(main, ["--db", db, *args], obj={"embedder": fake_embedder})
-
-    invoke.db = db
-    return invoke
+    return run
 
 
 def test_add_list_remove(run):

@@ -16,7 +16,7 @@ from answer_bank.io import read_entries
 from answer_bank.model import BankEntry, Evidence
 from answer_bank.store import Bank
 from cli import main
-from tests.web_helpers import app, client_as, csrf_token, store_of, template_db  # noqa: F401
+from tests.web_helpers import client_as, csrf_token, store_of
 
 SNEAKY = {"question": "Is customer data encrypted at rest by default?", "answer": "We never share anything.",
           "variants": "Do you sell customer data?\nIs customer data sold?",
@@ -127,6 +127,23 @@ def test_bulk_approval_with_an_own_draft_among_others_approves_nothing(app):
     assert r.status_code == 302
     assert "nothing approved" in april.get("/bank/approvals").get_data(as_text=True)
     assert state(bank_of(app), "MINE-1", "THEIRS-1") == before
+
+
+def test_rejecting_a_draft_on_the_approvals_page_retires_it_with_the_reason(app):
+    bank_of(app).save_entry(BankEntry("THEIRS-2", "Do you run a bug bounty?", "Not yet."), user="eddie")
+    april = client_as(app, "approver")
+    r = april.post("/bank/drafts/reject", data={"csrf_token": csrf_token(april, "/bank/approvals"),
+                                                "ext_id": "THEIRS-2", "note": "we  have no  programme"})
+    assert r.status_code == 302
+    e = bank_of(app).get_entry("THEIRS-2")
+    assert e.status == "retired" and e.retired_reason == "we have no programme"
+    assert bank_of(app).versions("THEIRS-2")[-1]["note"] == "retired: we have no programme"
+    # Rejecting it again is refused with a message; nothing is written.
+    before = state(bank_of(app), "THEIRS-2")
+    r = april.post("/bank/drafts/reject", data={"csrf_token": csrf_token(april, "/bank/approvals"),
+                                                "ext_id": "THEIRS-2", "note": "again"})
+    assert r.status_code == 302 and "not a draft" in april.get("/bank/approvals").get_data(as_text=True)
+    assert state(bank_of(app), "THEIRS-2") == before
 
 
 # ---- imports -------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.hostile_inputs import CASES, Hostile
-from tests.web_helpers import client_as, new_app, store_of, template_db, upload  # noqa: F401
+from tests.web_helpers import client_as, new_app, store_of, upload
 
 MEMORY_BOUND = 128 * 1024 * 1024  # bytes traced while reading one file (the largest input is 8 MB)
 BAD_SIGNS = ("Traceback", "unexpected error", "File \"")  # a stack trace or the CLI's last-resort message
@@ -62,7 +62,7 @@ def cli_db(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def web_app(template_db, tmp_path_factory):  # noqa: F811 - the fixture imported above
+def web_app(template_db, tmp_path_factory):
     return new_app(template_db, tmp_path_factory.mktemp("hostile-web"))
 
 

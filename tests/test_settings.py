@@ -17,8 +17,7 @@ import aimsq_settings
 from answer_bank.store import Bank
 from cli import main
 from tests.conftest import REPO
-from tests.web_helpers import (client_as, make_xlsx, new_app, starter_questions,  # noqa: F401
-                               template_db, upload, uploaded_and_matched)
+from tests.web_helpers import client_as, make_xlsx, new_app, starter_questions, upload, uploaded_and_matched
 
 
 @pytest.fixture(autouse=True)

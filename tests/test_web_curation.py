@@ -13,8 +13,7 @@ from openpyxl import load_workbook
 
 from answer_bank.model import BankEntry
 from answer_bank.store import Bank
-from tests.web_helpers import (app, client_as, csrf_token, make_xlsx, starter_questions, store_of,  # noqa: F401
-                               template_db, uploaded_and_matched)
+from tests.web_helpers import client_as, csrf_token, make_xlsx, starter_questions, store_of, uploaded_and_matched
 
 PAGES = ["/curation/", "/curation/due", "/curation/checks", "/bank/approvals", "/curation/coverage",
          "/curation/coverage?framework=nist-ai-rmf", "/curation/coverage?framework=eu-ai-act", "/curation/pack",

@@ -12,8 +12,7 @@ import openpyxl
 import pytest
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from tests.web_helpers import (app, client_as, csrf_token, starter_questions, store_of,  # noqa: F401
-                               template_db, uploaded_and_matched)
+from tests.web_helpers import client_as, csrf_token, starter_questions, store_of, uploaded_and_matched
 
 
 def _dropdown_xlsx(questions) -> bytes:
@@ -50,7 +49,7 @@ def _act(c, qn_id, q, action, **fields):
 
 
 @pytest.fixture
-def reviewed(app):  # noqa: F811
+def reviewed(app):
     """Six questions: Partial on a Yes/No dropdown, two good answers, one left
     blank, one not reviewed, one whose answer cell holds a formula."""
     c = client_as(app, "editor")
@@ -67,7 +66,7 @@ def reviewed(app):  # noqa: F811
     return c, qn_id, store, data
 
 
-def test_export_with_open_questions_asks_first_and_changes_nothing_until_confirmed(app, reviewed):  # noqa: F811
+def test_export_with_open_questions_asks_first_and_changes_nothing_until_confirmed(app, reviewed):
     c, qn_id, store, _ = reviewed
     token = csrf_token(c, f"/q/{qn_id}/review")
     r = c.post(f"/q/{qn_id}/export", data={"csrf_token": token})
@@ -138,7 +137,7 @@ def test_each_export_starts_from_the_original_file(reviewed):
     assert store.latest_export(qn_id).report["written"] == 2
 
 
-def test_export_without_open_questions_needs_no_confirmation(app):  # noqa: F811
+def test_export_without_open_questions_needs_no_confirmation(app):
     c = client_as(app, "editor")
     qn_id = uploaded_and_matched(app, c, _dropdown_xlsx(starter_questions(2)), "Two.xlsx")
     store = store_of(app)
@@ -151,7 +150,7 @@ def test_export_without_open_questions_needs_no_confirmation(app):  # noqa: F811
     assert (report["written"], report["skipped"], report["pending"]) == (1, 1, 0)  # Q-2's cell is a formula
 
 
-def test_summary_page_before_any_export_is_404(app):  # noqa: F811
+def test_summary_page_before_any_export_is_404(app):
     c = client_as(app, "editor")
     qn_id = uploaded_and_matched(app, c, _dropdown_xlsx(starter_questions(2)), "Two.xlsx")
     r = c.get(f"/q/{qn_id}/exported")

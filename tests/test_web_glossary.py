@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from answer_bank.store import Bank
-from tests.web_helpers import ROLE_USERS, app, client_as, csrf_token, store_of, template_db  # noqa: F401
+from tests.web_helpers import ROLE_USERS, client_as, csrf_token, store_of
 
 
 def bank_of(app) -> Bank:

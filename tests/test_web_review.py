@@ -10,9 +10,8 @@ import re
 import openpyxl
 import pytest
 
-from tests.web_helpers import (app, client, client_as, csrf_token, make_docx, make_xlsx,  # noqa: F401
-                               qn_id_from, starter_questions, store_of, template_db, upload,
-                               uploaded_and_matched)
+from tests.web_helpers import (client_as, csrf_token, make_docx, make_xlsx, qn_id_from, starter_questions,
+                               store_of, upload, uploaded_and_matched)
 
 
 def _force_tier(app, qn_id: str, tier: str) -> None:

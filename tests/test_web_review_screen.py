@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 
 from answer_bank.store import Bank
-from tests.web_helpers import (app, client_as, csrf_token, make_xlsx, starter_questions, store_of,  # noqa: F401
-                               template_db, uploaded_and_matched)
+from tests.web_helpers import client_as, csrf_token, make_xlsx, starter_questions, store_of, uploaded_and_matched
 
 
 def _bank(app) -> Bank:

@@ -11,8 +11,8 @@ import shutil
 import pytest
 
 from questionnaire.users import CAPABILITIES
-from tests.web_helpers import (ROLE_USERS, client_as, csrf_token, make_xlsx, new_app, starter_questions,  # noqa: F401
-                               store_of, template_db, uploaded_and_matched)
+from tests.web_helpers import (client_as, csrf_token, make_xlsx, new_app, starter_questions, store_of,
+                               uploaded_and_matched)
 
 ROLES = [None, "viewer", "editor", "approver", "admin"]
 

@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from tests.web_helpers import (PASSWORD, app, client, client_as, csrf_token, login, make_xlsx,  # noqa: F401
-                               new_app, starter_questions, store_of, template_db, upload)
+from tests.web_helpers import (PASSWORD, client_as, csrf_token, login, make_xlsx, new_app, starter_questions,
+                               store_of, upload)
 
 
 # ---- 17: upload size limit ------------------------------------------------

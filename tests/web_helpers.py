@@ -1,6 +1,6 @@
 """Helpers for the web app's tests: a bank with the starter entries, one user
 per role, signing in, CSRF tokens, and small XLSX / DOCX questionnaires built
-in code. The embedder here is the FAKE one from conftest (bag of words);
+in code. The fixtures (`template_db`, `app`, `client`) live in conftest.py. The embedder here is the FAKE one from conftest (bag of words);
 only tests/test_browser.py runs the real model."""
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ import io
 import re
 import shutil
 from pathlib import Path
-
-import pytest
 
 from tests.conftest import FakeEmbedder
 
@@ -77,16 +75,14 @@ def login(client, name: str, password: str = PASSWORD):
     return client.post("/login", data={"name": name, "password": password, "csrf_token": token})
 
 
-@pytest.fixture(scope="session")
-def template_db(tmp_path_factory) -> Path:
-    """A database with the starter bank (approved) and one user per role,
-    built once and copied per test."""
+def build_template_db(path: Path) -> Path:
+    """A database with the starter bank (approved) and one user per role
+    (the `template_db` fixture in conftest builds it once per session)."""
     from answer_bank.starter import starter_entries
     from answer_bank.store import Bank
     from questionnaire import review_db
     from questionnaire.users import Users
 
-    path = tmp_path_factory.mktemp("template") / "aimsq.db"
     bank = Bank.open(path)
     bank.import_entries(starter_entries(), approve=True, user="starter")
     bank.close()
@@ -117,16 +113,6 @@ def new_app(template_db: Path, tmp_path: Path, **config):
     }
     settings.update(config)
     return create_app(settings)
-
-
-@pytest.fixture
-def app(template_db, tmp_path):
-    return new_app(template_db, tmp_path)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 def client_as(app, role_or_name: str):

@@ -28,6 +28,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
 import aimsq_settings
+from ingest.cells import CELL_LIMIT
 from ingest.guard import Limits
 
 csrf = CSRFProtect()
@@ -98,6 +99,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     services.init_app(app)
     errors.init_app(app)
+    # Templates cap an answer's text box at what a spreadsheet cell holds.
+    app.jinja_env.globals["CELL_LIMIT"] = CELL_LIMIT
 
     from web.admin import bp as admin_bp
     from web.auth import bp as auth_bp

@@ -22,14 +22,13 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from answer_bank import checks, curation, review_cycle
 from answer_bank.coverage import FRAMEWORKS, coverage, coverage_svg, load_framework
-from answer_bank.curation_db import ensure_schema, get_setting, set_setting
-from answer_bank.db import connect
+from answer_bank.curation_db import get_setting, set_setting
 from answer_bank.pack import PackError, build_pack
 from answer_bank.store import BankError, VersionConflict
 from questionnaire.figures import most_edited_entries, questionnaire_figures, totals
 from web.security import requires
 from web.services import get_bank, get_db, matcher
-from web.submissions import form_error, show_conflict, valid_or_400
+from web.submissions import change_entry, form_error, show_conflict, valid_or_400
 
 bp = Blueprint("curation", __name__, url_prefix="/curation")
 
@@ -38,17 +37,6 @@ PACK_TYPES = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-
-
-@bp.record_once
-def _schema(state) -> None:
-    # The curation tables exist before the first request, so no GET ever
-    # changes the database schema.
-    db = connect(state.app.config["AIMSQ_DB"])
-    try:
-        ensure_schema(db)
-    finally:
-        db.conn.close()
 
 
 # ---- forms ------------------------------------------------------------------
@@ -162,18 +150,13 @@ def history(ext_id: str):
 def restore(ext_id: str):
     form = RestoreForm()
     valid_or_400(form)
-    try:
-        entry = curation.restore_version(get_bank(), ext_id, form.version.data, user=g.user.name,
-                                         expected_version=form.base_version.data)
-    except VersionConflict as e:
-        return show_conflict(e, ext_id, form.base_version.data)
-    except curation.CurationError as e:
-        flash(str(e), "error")
-    else:
-        flash(f"Version {form.version.data} of {ext_id} restored as version {entry.version} ({entry.status})."
-              + (" Another approver approves it before it answers questionnaires." if entry.status == "draft" else ""),
-              "info")
-    return redirect(url_for("curation.history", ext_id=ext_id))
+    return change_entry(
+        ext_id, form.base_version.data,
+        lambda: curation.restore_version(get_bank(), ext_id, form.version.data, user=g.user.name,
+                                         expected_version=form.base_version.data),
+        lambda entry: f"Version {form.version.data} of {ext_id} restored as version {entry.version} ({entry.status})."
+        + (" Another approver approves it before it answers questionnaires." if entry.status == "draft" else ""),
+        url_for("curation.history", ext_id=ext_id))
 
 
 @bp.post("/entry/<path:ext_id>/approve")
@@ -181,17 +164,11 @@ def restore(ext_id: str):
 def approve(ext_id: str):
     form = VersionedForm()
     valid_or_400(form)
-    try:
-        entry = curation.approve(get_bank(), ext_id, user=g.user.name, expected_version=form.base_version.data)
-    except curation.SelfApproval as e:
-        abort(403, str(e))
-    except VersionConflict as e:
-        return show_conflict(e, ext_id, form.base_version.data)
-    except curation.NotADraft as e:
-        flash(str(e), "error")
-    else:
-        flash(f"{ext_id} is approved (version {entry.version}); next review by {entry.review_by}.", "info")
-    return redirect(url_for("curation.history", ext_id=ext_id))
+    return change_entry(
+        ext_id, form.base_version.data,
+        lambda: curation.approve(get_bank(), ext_id, user=g.user.name, expected_version=form.base_version.data),
+        lambda entry: f"{ext_id} is approved (version {entry.version}); next review by {entry.review_by}.",
+        url_for("curation.history", ext_id=ext_id))
 
 
 @bp.post("/entry/<path:ext_id>/retire")
@@ -201,15 +178,13 @@ def retire(ext_id: str):
     if not form.validate_on_submit():
         flash("Give a reason for retiring the entry.", "error")
         return redirect(url_for("curation.history", ext_id=ext_id))
-    try:
-        curation.retire(get_bank(), ext_id, form.reason.data, user=g.user.name, expected_version=form.base_version.data)
-    except VersionConflict as e:
-        return show_conflict(e, ext_id, form.base_version.data)
-    except curation.CurationError as e:
-        flash(str(e), "error")
-    else:
-        flash(f"{ext_id} is retired; it no longer answers questionnaires.", "info")
-    return redirect(url_for("curation.history", ext_id=ext_id))
+    return change_entry(
+        ext_id, form.base_version.data,
+        lambda: curation.retire(get_bank(), ext_id, form.reason.data, user=g.user.name,
+                                expected_version=form.base_version.data),
+        lambda entry: f"{ext_id} is retired; it no longer answers questionnaires.",
+        url_for("curation.history", ext_id=ext_id))
+
 
 
 @bp.get("/drafts")
@@ -260,16 +235,12 @@ def due():
 def reviewed(ext_id: str):
     form = VersionedForm()
     valid_or_400(form)
-    try:
-        entry = review_cycle.mark_reviewed(get_bank(), ext_id, user=g.user.name,
-                                           expected_version=form.base_version.data)
-    except VersionConflict as e:
-        return show_conflict(e, ext_id, form.base_version.data)
-    except review_cycle.ReviewRuleError as e:
-        flash(str(e), "error")
-    else:
-        flash(f"{ext_id} confirmed; next review by {entry.review_by}.", "info")
-    return redirect(url_for("curation.due"))
+    return change_entry(
+        ext_id, form.base_version.data,
+        lambda: review_cycle.mark_reviewed(get_bank(), ext_id, user=g.user.name,
+                                           expected_version=form.base_version.data),
+        lambda entry: f"{ext_id} confirmed; next review by {entry.review_by}.",
+        url_for("curation.due"), refused=(review_cycle.ReviewRuleError,))
 
 
 # ---- checks -------------------------------------------------------------------------

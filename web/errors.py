@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from answer_bank.store import BankError, EntryNotFound, VersionConflict
 from ingest.errors import IngestError
-from questionnaire.review import (
+from questionnaire.review_model import (
     ProposalNotFound, QuestionnaireNotFound, QuestionNotFound, ReviewConflict, ReviewError,
 )
 from questionnaire.users import UserError, UserNotFound

@@ -13,9 +13,11 @@ from pathlib import Path
 
 from flask import Flask, current_app, g
 
+from answer_bank.curation_db import ensure_schema
+from answer_bank.db import connect as connect_bank
 from answer_bank.store import Bank
 from questionnaire import review_db
-from questionnaire.review import ReviewStore, autofill
+from questionnaire.review import JOB_LEASE_SECONDS, ReviewStore, autofill
 from questionnaire.users import Users
 
 log = logging.getLogger(__name__)
@@ -60,7 +62,6 @@ class MatchService:
         self._lock = threading.Lock()
         self._embedder_lock = threading.Lock()
         self._matcher = None
-        self.running: set[str] = set()  # questionnaires being autofilled in this process
 
     def embedder(self):
         """The app's embedder: the injected one (tests), else the bundled model,
@@ -113,30 +114,58 @@ def stored_file(name: str) -> Path:
     return path
 
 
-def run_autofill(qn_id: str, *, only_pending: bool = False) -> None:
-    """Propose answers for a questionnaire whose matching was started:
-    in a background thread (the page polls the progress), or inline in tests."""
+def run_autofill(qn_id: str, owner: str, *, only_pending: bool = False) -> None:
+    """Propose answers for a questionnaire whose matching `owner` started
+    (`ReviewStore.start_matching`): in a background thread (the page polls
+    the progress), or inline in tests. While the thread works, a heartbeat
+    renews the job's lease in the database, so no other server process
+    restarts it; if this process dies, the lease runs out and one may."""
     app = current_app._get_current_object()
     service = matcher()
+    db_path = app.config["AIMSQ_DB"]
+    done = threading.Event()
 
     def work():
-        db = review_db.connect(app.config["AIMSQ_DB"])
+        db = review_db.connect(db_path)
         try:
             autofill(ReviewStore(db), qn_id, lambda texts: service.match_many(texts, top_k=4),
-                     only_pending=only_pending)
+                     only_pending=only_pending, owner=owner)
         except Exception:  # noqa: BLE001 - recorded on the questionnaire; the thread must not die loudly
             log.exception("autofill of %s failed", qn_id)
         finally:
-            service.running.discard(qn_id)
+            done.set()
             db.conn.close()
 
-    service.running.add(qn_id)
+    def heartbeat():
+        db = review_db.connect(db_path)
+        try:
+            store = ReviewStore(db)
+            while not done.wait(JOB_LEASE_SECONDS / 4):
+                if not store.renew_lease(qn_id, owner):
+                    break
+        except Exception:  # noqa: BLE001 - the lease then runs out; the job itself goes on
+            log.exception("renewing the lease of %s failed", qn_id)
+        finally:
+            db.conn.close()
+
     if app.config["AIMSQ_AUTOFILL_INLINE"]:
         work()
     else:
+        threading.Thread(target=heartbeat, name=f"lease-{qn_id[:8]}", daemon=True).start()
         threading.Thread(target=work, name=f"autofill-{qn_id[:8]}", daemon=True).start()
 
 
+def prepare_curation_schema(db_path: str) -> None:
+    """Bring the curation tables up to date before the first request, so
+    that no GET ever changes the database schema."""
+    db = connect_bank(db_path)
+    try:
+        ensure_schema(db)
+    finally:
+        db.conn.close()
+
+
 def init_app(app: Flask) -> None:
+    prepare_curation_schema(app.config["AIMSQ_DB"])
     app.extensions["aimsq_matcher"] = MatchService(app.config["AIMSQ_DB"], app.config["AIMSQ_EMBEDDER"])
     app.teardown_appcontext(close_db)

@@ -6,9 +6,13 @@ Shared by the bank and curation blueprints, so neither imports the other.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 from flask import abort, flash, redirect, url_for
 from flask_wtf import FlaskForm
 
+from answer_bank.curation import CurationError, SelfApproval
+from answer_bank.model import BankEntry
 from answer_bank.store import VersionConflict
 
 
@@ -29,3 +33,22 @@ def show_conflict(e: VersionConflict, ext_id: str, seen: int | None):
     flash(f"{e} Their change is shown below.", "error")
     return redirect(url_for("curation.history", ext_id=ext_id, **{"from": seen or e.expected_version,
                                                                    "to": e.current.version}))
+
+
+def change_entry(ext_id: str, seen: int | None, change: Callable[[], BankEntry], done: Callable[[BankEntry], str],
+                 back: str, refused: tuple[type[Exception], ...] = (CurationError,)):
+    """One change to a bank entry posted from a page, then back to `back`:
+    a newer version than the page showed is a conflict (the history with
+    both), approving your own change is refused (403), another refusal
+    (`refused`) is flashed, and success flashes `done(entry)`."""
+    try:
+        entry = change()
+    except SelfApproval as e:
+        abort(403, str(e))
+    except VersionConflict as e:
+        return show_conflict(e, ext_id, seen)
+    except refused as e:
+        flash(str(e), "error")
+    else:
+        flash(done(entry), "info")
+    return redirect(back)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 
 from questionnaire.users import generate_password
-from web.admin.forms import AddUserForm, ButtonForm, RoleForm
+from web.admin.forms import AddUserForm, RoleForm
+from web.forms import ButtonForm
 from web.security import requires
 from web.services import get_users
 

@@ -16,7 +16,3 @@ class AddUserForm(FlaskForm):
 
 class RoleForm(FlaskForm):
     role = SelectField("Role", choices=ROLE_CHOICES)
-
-
-class ButtonForm(FlaskForm):
-    """Button only (activate, deactivate, reset password); carries the CSRF token."""

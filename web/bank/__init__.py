@@ -14,12 +14,12 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from answer_bank import curation
 from answer_bank.embeddings import ModelNotFound
 from answer_bank.model import STATUSES, BankEntry, Evidence
-from answer_bank.store import EntryNotFound, GlossaryError, VersionConflict
+from answer_bank.store import EntryNotFound, GlossaryError
 from questionnaire.learning import learned_wordings, remove_wording
 from web.bank.forms import DecisionForm, EntryForm, GlossaryForm, GlossaryRemoveForm
 from web.security import redirect_back, requires
 from web.services import get_bank, get_store, matcher
-from web.submissions import show_conflict, valid_or_400
+from web.submissions import change_entry, valid_or_400
 
 bp = Blueprint("bank", __name__, url_prefix="/bank")
 
@@ -61,28 +61,27 @@ def index():
 @bp.post("/glossary/add")
 @requires("approve")
 def glossary_add():
-    form = GlossaryForm()
-    valid_or_400(form)
-    try:
-        pair = get_bank().add_glossary_pair(form.term.data, form.equivalent.data, user=g.user.name)
-    except GlossaryError as e:
-        flash(str(e), "error")
-    else:
-        flash(f"Glossary: “{pair.term}” now means the same as “{pair.equivalent}” when questions are matched.", "info")
-    return redirect(url_for("bank.index", _anchor="glossary"))
+    return _glossary_change(GlossaryForm(), get_bank().add_glossary_pair, lambda pair: (
+        f"Glossary: “{pair.term}” now means the same as “{pair.equivalent}” when questions are matched."))
 
 
 @bp.post("/glossary/remove")
 @requires("approve")
 def glossary_remove():
-    form = GlossaryRemoveForm()
+    return _glossary_change(GlossaryRemoveForm(), get_bank().remove_glossary, lambda removed: (
+        "; ".join(f"“{p.term}” = “{p.equivalent}” removed from the glossary" for p in removed) + "."))
+
+
+def _glossary_change(form, change, done):
+    """Add or remove glossary terms from the posted form (term, equivalent):
+    a refusal is flashed, success flashes `done(result)`; back to the glossary."""
     valid_or_400(form)
     try:
-        removed = get_bank().remove_glossary(form.term.data, form.equivalent.data, user=g.user.name)
+        result = change(form.term.data, form.equivalent.data, user=g.user.name)
     except GlossaryError as e:
         flash(str(e), "error")
     else:
-        flash("; ".join(f"“{p.term}” = “{p.equivalent}” removed from the glossary" for p in removed) + ".", "info")
+        flash(done(result), "info")
     return redirect(url_for("bank.index", _anchor="glossary"))
 
 
@@ -233,17 +232,10 @@ def approve_draft():
         abort(400)
     ext_id = form.ext_id.data or ""
     seen = int(form.base_version.data) if (form.base_version.data or "").isdigit() else None
-    try:
-        e = curation.approve(get_bank(), ext_id, user=g.user.name, expected_version=seen)
-    except curation.SelfApproval as err:
-        abort(403, str(err))
-    except VersionConflict as err:
-        return show_conflict(err, ext_id, seen)
-    except curation.NotADraft as err:
-        flash(str(err), "error")
-    else:
-        flash(f"{e.ext_id} is approved and answers questionnaires from now on; next review by {e.review_by}.", "info")
-    return redirect(url_for("bank.approvals"))
+    return change_entry(
+        ext_id, seen, lambda: curation.approve(get_bank(), ext_id, user=g.user.name, expected_version=seen),
+        lambda e: f"{e.ext_id} is approved and answers questionnaires from now on; next review by {e.review_by}.",
+        url_for("bank.approvals"), refused=(curation.NotADraft,))
 
 
 @bp.post("/drafts/reject")
@@ -257,7 +249,9 @@ def reject_draft():
     if e.status != "draft":
         flash(f"{e.ext_id} is {e.status}, not a draft.", "error")
     else:
-        bank.set_status(e.ext_id, "retired", user=g.user.name, reason=form.note.data or "rejected by an approver")
+        # The one retire path (curation pages, `aimsq bank retire`): the reason on record.
+        curation.retire(bank, e.ext_id, form.note.data or "rejected by an approver", user=g.user.name,
+                        expected_version=e.version)
         flash(f"Draft {e.ext_id} was rejected (retired).", "info")
     return redirect(url_for("bank.approvals"))
 

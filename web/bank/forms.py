@@ -4,6 +4,7 @@ from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaFi
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from answer_bank.model import SHORT_ANSWERS
+from ingest.cells import CELL_LIMIT
 
 SHORT_CHOICES = [SelectChoice("", "(none)")] + [SelectChoice(s, s) for s in SHORT_ANSWERS]
 
@@ -13,7 +14,7 @@ class EntryForm(FlaskForm):
 
     ext_id = StringField("Entry id", validators=[Optional(), Length(max=200), Regexp(r"^[^\s/\\]+$", message="no spaces or slashes")])
     question = TextAreaField("Canonical question", validators=[DataRequired(), Length(max=5000)])
-    answer = TextAreaField("Answer", validators=[DataRequired(), Length(max=32767)])
+    answer = TextAreaField("Answer", validators=[DataRequired(), Length(max=CELL_LIMIT)])
     short_answer = SelectField("Short answer", choices=SHORT_CHOICES, default="")
     variants = TextAreaField("Other phrasings (one per line)", validators=[Length(max=50000)])
     evidence = TextAreaField("Evidence (one per line: title | link or document reference)", validators=[Length(max=20000)])

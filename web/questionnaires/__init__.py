@@ -11,15 +11,17 @@ import unicodedata
 from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request,
                    send_file, url_for)
 
-from answer_bank.ranking import TIER_THRESHOLDS
+from answer_bank.tiers import TIER_THRESHOLDS, TIERS
 from ingest.errors import IngestError
 from ingest.model import IngestHints
 from questionnaire.learning import draft_entry_id, learn, learn_accepted
-from questionnaire.review import (ANSWERED, EXPORT_OUTCOMES, PENDING, REVIEW_STATUSES, TIERS, ReviewError,
-                                  answer_fills, export_outcomes, new_id, review_summary_csv)
-from web.questionnaires.forms import ButtonForm, ExportForm, LayoutForm, ReviewActionForm, UploadForm
+from questionnaire.review import REVIEW_STATUSES, ReviewError, job_owner, new_id
+from questionnaire.review_export import (ANSWERED, EXPORT_OUTCOMES, PENDING, answer_fills, export_outcomes,
+                                         review_summary_csv)
+from web.forms import ButtonForm
+from web.questionnaires.forms import ExportForm, LayoutForm, ReviewActionForm, UploadForm
 from web.security import redirect_back, requires
-from web.services import files_dir, get_bank, get_store, matcher, run_autofill, stored_file
+from web.services import files_dir, get_bank, get_store, run_autofill, stored_file
 
 bp = Blueprint("questionnaires", __name__, url_prefix="/q")
 
@@ -248,16 +250,20 @@ def start_autofill(qn_id: str):
         abort(400)
     store = get_store()
     qn = _get_questionnaire(qn_id)
-    if qn.status == "matching" and qn_id not in matcher().running:
-        store.finish_matching(qn_id, error="proposing answers was interrupted; start it again",
-                              rematch=bool(qn.reviewed))
+    if qn.status == "matching":
+        # A worker of any server process that still holds the job's lease is
+        # never restarted (start_matching refuses below); one whose lease ran
+        # out is gone, and its job is taken over.
+        store.release_expired_job(qn_id, error="proposing answers was interrupted; start it again",
+                                  rematch=bool(qn.reviewed))
         qn = _get_questionnaire(qn_id)
+    owner = job_owner()
     if qn.status in ("review", "exported"):  # reviewed questions keep their decisions
-        store.start_rematch(qn_id, user=g.user.name)
-        run_autofill(qn_id, only_pending=True)
+        store.start_rematch(qn_id, user=g.user.name, owner=owner)
+        run_autofill(qn_id, owner, only_pending=True)
     else:
-        store.start_matching(qn_id, user=g.user.name)
-        run_autofill(qn_id)
+        store.start_matching(qn_id, user=g.user.name, owner=owner)
+        run_autofill(qn_id, owner)
     return redirect(url_for("questionnaires.progress", qn_id=qn_id))
 
 
@@ -268,7 +274,7 @@ def progress(qn_id: str):
     if qn.status in ("review", "exported"):
         return redirect(url_for("questionnaires.review", qn_id=qn_id))
     return render_template("questionnaires/progress.html", qn=qn, button_form=ButtonForm(),
-                           interrupted=qn.status == "matching" and qn_id not in matcher().running)
+                           interrupted=qn.status == "matching" and not get_store().job_is_live(qn_id))
 
 
 @bp.get("/<qn_id>/progress.json")
@@ -299,11 +305,8 @@ def live_counts(counts: dict) -> dict[str, int]:
 def _bank_changed_since_matching(qn_id: str) -> str | None:
     """When the bank's answers changed (not just learned wordings) after this
     questionnaire's answers were last proposed: that time, else None."""
-    db = get_store().db
-    matched = db.execute("SELECT max(at) FROM review_actions WHERE questionnaire_id = ? AND action IN "
-                         "('autofill', 'propose_again')", [qn_id]).fetchone()[0]
-    changed = db.execute("SELECT max(at) FROM audit_log WHERE action NOT IN ('learn_variant', 'unlearn_variant')"
-                         ).fetchone()[0]
+    matched = get_store().last_matched_at(qn_id)
+    changed = get_bank().last_content_change_at()
     return changed if matched and changed and changed >= matched else None  # times have seconds only
 
 
@@ -461,11 +464,12 @@ def propose_again(qn_id: str):
         abort(400)
     store = get_store()
     _get_questionnaire(qn_id)
-    n = store.start_rematch(qn_id, user=g.user.name)
+    owner = job_owner()
+    n = store.start_rematch(qn_id, user=g.user.name, owner=owner)
     if not n:
         flash("Every question is reviewed already: nothing to propose again.", "info")
         return redirect(url_for("questionnaires.review", qn_id=qn_id))
-    run_autofill(qn_id, only_pending=True)
+    run_autofill(qn_id, owner, only_pending=True)
     return redirect(url_for("questionnaires.progress", qn_id=qn_id))
 
 
@@ -527,14 +531,20 @@ def export_totals(outcomes: dict) -> str:
             f"{outcomes['skipped']} skipped, {outcomes['pending']} pending")
 
 
-@bp.get("/<qn_id>/exported")
-@requires("read")
-def exported(qn_id: str):
-    """What the last export did with every question, and what to do next."""
+def _last_export(qn_id: str):
+    """The questionnaire and its latest export; 404 when there is none yet."""
     qn = _get_questionnaire(qn_id)
     record = get_store().latest_export(qn_id)
     if record is None:
         abort(404, "Nothing was exported yet.")
+    return qn, record
+
+
+@bp.get("/<qn_id>/exported")
+@requires("read")
+def exported(qn_id: str):
+    """What the last export did with every question, and what to do next."""
+    qn, record = _last_export(qn_id)
     outcomes = record.report
     groups = {k: [r for r in outcomes["questions"] if r["outcome"] == k] for k in EXPORT_OUTCOMES} if outcomes else {}
     return render_template("questionnaires/exported.html", qn=qn, export=record, outcomes=outcomes, groups=groups,
@@ -583,7 +593,7 @@ def answer_place(answer_at: dict | None) -> str:
     """Where an answer goes, in words ("Sheet1!D2", "table 1, row 3, column 3",
     "after paragraph 12"; a checkbox answer: "a box per option")."""
     from ingest.fill import where
-    from questionnaire.review import locator_from_json
+    from questionnaire.review_model import locator_from_json
 
     loc = locator_from_json(answer_at)
     if loc is None:
@@ -659,10 +669,7 @@ def why_words(q) -> str:
 @bp.get("/<qn_id>/download")
 @requires("read")
 def download(qn_id: str):
-    qn = _get_questionnaire(qn_id)
-    record = get_store().latest_export(qn_id)
-    if record is None:
-        abort(404, "Nothing was exported yet.")
+    qn, record = _last_export(qn_id)
     stem, ext = download_stem(qn.filename), EXTENSIONS.get(qn.format, "bin")
     return send_file(stored_file(record.stored_name), as_attachment=True,
                      download_name=f"{stem}-answered.{ext}", mimetype=_mimetype(ext), max_age=0)
@@ -671,10 +678,7 @@ def download(qn_id: str):
 @bp.get("/<qn_id>/summary")
 @requires("read")
 def summary(qn_id: str):
-    qn = _get_questionnaire(qn_id)
-    record = get_store().latest_export(qn_id)
-    if record is None:
-        abort(404, "Nothing was exported yet.")
+    qn, record = _last_export(qn_id)
     return send_file(stored_file(record.summary_name), as_attachment=True,
                      download_name=f"{download_stem(qn.filename)}-review-summary.csv", mimetype="text/csv", max_age=0)
 

@@ -26,10 +26,6 @@ class LayoutForm(FlaskForm):
     sheet_choice = HiddenField()
 
 
-class ButtonForm(FlaskForm):
-    """Button only (propose answers, bulk accept, export); carries the CSRF token."""
-
-
 class ReviewActionForm(FlaskForm):
     action = StringField(validators=[DataRequired(), Length(max=300)])
     version = IntegerField(validators=[Optional()])
