@@ -125,10 +125,11 @@ def caiq_round_trip() -> None:
         t = time.perf_counter()
         report = autofill(data, caiq.name, Matcher(bank), overwrite=True)  # every question, answers ignored
         elapsed = time.perf_counter() - t
-    right = sum(1 for o in report.outcomes if o.status == "written"
-                and by_id[o.entry_id]["origin_ref"] == o.question.ref)
-    written = len(report.written)
-    blank_identical = sum(1 for o in report.outcomes if o.status != "written" and any(
+    # The copy already holds last year's answers: a right answer is reported "kept" (same value), not "written".
+    answered = [o for o in report.outcomes if o.status in ("written", "kept")]
+    right = sum(1 for o in answered if by_id[o.entry_id]["origin_ref"] == o.question.ref)
+    written = len(answered)
+    blank_identical = sum(1 for o in report.outcomes if o.status not in ("written", "kept") and any(
         r["origin_ref"] == o.question.ref and " ".join(r["question"].split()) == " ".join(o.question.text.split())
         for r in rows))
     tiers: dict[str, int] = {}
