@@ -18,7 +18,7 @@ from docx.oxml.ns import nsdecls, qn
 
 from ingest.docx_format import read_docx, write_docx
 from ingest.model import AnswerFill, Locator
-from tests.test_ingest_docx import legacy_checkbox, member_map, run, sdt_checkbox, table_shape, to_bytes
+from tests.docx_fixtures import legacy_checkbox, member_map, run, sdt_checkbox, table_shape, to_bytes
 
 W14 = 'xmlns:w14="http://schemas.microsoft.com/office/word/2010/wordml"'
 
