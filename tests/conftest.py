@@ -1,6 +1,7 @@
 """Shared fixtures. Fakes here are for unit tests only and say so."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -161,6 +162,33 @@ def server(tmp_path_factory):
     yield {"url": f"http://127.0.0.1:{port}", "app": app, "db": db_path}
     srv.close()
     thread.join(timeout=5)
+
+
+@contextlib.contextmanager
+def signed_in_page(server, name: str, password: str = BROWSER_PASSWORD, **context_options):
+    """A headless Chromium page signed in to `server` as `name`, at 1280x900;
+    `page.console_errors` collects the console's errors."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, **context_options)
+        pg = context.new_page()
+        pg.set_default_timeout(60_000)
+        errors: list[str] = []
+        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        pg.goto(server["url"] + "/")
+        pg.fill("input[name=name]", name)
+        pg.fill("input[name=password]", password)
+        pg.click("main button[type=submit]")
+        pg.wait_for_url("**/q/")
+        pg.console_errors = errors
+        yield pg
+        context.close()
+        browser.close()
 
 
 def shared_path(*parts: str) -> Path:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BROWSER_PASSWORD, CHROMIUM
+from tests.conftest import BROWSER_PASSWORD, signed_in_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
 
@@ -24,27 +24,8 @@ PASSWORD = BROWSER_PASSWORD
 
 @pytest.fixture(scope="module")
 def page(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
-        pg = context.new_page()
-        pg.set_default_timeout(60_000)
-        errors: list[str] = []
-        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        pg.goto(server["url"] + "/")
-        pg.fill("input[name=name]", "eddie")
-        pg.fill("input[name=password]", PASSWORD)
-        pg.click("main button[type=submit]")
-        pg.wait_for_url("**/q/")
-        pg.console_errors = errors
+    with signed_in_page(server, "eddie", accept_downloads=True) as pg:
         yield pg
-        context.close()
-        browser.close()
 
 
 def _questions(n: int, offset: int = 0):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import CHROMIUM
+from tests.conftest import signed_in_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
 
@@ -14,31 +14,14 @@ PASSWORD = "browser-glossary-password"
 
 @pytest.fixture(scope="module")
 def approver_page(server):
-    from playwright.sync_api import sync_playwright
-
     from questionnaire import review_db
     from questionnaire.users import Users
 
     db = review_db.connect(server["db"])
     Users(db).add("april", "approver", PASSWORD, created_by="test")
     db.conn.close()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        pg = context.new_page()
-        pg.set_default_timeout(60_000)
-        errors: list[str] = []
-        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        pg.goto(server["url"] + "/")
-        pg.fill("input[name=name]", "april")
-        pg.fill("input[name=password]", PASSWORD)
-        pg.click("main button[type=submit]")
-        pg.wait_for_url("**/q/")
-        pg.console_errors = errors
+    with signed_in_page(server, "april", PASSWORD) as pg:
         yield pg
-        context.close()
-        browser.close()
 
 
 def test_an_approver_adds_and_removes_a_glossary_pair(approver_page, server):
