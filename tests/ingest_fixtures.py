@@ -401,3 +401,18 @@ def hecvat_like(start: str = "START HERE", tabs: tuple[str, str] = ("Company", "
         be_rows[r] = {1: ref, 2: text, 3: "Yes"}
     sheets = [(start, start_xml)] + [(t, tab_xml[t]) for t in tabs] + [(evaluation, ev_xml), (backend, sheet_xml(be_rows))]
     return xlsx_package(sheets, states={backend: "hidden"})
+
+
+def xlsx_cell_values(data: bytes) -> dict[tuple[str, str], object]:
+    """{(sheet, cell): value} of every non-empty cell of a workbook, read by openpyxl."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
+    out = {}
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.value is not None and cell.value != "":
+                    out[(ws.title, cell.coordinate)] = cell.value
+    wb.close()
+    return out

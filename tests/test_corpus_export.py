@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 
-import openpyxl
 import pytest
 from click.testing import CliRunner
 
@@ -22,20 +21,9 @@ from ingest.xlsx_refs import split_cell
 from ingest.xlsx_write import _rezip, patch_sheet_xml
 from cli import main
 from tests.conftest import shared_path
+from tests.ingest_fixtures import xlsx_cell_values
 
 pytestmark = [pytest.mark.corpus, pytest.mark.filterwarnings("ignore::UserWarning")]
-
-
-def _values(data: bytes) -> dict[tuple[str, str], object]:
-    wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
-    out = {}
-    for ws in wb.worksheets:
-        for row in ws.iter_rows():
-            for cell in row:
-                if cell.value is not None and cell.value != "":
-                    out[(ws.title, cell.coordinate)] = cell.value
-    wb.close()
-    return out
 
 
 def _blank_copy(data: bytes, cells: set[tuple[str, str]]) -> bytes:
@@ -61,7 +49,7 @@ def test_caiq_autofill_changes_only_answer_and_comment_cells(tmp_path):
 
     blank = tmp_path / "caiq-this-year.xlsx"
     blank.write_bytes(_blank_copy(completed, answer_cells))
-    before = _values(blank.read_bytes())
+    before = xlsx_cell_values(blank.read_bytes())
     assert not answer_cells & set(before)  # the copy really is blank where answers go
     assert not read_questionnaire(io.BytesIO(blank.read_bytes()), blank.name).questions[0].existing_answer
 
@@ -69,7 +57,7 @@ def test_caiq_autofill_changes_only_answer_and_comment_cells(tmp_path):
     result = CliRunner().invoke(main, ["--db", str(db), "autofill", str(blank), "-o", str(out), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    after = _values(out.read_bytes())
+    after = xlsx_cell_values(out.read_bytes())
 
     changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
     assert changed, "the bank made from the same questionnaire answered nothing"
@@ -118,7 +106,7 @@ def test_every_real_file_reports_exactly_the_places_that_changed(kind, name):
     if kind == "docx":
         assert docx_changed_places(data, out) == report.cells_written
         return
-    before, after = _values(data), _values(out)
+    before, after = xlsx_cell_values(data), xlsx_cell_values(out)
     changed = {f"{s}!{c}" for s, c in set(before) | set(after) if before.get((s, c)) != after.get((s, c))}
     assert changed == {where(w.at) for r in report.questions for w in r.changes}
     assert len(changed) == report.cells_written

@@ -14,7 +14,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from ingest import read_questionnaire, write_answers, write_answers_report
 from ingest.errors import ExportError
 from ingest.model import AnswerFill
-from tests.ingest_fixtures import openpyxl_workbook
+from tests.ingest_fixtures import openpyxl_workbook, xlsx_cell_values
 
 X14_EXT = (
     '<extLst><ext uri="{CCE6A557-97BC-4b89-ADB6-D9C93CAAB3DF}" '
@@ -210,18 +210,6 @@ def test_csv_round_trip_changes_only_answer_fields():
 # ---- the export report is the truth: "written" = the cells that changed --------------------
 
 
-def _xlsx_values(data: bytes) -> dict[tuple[str, str], object]:
-    wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
-    out = {}
-    for ws in wb.worksheets:
-        for row in ws.iter_rows():
-            for cell in row:
-                if cell.value is not None and cell.value != "":
-                    out[(ws.title, cell.coordinate)] = cell.value
-    wb.close()
-    return out
-
-
 def _changed(before: dict, after: dict) -> set:
     return {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
 
@@ -274,14 +262,14 @@ def test_xlsx_report_counts_exactly_the_cells_that_changed():
     assert "is a formula" in outcome["R-5"].reason
     assert outcome["R-6"].reason == "the answer cell mirrors another sheet"
     assert [(w.at.cell, w.value) for w in outcome["R-1"].changes] == [("C2", "Yes"), ("D2", "Encrypted at rest.")]
-    before, after = _xlsx_values(data), _xlsx_values(out)
+    before, after = xlsx_cell_values(data), xlsx_cell_values(out)
     changed = _changed(before, after)
     assert len(changed) == report.cells_written == 5
     assert {f"{s}!{c}" for s, c in changed} == _where_changed(report)
     assert after[("Q", "C6")] == before[("Q", "C6")] and after[("Score", "A1")] == before[("Score", "A1")]
     assert (len(report.written), len(report.kept), len(report.skipped)) == (3, 1, 3)
     # write_answers is the same copy without the report
-    assert _xlsx_values(write_answers(data, "r.xlsx", fills)) == after
+    assert xlsx_cell_values(write_answers(data, "r.xlsx", fills)) == after
 
 
 def test_xlsx_two_questions_with_one_cell_are_not_both_counted():
@@ -291,7 +279,7 @@ def test_xlsx_two_questions_with_one_cell_are_not_both_counted():
     out, report = write_answers_report(data, "r.xlsx", [AnswerFill(q1, "Yes", None), AnswerFill(q2, "No", None)])
     assert [r.outcome for r in report.questions] == ["written", "skipped"]
     assert "R-1" in report.questions[1].reason
-    assert len(_changed(_xlsx_values(data), _xlsx_values(out))) == report.cells_written == 1
+    assert len(_changed(xlsx_cell_values(data), xlsx_cell_values(out))) == report.cells_written == 1
 
 
 def _csv_fields(data: bytes) -> dict[tuple[int, int], str]:
