@@ -22,6 +22,9 @@ seconds), then prints:
    half A and its wording becomes a learned variant of that entry; then half B
    ("other questions") and half A again ("same wording") are scored before and
    after, with learned texts weighed as shipped and as plain variants.
+6. (--hubness only) a bank-only entry-hubness correction of the ranking and
+   its effect on the decisions, with the calibration three ways; not shipped
+   (docs/matching.md, "What did not help").
 
 Prints numbers; asserts nothing. See docs/matching.md for the method.
 """
@@ -306,11 +309,11 @@ def decision_cost(confs, tops, gold, synthetic_confs, thr, w=1.0):
     return (real + w * removed) / max(len(gold) + w * len(synthetic_confs), 1)
 
 
-def calibration_rows(task, embed):
+def calibration_rows(task, embed, ranker=None):
     """Top-candidate features with label 1 when it is right, from two runs: the
     bank as it is, and the bank without the right entries (a question it does
     not cover: label 0)."""
-    rk = task.ranker(embed)
+    rk = ranker or task.ranker(embed)
     full = rk.rank(task.queries, top_k=1, sequential=task.sequential)
     removed = rk.rank(task.queries, top_k=1, sequential=task.sequential,
                       exclude=[sorted(g) if g else [] for g in task.gold])
@@ -551,11 +554,125 @@ def report_learning(tasks, embed):
         R.LEARNED_DENSE_DISCOUNT, R.LEARNED_LEXICAL_FACTOR = shipped
 
 
+# ---------------------------------------------------------------- 6. hubness (not shipped)
+HUB_K = 10
+
+
+class HubRanker(R.Ranker):
+    """The shipped Ranker with a bank-only hubness correction (CSLS-style):
+    each entry's mean cosine with its HUB_K nearest entries (entry vector = the
+    normalised mean of its texts), z-scored over the bank and subtracted from
+    the fused score with weight `hub_w`. It depends on the bank alone, not on
+    the batch. With `raw_p_top` the confidence keeps today's features: p_top is
+    the new first candidate's probability under the *uncorrected* softmax."""
+
+    hub_w = 0.0
+    raw_p_top = True
+    rows: list | None = None
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        c = np.add.reduceat(self.vecs, self.starts) / np.maximum(self.ends - self.starts, 1)[:, None]
+        c /= np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-9)
+        s = c @ c.T
+        np.fill_diagonal(s, -np.inf)
+        k = min(HUB_K, max(self.n_entries - 1, 1))
+        h = -np.sort(-s, axis=1)[:, :k].mean(axis=1)
+        self.hub_z = ((h - h.mean()) / (h.std() or 1.0)).astype(np.float32)
+
+    def _ranked(self, fused, sig, r, qtokens, top_k, pool=None):
+        if self.rows is not None:
+            self.rows.append(fused.copy())
+        out = super()._ranked(fused - self.hub_w * self.hub_z, sig, r, qtokens, top_k, pool)
+        if self.raw_p_top and out.candidates and self.hub_w:
+            f = fused[np.isfinite(fused)]
+            out.features["p_top"] = float(np.exp(fused[out.candidates[0][0]] - f.max()) / np.exp(f - f.max()).sum())
+            conf = R.confidence(out.features)
+            first = out.candidates[0][1] or 1.0
+            out.candidates = [(e, conf * sc / first) for e, sc in out.candidates]
+            out.confidence = conf
+        return out
+
+
+def _hub_rows(task, embed, w, raw=True):
+    HubRanker.hub_w, HubRanker.raw_p_top = w, raw
+    try:
+        real, synthetic = calibration_rows(
+            Task(task.name, task.entries, task.answers, task.queries, task.gold, task.sequential), embed,
+            ranker=HubRanker(task.entries, embed, extra_texts=task.answers, glossary=GLOSSARY))
+    finally:
+        HubRanker.hub_w = 0.0
+    return real, synthetic
+
+
+def report_hubness(tasks, embed, grid=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0)):
+    print(f"\n== 6. Bank-only entry hubness (k={HUB_K}), not shipped")
+    per: dict[str, list] = {}
+    for t in tasks:
+        rk = HubRanker(t.entries, embed, extra_texts=t.answers, glossary=GLOSSARY)
+        rk.rows = []
+        rk.rank(t.queries, top_k=1, sequential=t.sequential)
+        per.setdefault("starter-variants" if t.name.startswith("starter") else t.name, []).append(
+            (np.array(rk.rows), rk.hub_z, t.gold))
+
+    def nll_top1(key, w):
+        nll = n = hit = 0.0
+        for f, hz, gold in per[key]:
+            z = f - w * hz
+            z = z - z.max(axis=1, keepdims=True)
+            lse = np.log(np.exp(z).sum(axis=1))
+            for i, g in enumerate(gold):
+                if g is not None:
+                    n += 1
+                    nll += lse[i] - np.log(np.exp(z[i, sorted(g)]).sum())
+                    hit += int(z[i].argmax()) in g
+        return nll / n, hit / n
+
+    stats = {k: {w: nll_top1(k, w) for w in grid} for k in per}
+    chosen = {}
+    for held in per:
+        others = [k for k in per if k != held]
+        chosen[held] = min(grid, key=lambda w: np.mean([stats[k][w][0] for k in others]))
+        print(f"  {held:<18} weight fitted on the other sources {chosen[held]}: top-1 held out "
+              f"{stats[held][chosen[held]][1]:.3f} (without: {stats[held][0.0][1]:.3f})")
+    w_all = min(grid, key=lambda w: np.mean([stats[k][w][0] for k in per]))
+    print(f"  weight fitted on all sources: {w_all}")
+    names = tuple(k for k in R.CALIBRATION if k != "bias")
+    thr = answer_threshold()
+    base, new, new_c = {}, {}, {}
+    for t in tasks:
+        key = "starter-variants" if t.name.startswith("starter") else t.name
+        for d, w, raw in ((base, 0.0, True), (new, w_all, True), (new_c, w_all, False)):
+            real, syn = _hub_rows(t, embed, w, raw)
+            old = d.get(key, ([], [], []))
+            d[key] = (old[0] + real, old[1] + syn, old[2] + list(t.gold))
+    plain = {k: v[:2] for k, v in base.items()}
+    prior = uncovered_prior(plain)
+    runs = (("today (no correction)", base, base), ("corrected, p_top corrected, calibration refitted", new_c, new_c),
+            ("corrected, p_top uncorrected, calibration refitted", new, new),
+            ("corrected, p_top uncorrected, calibration fitted without correction", base, new))
+    for label, train, test in runs:
+        costs, cells = [], []
+        for held in per:
+            others = [s for s in per if s != held]
+            tr = {s: train[s][:2] for s in others}
+            coef = fit_logistic(*source_rows(tr, others, uncovered_prior(tr)), names)
+            real, syn, gold = test[held]
+            confs = [predict(coef, f) for f, _, _ in real]
+            tops = [top for _, _, top in real]
+            d = decisions(confs, tops, gold, thr)
+            sc = [predict(coef, f) for f, _, _ in syn]
+            costs.append(decision_cost(confs, tops, gold, sc, thr, removed_weight(real, syn, prior)))
+            cells.append(f"{held[:14]} {d['accuracy']:.3f}/{d['wrong_share']:.3f} ({d['answered']})")
+        print(f"  {label}: mean held-out cost {np.mean(costs):.3f}\n      " + "  ".join(cells))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="skip the 100k-entry speed run")
     ap.add_argument("--learning", action="store_true", help="only sections 1 and 5")
     ap.add_argument("--calibration", action="store_true", help="only sections 1 and 3")
+    ap.add_argument("--hubness", action="store_true", help="only sections 1 and 6 (not shipped)")
     args = ap.parse_args(argv)
     embed = CachedModel()
     bench = bench_tasks() if SETS_DIR.exists() else []
@@ -568,6 +685,9 @@ def main(argv=None):
         return
     if args.calibration:
         report_calibration(bench + starter, embed)
+        return
+    if args.hubness:
+        report_hubness(bench + starter, embed)
         return
     report_fusion(bench, starter, embed)
     report_calibration(bench + starter, embed)
