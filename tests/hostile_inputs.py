@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from tests.ingest_fixtures import (
+    col_letter,
     deflate_repeat,
     fake_ole,
     minimal_docx,
@@ -230,7 +231,7 @@ def too_many_questions(n: int = 10_001) -> bytes:
 
 def wide_row(cells: int = 5000, rows: int = 50) -> bytes:
     body = "".join(
-        f'<row r="{r}">' + "".join(f'<c r="{_col(c)}{r}"><v>{c}</v></c>' for c in range(1, cells + 1)) + "</row>"
+        f'<row r="{r}">' + "".join(f'<c r="{col_letter(c)}{r}"><v>{c}</v></c>' for c in range(1, cells + 1)) + "</row>"
         for r in range(1, rows + 1))
     return _stream_sheet(body)
 
@@ -247,7 +248,7 @@ def cells_flood(rows: int = 90_000, cols: int = 20) -> bytes:
         parts.append(comp.compress(b))
 
     feed(b'<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>')
-    letters = [_col(c) for c in range(1, cols + 1)]
+    letters = [col_letter(c) for c in range(1, cols + 1)]
     for start in range(1, rows + 1, 5000):
         feed("".join(f'<row r="{r}">' + "".join(f'<c r="{x}{r}"><v>1</v></c>' for x in letters) + "</row>"
                      for r in range(start, min(start + 5000, rows + 1))).encode())
@@ -261,14 +262,6 @@ def _stream_sheet(body: str) -> bytes:
     xml = ('<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
            f"<sheetData>{body}</sheetData></worksheet>")
     return _replace(xlsx_package([("Wide", "<x/>")]), "xl/worksheets/sheet1.xml", xml.encode())
-
-
-def _col(i: int) -> str:
-    s = ""
-    while i:
-        i, r = divmod(i - 1, 26)
-        s = chr(65 + r) + s
-    return s
 
 
 def many_rows(rows: int = 150_000) -> bytes:
