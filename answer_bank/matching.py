@@ -6,7 +6,9 @@ ranking and calibration in `answer_bank.ranking`; see docs/matching.md.
 """
 from __future__ import annotations
 
+import logging
 import re
+import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,6 +21,8 @@ from answer_bank.store import Bank
 
 if TYPE_CHECKING:
     from answer_bank.ranking import Ranker
+
+log = logging.getLogger(__name__)
 
 # Below this many questions the encoding is not started ahead of the index
 # (a search box's single question gains nothing from a thread).
@@ -160,10 +164,28 @@ class Matcher:
                     query_embed=self._embed_questions,
                     # the bank's glossary: its terms read alike in questions and bank texts
                     glossary=Glossary(self.bank.glossary_groups()),
+                    # the bank adapter: fitted once per bank content, kept in the bank
+                    adapter=self._adapter,
                 )
             self._by_text, self._by_ref = _repeat_index(entries)
             self._entries, self._ranker, self._revision = entries, ranker, revision
         return self._entries, self._ranker
+
+    def _adapter(self, anchors, labels, canon):
+        """The bank adapter for these inputs: read from the bank when it was
+        fitted before (same model, same texts), else fitted and kept."""
+        from answer_bank import adapter
+
+        key = adapter.cache_key(anchors, labels, canon)
+        matrix = self.bank.cached_adapter(self.embedder.model_id, key)
+        if matrix is None or matrix.shape != (canon.shape[1], canon.shape[1]):
+            matrix = adapter.fit_adapter(anchors, labels, canon)
+            if matrix is not None:
+                try:
+                    self.bank.store_adapter(self.embedder.model_id, key, matrix)
+                except sqlite3.Error as e:  # a read-only bank still matches; it fits again next time
+                    log.info("bank adapter not kept: %s", e)
+        return matrix
 
     def match(self, question: str, top_k: int = 5) -> MatchResult:
         return self.match_many([question], top_k=top_k)[0]

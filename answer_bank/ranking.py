@@ -16,6 +16,8 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from answer_bank.adapter import apply_adapter
+
 # --------------------------------------------------------------------------
 # Tokenisation (lexical side only; the dense side always sees the raw text)
 # --------------------------------------------------------------------------
@@ -386,7 +388,12 @@ class Ranker:
     def __init__(self, entries: list[list[str]], embed: Callable[[list[str]], np.ndarray], *,
                  extra_texts: list[str | None] | None = None, curated_counts: Sequence[int] | None = None,
                  query_embed: Callable[[list[str]], np.ndarray] | None = None, block_size: int = 32,
-                 glossary: Glossary | None = None):
+                 glossary: Glossary | None = None,
+                 adapter: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray | None] | None = None):
+        # `adapter(anchors, labels, canon) -> W or None`, when given, fits a
+        # linear map of the vector space on the bank's own texts (variants,
+        # learned wordings and answers towards their entry's question;
+        # answer_bank/adapter.py), applied to the bank and the questions alike.
         # `embed` is for the bank's texts (the caller may cache them);
         # `query_embed`, when given, for the questions (default: `embed`).
         # `glossary`: the bank's terms that mean the same, read alike in the
@@ -462,11 +469,31 @@ class Ranker:
         empty = np.asarray([not t for t in texts], bool)
         if empty.any():
             self.vecs[empty] = 0.0
+        self.adapter_matrix = self._fit_adapter(adapter, texts) if adapter is not None else None
+        self.adapter_inverse = None
+        self.raw_answer_mean = self.answer_vecs.mean(axis=0) if len(answers) else None
+        if self.adapter_matrix is not None:
+            # The map ranks; the confidence reads the model's own cosines (the
+            # inverse recovers them), so it means the same with or without a map.
+            self.adapter_inverse = np.linalg.inv(self.adapter_matrix.astype(np.float64)).astype(np.float32)
+            self.vecs = apply_adapter(self.adapter_matrix, self.vecs)
+            self.answer_vecs = apply_adapter(self.adapter_matrix, self.answer_vecs)
         self.answer_mean = self.answer_vecs.mean(axis=0) if len(answers) else None
         self.lex = _LexicalIndex(units)
         self.coarse = None
         if len(texts) > EXACT_LIMIT:
             self._build_coarse()
+
+    def _fit_adapter(self, adapter, texts: list[str]) -> np.ndarray | None:
+        """The bank's own examples: each entry's other texts and its answer,
+        labelled with the entry, against the entries' canonical questions."""
+        rows = [k for i in range(self.n_entries) for k in range(int(self.starts[i]) + 1, int(self.ends[i]))
+                if texts[k]]
+        if not rows and not len(self.answer_owner):
+            return None
+        anchors = np.vstack([self.vecs[rows], self.answer_vecs]) if rows else self.answer_vecs
+        labels = np.concatenate([self.owner[rows], self.answer_owner]).astype(np.int64)
+        return adapter(anchors, labels, self.vecs[self.starts])
 
     def _build_coarse(self) -> None:
         """PCA-reduced copies of the vectors for the first stage of a large bank."""
@@ -608,7 +635,8 @@ class Ranker:
             return []
         if self.n_entries == 0 or top_k <= 0:
             return [RankedList([], 0.0, {}) for _ in queries]
-        qvecs = np.asarray(self.query_embed(queries), dtype=np.float32)
+        qraw = np.asarray(self.query_embed(queries), dtype=np.float32)
+        qvecs = apply_adapter(self.adapter_matrix, qraw)
         qtokens = tokenize_many(queries, self.glossary)
         out: list[RankedList] = []
         n = len(queries)
@@ -640,7 +668,7 @@ class Ranker:
                 if exclude is not None and len(exclude[lo + r]):
                     row = row.copy()
                     row[np.asarray(list(exclude[lo + r]), np.int64)] = -np.inf
-                ranked = self._ranked(row, sig, r, qtokens[lo + r], top_k, pool)
+                ranked = self._ranked(row, sig, r, qtokens[lo + r], top_k, pool, qraw[lo + r])
                 ranked.matched = [self._closest_text(e, qvecs[lo + r]) for e, _ in ranked.candidates]
                 out.append(ranked)
         return out
@@ -653,7 +681,7 @@ class Ranker:
         return self.texts[lo + int(np.argmax(self.vecs[lo:hi] @ qvec))]
 
     def _ranked(self, fused: np.ndarray, sig: dict[str, np.ndarray], r: int, qtokens: list[str],
-                top_k: int, pool: np.ndarray | None = None) -> RankedList:
+                top_k: int, pool: np.ndarray | None = None, qraw: np.ndarray | None = None) -> RankedList:
         """The top candidates of one fused row (searched within `pool` when given)."""
         pool = np.arange(len(fused)) if pool is None else pool
         pool = pool[np.isfinite(fused[pool])]
@@ -677,6 +705,8 @@ class Ranker:
             "answer": float(sig["answer"][r, j]) if self.has_answer[j] else ANSWER_NEUTRAL,
             "dense_z": float((sig["dense"][r, j] - sig["dense_mean"][r]) / sig["dense_std"][r]),
         }
+        if self.adapter_inverse is not None and qraw is not None:
+            feats.update(self._raw_dense_features(j, qraw))
         gate = sig.get("learned_gate")
         feats.update(self._coverage(qtokens, j, None if gate is None else gate[r]))
         conf = confidence(feats)
@@ -684,6 +714,20 @@ class Ranker:
         # to the top one, so scores are in [0, 1], sorted, and the first is the confidence.
         cands = [(int(e), float(conf * p[k] / p[0])) for k, e in enumerate(top[:top_k])]
         return RankedList(cands, conf, feats)
+
+    def _raw_dense_features(self, entry: int, qraw: np.ndarray) -> dict[str, float]:
+        """`dense` and `answer` of one entry as the model itself sees them
+        (without the bank adapter), computed as in `signals`."""
+        lo, hi = int(self.starts[entry]), int(self.ends[entry])
+        sims = apply_adapter(self.adapter_inverse, self.vecs[lo:hi]) @ qraw
+        learned = self.learned[lo:hi]
+        sims = np.where(learned & (sims < LEARNED_MIN_COSINE), sims - LEARNED_DENSE_DISCOUNT, sims)
+        out = {"dense": float(0.5 * (sims.max() + sims[0]))}
+        if self.has_answer[entry]:
+            k = int(np.flatnonzero(self.answer_owner == entry)[0])
+            raw = apply_adapter(self.adapter_inverse, self.answer_vecs[k : k + 1])[0]
+            out["answer"] = float(raw @ qraw - qraw @ self.raw_answer_mean)
+        return out
 
     def _coverage(self, qtokens: list[str], entry: int, gate: np.ndarray | None = None) -> dict[str, float]:
         """How much of the question's lexical weight (IDF) the entry's best unit

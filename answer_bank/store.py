@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -624,6 +625,26 @@ class Bank:
             self.db.conn.executemany(
                 "INSERT OR REPLACE INTO embeddings (model_id, text_hash, dim, vector) VALUES (?, ?, ?, ?)",
                 [(model_id, h, int(v.shape[0]), np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()],
+            )
+
+    def cached_adapter(self, model_id: str, key: str) -> np.ndarray | None:
+        """The bank adapter (answer_bank/adapter.py) fitted on exactly these
+        inputs (`key`), kept beside the vectors of its model; or None."""
+        row = self.db.execute("SELECT dim, vector FROM embeddings WHERE model_id = ? AND text_hash = ?",
+                              [f"{model_id}#adapter", key]).fetchone()
+        if row is None:
+            return None
+        d = math.isqrt(int(row[0]))
+        flat = np.frombuffer(row[1], dtype=np.float32)
+        return flat.reshape(d, d) if d * d == row[0] == flat.size else None
+
+    def store_adapter(self, model_id: str, key: str, matrix: np.ndarray) -> None:
+        """Keep one adapter per model: the one for the bank as it is now."""
+        with transaction(self.db):
+            self.db.execute("DELETE FROM embeddings WHERE model_id = ?", [f"{model_id}#adapter"])
+            self.db.execute(
+                "INSERT INTO embeddings (model_id, text_hash, dim, vector) VALUES (?, ?, ?, ?)",
+                [f"{model_id}#adapter", key, int(matrix.size), np.asarray(matrix, dtype=np.float32).tobytes()],
             )
 
     # ---- internals -----------------------------------------------------

@@ -48,10 +48,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from answer_bank import ranking as R  # noqa: E402
+from answer_bank.adapter import fit_adapter  # noqa: E402
 from answer_bank.starter import starter_glossary  # noqa: E402
 
 # Every bank is read with the starter glossary, as `aimsq init --demo` gives a real bank.
 GLOSSARY = R.Glossary(starter_glossary())
+# The bank adapter as the Matcher fits it; `--no-adapter` measures without it.
+ADAPTER = fit_adapter
 
 SETS_DIR = REPO.parent / "shared" / "bench" / "sets"
 STARTER = REPO / "answer_bank" / "starter" / "aims_bank.json"
@@ -99,6 +102,7 @@ class Task:
         self.queries, self.gold, self.sequential = queries, gold, sequential
 
     def ranker(self, embed, **kw):
+        kw.setdefault("adapter", ADAPTER)  # the bank adapter, as the Matcher fits it
         return R.Ranker(self.entries, embed, extra_texts=self.answers, glossary=GLOSSARY, **kw)
 
 
@@ -673,7 +677,11 @@ def main(argv=None):
     ap.add_argument("--learning", action="store_true", help="only sections 1 and 5")
     ap.add_argument("--calibration", action="store_true", help="only sections 1 and 3")
     ap.add_argument("--hubness", action="store_true", help="only sections 1 and 6 (not shipped)")
+    ap.add_argument("--no-adapter", action="store_true", help="rank without the bank adapter (as before it)")
     args = ap.parse_args(argv)
+    if args.no_adapter:
+        global ADAPTER
+        ADAPTER = None
     embed = CachedModel()
     bench = bench_tasks() if SETS_DIR.exists() else []
     starter = starter_tasks()
