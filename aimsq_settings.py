@@ -77,6 +77,15 @@ def encoder(environ: Mapping[str, str] | None = None) -> str:
     return _raw("AIMSQ_ENCODER", environ) or "auto"
 
 
+@_setting("AIMSQ_BANK_ADAPTER")
+def bank_adapter(environ: Mapping[str, str] | None = None) -> bool:
+    """`on` (default): matching uses a map of the model's space fitted on the bank's own wordings and answers; `off`: the model's space as it is."""
+    value = (_raw("AIMSQ_BANK_ADAPTER", environ) or "on").strip().lower()
+    if value not in ("on", "off"):
+        raise SettingError(f"AIMSQ_BANK_ADAPTER must be on or off, not {value!r}")
+    return value == "on"
+
+
 @_setting("AIMSQ_CACHE_DIR")
 def cache_dir(environ: Mapping[str, str] | None = None) -> str:
     """Where the digests of large model files are kept; default $XDG_CACHE_HOME/aimsq, else ~/.cache/aimsq."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Any, Sequence
 
+import aimsq_settings
 from answer_bank.embeddings import CachedEmbedder, Embedder, embedder_from_env
 from answer_bank.model import BankEntry
 from answer_bank.store import Bank
@@ -165,7 +166,7 @@ class Matcher:
                     # the bank's glossary: its terms read alike in questions and bank texts
                     glossary=Glossary(self.bank.glossary_groups()),
                     # the bank adapter: fitted once per bank content, kept in the bank
-                    adapter=self._adapter,
+                    adapter=self._adapter if aimsq_settings.bank_adapter() else None,
                 )
             self._by_text, self._by_ref = _repeat_index(entries)
             self._entries, self._ranker, self._revision = entries, ranker, revision

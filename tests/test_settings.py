@@ -74,7 +74,8 @@ def test_the_environment_check_sees_a_read():
 def test_every_setting_has_a_reader_and_a_line_of_documentation():
     assert set(aimsq_settings.SETTINGS) == {
         "AIMSQ_DB", "AIMSQ_MODEL", "AIMSQ_ENCODER", "AIMSQ_USER", "AIMSQ_DEBUG", "AIMSQ_MAX_UPLOAD_MB",
-        "AIMSQ_SECRET_KEY", "AIMSQ_FILES_DIR", "AIMSQ_REVIEW_PAGE_SIZE", "AIMSQ_PROXY_COUNT", "AIMSQ_CACHE_DIR"}
+        "AIMSQ_SECRET_KEY", "AIMSQ_FILES_DIR", "AIMSQ_REVIEW_PAGE_SIZE", "AIMSQ_PROXY_COUNT", "AIMSQ_CACHE_DIR",
+        "AIMSQ_BANK_ADAPTER"}
     assert all(len(doc) > 20 for doc in aimsq_settings.SETTINGS.values())
 
 
@@ -269,3 +270,26 @@ def test_aimsq_cache_dir_holds_the_model_digests(tmp_path, monkeypatch):
     monkeypatch.delenv("AIMSQ_CACHE_DIR")
     assert model_digest(model) == first
     assert (tmp_path / "xdg" / "aimsq" / "model-digests.json").exists()
+
+
+@pytest.mark.parametrize("value, fitted", [(None, True), ("on", True), ("OFF", False)])
+def test_aimsq_bank_adapter_switches_the_bank_map(bank, fake_embedder, monkeypatch, value, fitted):
+    """FAKE embedder; a bank with variants and real answers gets a map unless the setting is off."""
+    from answer_bank.matching import Matcher
+    from answer_bank.model import BankEntry
+
+    if value:
+        monkeypatch.setenv("AIMSQ_BANK_ADAPTER", value)
+    for i in range(12):
+        bank.save_entry(BankEntry(f"E-{i}", f"Question {i} about subject{i}?", f"Yes. Subject{i} is run by "
+                                  f"team{i} with tool{i} and checked every year by owner{i}.",
+                                  variants=[f"Subject{i}?", f"Tell us about tool{i}."], status="approved"), user="ana")
+    matcher = Matcher(bank, fake_embedder)
+    assert matcher.match("subject3 tool3").candidates[0].entry.ext_id == "E-3"
+    assert (matcher._ranker.adapter_matrix is not None) is fitted
+
+
+def test_aimsq_bank_adapter_of_another_value_is_named(bank, fake_embedder, monkeypatch):
+    monkeypatch.setenv("AIMSQ_BANK_ADAPTER", "maybe")
+    with pytest.raises(aimsq_settings.SettingError, match="AIMSQ_BANK_ADAPTER must be on or off, not 'maybe'"):
+        aimsq_settings.bank_adapter()
