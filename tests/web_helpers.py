@@ -85,6 +85,11 @@ def build_template_db(path: Path) -> Path:
 
     bank = Bank.open(path)
     bank.import_entries(starter_entries(), approve=True, user="starter")
+    # The FAKE embedder's vectors and the bank adapter fitted on them, kept in
+    # the template as a running app would keep them: each test's copy starts warm.
+    from answer_bank.matching import Matcher
+
+    Matcher(bank, FakeEmbedder()).refresh()
     bank.close()
     db = review_db.connect(path)
     users = Users(db)
