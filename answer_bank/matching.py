@@ -172,6 +172,20 @@ class Matcher:
             self._entries, self._ranker, self._revision = entries, ranker, revision
         return self._entries, self._ranker
 
+    def adapter_summary(self) -> str:
+        """One line on the bank adapter of the current index, for people."""
+        ranker = self._index()[1]
+        if ranker is None:
+            return "no bank adapter (no approved entries)"
+        if ranker.adapter_matrix is not None:
+            return f"bank adapter fitted on {ranker.adapter_examples} of the bank's own wordings and answers"
+        if not aimsq_settings.bank_adapter():
+            return "no bank adapter (AIMSQ_BANK_ADAPTER=off)"
+        from answer_bank import adapter
+
+        return (f"no bank adapter ({ranker.adapter_examples} wordings and answers; it needs at least "
+                f"{adapter.MIN_ANCHORS} in a bank of at least {adapter.MIN_ENTRIES} entries)")
+
     def _adapter(self, anchors, labels, canon):
         """The bank adapter for these inputs: read from the bank when it was
         fitted before (same model, same texts), else fitted and kept."""

@@ -469,6 +469,7 @@ class Ranker:
         empty = np.asarray([not t for t in texts], bool)
         if empty.any():
             self.vecs[empty] = 0.0
+        self.adapter_examples = 0  # the bank's own texts the adapter was offered
         self.adapter_matrix = self._fit_adapter(adapter, texts) if adapter is not None else None
         self.adapter_inverse = None
         self.raw_answer_mean = self.answer_vecs.mean(axis=0) if len(answers) else None
@@ -493,6 +494,7 @@ class Ranker:
             return None
         anchors = np.vstack([self.vecs[rows], self.answer_vecs]) if rows else self.answer_vecs
         labels = np.concatenate([self.owner[rows], self.answer_owner]).astype(np.int64)
+        self.adapter_examples = len(anchors)
         return adapter(anchors, labels, self.vecs[self.starts])
 
     def _build_coarse(self) -> None:

@@ -200,7 +200,8 @@ def report_quality(tasks, embed):
 # ---------------------------------------------------------------- 2. fusion
 def fusion_blocks(task, embed):
     rk = task.ranker(embed)
-    sig = rk.signals(np.asarray(embed(task.queries), np.float32), R.tokenize_many(task.queries, rk.glossary))
+    qvecs = R.apply_adapter(rk.adapter_matrix, np.asarray(embed(task.queries), np.float32))  # as Ranker.rank maps them
+    sig = rk.signals(qvecs, R.tokenize_many(task.queries, rk.glossary))
     return {"dense": R._zscore(sig["dense"]), "lexical": R._zscore(sig["lexical"]),
             "answer": sig["answer"] if sig["answer"] is not None else np.zeros_like(sig["dense"]),
             "answer_lexical": (R._zscore(sig["answer_lexical"]) if sig.get("answer_lexical") is not None

@@ -182,7 +182,7 @@ def index_bank(ctx: click.Context) -> None:
     except ModelNotFound as e:
         click.echo(f"Warning: entries stored but not indexed: {e}", err=True)
         return
-    click.echo(f"Indexed: {embedded} new texts embedded", err=True)
+    click.echo(f"Indexed: {embedded} new texts embedded; {matcher.adapter_summary()}", err=True)
 
 
 @click.command("export")

@@ -131,6 +131,17 @@ def test_a_bank_without_examples_matches_as_before(bank, fake_embedder):
     assert result.candidates[0].entry.ext_id == "P-4"
 
 
+def test_the_cli_says_whether_the_bank_has_an_adapter(run, tmp_path):
+    """FAKE embedder (the `run` fixture)."""
+    result = run("init", "--demo")
+    assert result.exit_code == 0
+    assert "bank adapter fitted on" in result.output and "wordings and answers" in result.output
+    bank_file = tmp_path / "few.csv"
+    bank_file.write_text("id,question,answer\nA-1,Do you encrypt data at rest?,Yes.\nA-2,Do you use MFA?,Yes.\n")
+    other = run("--db", str(tmp_path / "other.db"), "bank", "import", str(bank_file), "--approve")
+    assert "no bank adapter (0 wordings and answers; it needs at least 20" in other.output
+
+
 # ---- the real model ------------------------------------------------------------------
 
 
