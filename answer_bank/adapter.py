@@ -35,6 +35,7 @@ MIN_ENTRIES = 10
 # Large banks train on a seeded sample of this many entries and anchors.
 MAX_ENTRIES = 1024
 MAX_ANCHORS = 2048
+MAX_CONDITION = 1e4  # a fitted map stays near the identity (condition about 50 on the starter bank)
 VERSION = "adapter-1"  # bump when the method or a constant above changes
 
 
@@ -91,7 +92,12 @@ def fit_adapter(anchors: np.ndarray, labels: Sequence[int], canon: np.ndarray, *
         m = b1 * m + (1 - b1) * grad
         v = b2 * v + (1 - b2) * grad * grad
         D -= (LEARNING_RATE * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)).astype(np.float32)
-    return np.eye(d, dtype=np.float32) + D
+    W = np.eye(d, dtype=np.float32) + D
+    # A map that is not finite or not safely invertible (the confidence reads
+    # the model's own cosines through its inverse) is no map.
+    if not np.all(np.isfinite(W)) or np.linalg.cond(W.astype(np.float64)) > MAX_CONDITION:
+        return None
+    return W
 
 
 def _sample(anchors: np.ndarray, labels: np.ndarray, canon: np.ndarray):

@@ -76,6 +76,12 @@ def test_the_fit_is_deterministic_and_large_banks_are_sampled(monkeypatch):
     assert W is not None and seen[0] == (25, 12)
 
 
+def test_a_fit_that_goes_wrong_gives_no_map(monkeypatch):
+    anchors, labels, canon, _ = _synthetic()
+    monkeypatch.setattr(A, "loss_and_grad", lambda D, *a: (float("nan"), np.full_like(D, np.nan)))
+    assert A.fit_adapter(anchors, labels, canon, steps=2) is None
+
+
 def test_applying_the_map_keeps_vectors_unit_length_and_empty_ones_empty():
     W = np.eye(4, dtype=np.float32) + 0.5
     vecs = np.asarray([[1, 0, 0, 0], [0, 0, 0, 0], [0.6, 0.8, 0, 0]], np.float32)
