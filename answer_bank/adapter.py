@@ -33,8 +33,8 @@ LEARNING_RATE = 1e-2
 MIN_ANCHORS = 20
 MIN_ENTRIES = 10
 # Large banks train on a seeded sample of this many entries and anchors.
-MAX_ENTRIES = 1024
-MAX_ANCHORS = 2048
+MAX_ENTRIES = 512
+MAX_ANCHORS = 1024
 MAX_CONDITION = 1e4  # a fitted map stays near the identity (condition about 50 on the starter bank)
 VERSION = "adapter-1"  # bump when the method or a constant above changes
 

@@ -188,6 +188,28 @@ def speed() -> None:
     else:
         print(f"skipped CAIQ timing: {ccm} is absent")
     _large_bank()
+    _adapter_speed()
+
+
+def _adapter_speed() -> None:
+    """Fitting the bank adapter (answer_bank/adapter.py) once per bank change:
+    the starter bank's size, a mid-size bank, and a 100,000-entry bank (a
+    seeded sample). Random unit vectors: the cost does not depend on them."""
+    import numpy as np
+
+    from answer_bank.adapter import fit_adapter
+
+    gen = np.random.default_rng(3)
+    cells = []
+    for entries, examples in ((172, 564), (1_000, 3_000), (100_000, 133_334)):
+        canon = gen.standard_normal((entries, 384)).astype(np.float32)
+        anchors = gen.standard_normal((examples, 384)).astype(np.float32)
+        labels = gen.integers(0, entries, examples)
+        t = time.perf_counter()
+        fit_adapter(anchors / np.linalg.norm(anchors, axis=1, keepdims=True), labels,
+                    canon / np.linalg.norm(canon, axis=1, keepdims=True))
+        cells.append(f"{entries:,} entries / {examples:,} texts {time.perf_counter() - t:.1f} s")
+    print("bank adapter fit (once per bank change, kept in the bank): " + "; ".join(cells))
 
 
 def _warm_throughput(ccm: Path) -> None:
