@@ -172,6 +172,14 @@ class Matcher:
             self._entries, self._ranker, self._revision = entries, ranker, revision
         return self._entries, self._ranker
 
+    def adapter_state(self) -> tuple[bool, int]:
+        """(whether the current index has a bank adapter, how many of the
+        bank's own wordings and answers it was offered)."""
+        ranker = self._index()[1]
+        if ranker is None:
+            return False, 0
+        return ranker.adapter_matrix is not None, ranker.adapter_examples
+
     def adapter_summary(self) -> str:
         """One line on the bank adapter of the current index, for people."""
         ranker = self._index()[1]

@@ -184,3 +184,30 @@ def test_the_bank_teaches_the_matcher_its_own_wordings():
     adapted, ranker = top1(A.fit_adapter)
     assert ranker.adapter_matrix is not None and len(queries) > 100
     assert adapted >= plain + 0.04, (plain, adapted)
+
+
+# ---- the web app (FAKE embedder, starter bank: tests/web_helpers.py) ----------------
+
+
+def test_the_bank_search_says_what_matching_learned_from_the_bank(app, tmp_path, template_db, monkeypatch):
+    from tests.web_helpers import client_as, new_app
+
+    page = client_as(app, "viewer").get("/bank/?q=Do+you+train+on+customer+data").get_data(as_text=True)
+    assert "Matching has learned this bank" in page and "terms from" in page
+    # A bank with too little to learn from says so (the map kept in the bank removed first).
+    (tmp_path / "few").mkdir()
+    few = new_app(template_db, tmp_path / "few")
+    from answer_bank.store import Bank
+
+    bank = Bank.open(few.config["AIMSQ_DB"])
+    bank.db.execute("DELETE FROM embeddings WHERE model_id LIKE '%#adapter'")
+    bank.close()
+    monkeypatch.setattr(A, "MIN_ANCHORS", 10**6)
+    page = client_as(few, "viewer").get("/bank/?q=Do+you+train+on+customer+data").get_data(as_text=True)
+    assert "Matching has not learned this bank" in page
+    monkeypatch.undo()
+    monkeypatch.setenv("AIMSQ_BANK_ADAPTER", "off")
+    (tmp_path / "off").mkdir()
+    other = new_app(template_db, tmp_path / "off")
+    page = client_as(other, "viewer").get("/bank/?q=Do+you+train+on+customer+data").get_data(as_text=True)
+    assert "Matching has learned" not in page and "has not learned" not in page

@@ -82,6 +82,14 @@ class MatchService:
             return self._matcher.match_many(list(texts), top_k=top_k)
 
 
+    def adapter_state(self) -> tuple[bool, int]:
+        """The matcher's bank adapter (answer_bank/adapter.py): fitted or
+        not, and on how many of the bank's texts."""
+        with self._lock:
+            if self._matcher is None:
+                return False, 0
+            return self._matcher.adapter_state()
+
     def warm_in_background(self) -> threading.Thread:
         """Load the model and build the bank's index now, not on the first
         search: the first index of a new bank embeds every entry (a minute on

@@ -11,7 +11,9 @@ import datetime as dt
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
+import aimsq_settings
 from answer_bank import curation
+from answer_bank.adapter import MIN_ANCHORS
 from answer_bank.embeddings import ModelNotFound
 from answer_bank.model import STATUSES, BankEntry, Evidence
 from answer_bank.store import EntryNotFound, GlossaryError
@@ -38,9 +40,11 @@ def index():
     text = (request.args.get("filter") or "").strip()[:200]
     page = max(1, request.args.get("page", 1, type=int))
     match = None
+    adapter = (False, 0)
     if question:
         try:
             match = matcher().match_many([question], top_k=5)[0]
+            adapter = (*matcher().adapter_state(), aimsq_settings.bank_adapter(), MIN_ANCHORS)
         except ModelNotFound as e:
             flash(f"Search is unavailable: {e}", "error")
     entries, total = bank.page_entries(status=status or None, text=text or None,
@@ -50,7 +54,7 @@ def index():
         abort(404, f"There is no page {page if page <= MAX_PAGE else 'that large'} of the bank list: it has "
                    f"{pages} page{'s' if pages > 1 else ''} with these filters.")
     return render_template(
-        "bank/index.html", question=question, match=match, entries=entries, total=total, page=page,
+        "bank/index.html", question=question, match=match, adapter=adapter, entries=entries, total=total, page=page,
         pages=pages, status=status, text=text, statuses=STATUSES,
         counts={s: bank.count(s) for s in STATUSES},
         glossary=bank.glossary(), glossary_groups=bank.glossary_groups(), glossary_form=GlossaryForm(),
