@@ -182,16 +182,16 @@ class Matcher:
 
     def adapter_summary(self) -> str:
         """One line on the bank adapter of the current index, for people."""
-        ranker = self._index()[1]
-        if ranker is None:
+        if self._index()[1] is None:
             return "no bank adapter (no approved entries)"
-        if ranker.adapter_matrix is not None:
-            return f"bank adapter fitted on {ranker.adapter_examples} of the bank's own wordings and answers"
+        fitted, examples = self.adapter_state()
+        if fitted:
+            return f"bank adapter fitted on {examples} of the bank's own wordings and answers"
         if not aimsq_settings.bank_adapter():
             return "no bank adapter (AIMSQ_BANK_ADAPTER=off)"
         from answer_bank import adapter
 
-        return (f"no bank adapter ({ranker.adapter_examples} wordings and answers; it needs at least "
+        return (f"no bank adapter ({examples} wordings and answers; it needs at least "
                 f"{adapter.MIN_ANCHORS} in a bank of at least {adapter.MIN_ENTRIES} entries)")
 
     def _adapter(self, anchors, labels, canon):
@@ -200,8 +200,8 @@ class Matcher:
         from answer_bank import adapter
 
         key = adapter.cache_key(anchors, labels, canon)
-        matrix = self.bank.cached_adapter(self.embedder.model_id, key)
-        if matrix is None or matrix.shape != (canon.shape[1], canon.shape[1]):
+        matrix = self.bank.cached_adapter(self.embedder.model_id, key)  # the key covers the vector size
+        if matrix is None:
             matrix = adapter.fit_adapter(anchors, labels, canon)
             if matrix is not None:
                 try:

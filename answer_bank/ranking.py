@@ -370,6 +370,11 @@ COARSE_DIM = 64
 RESCORE = 300
 
 
+def _discount_learned(sims: np.ndarray, learned: np.ndarray) -> np.ndarray:
+    """Cosines of texts, a learned one's discounted unless the question nearly repeats it."""
+    return np.where(learned & (sims < LEARNED_MIN_COSINE), sims - np.float32(LEARNED_DENSE_DISCOUNT), sims)
+
+
 class Ranker:
     """Ranks bank entries for incoming questions and calibrates a confidence.
 
@@ -604,8 +609,7 @@ class Ranker:
         idx = np.repeat(lo - np.cumsum(np.append(0, sizes[:-1])), sizes) + np.arange(sizes.sum())
         sims = self.vecs[idx] @ qvec
         if len(self.learned_idx):
-            sims = np.where(self.learned[idx] & (sims < LEARNED_MIN_COSINE),
-                            sims - np.float32(LEARNED_DENSE_DISCOUNT), sims)
+            sims = _discount_learned(sims, self.learned[idx])
         first = np.cumsum(np.append(0, sizes[:-1]))
         exact = 0.5 * (np.maximum.reduceat(sims, first) + sims[first])
         old = sig["dense"][r, cand]
@@ -721,9 +725,7 @@ class Ranker:
         """`dense` and `answer` of one entry as the model itself sees them
         (without the bank adapter), computed as in `signals`."""
         lo, hi = int(self.starts[entry]), int(self.ends[entry])
-        sims = apply_adapter(self.adapter_inverse, self.vecs[lo:hi]) @ qraw
-        learned = self.learned[lo:hi]
-        sims = np.where(learned & (sims < LEARNED_MIN_COSINE), sims - LEARNED_DENSE_DISCOUNT, sims)
+        sims = _discount_learned(apply_adapter(self.adapter_inverse, self.vecs[lo:hi]) @ qraw, self.learned[lo:hi])
         out = {"dense": float(0.5 * (sims.max() + sims[0]))}
         if self.has_answer[entry]:
             k = int(np.flatnonzero(self.answer_owner == entry)[0])

@@ -40,11 +40,13 @@ def index():
     text = (request.args.get("filter") or "").strip()[:200]
     page = max(1, request.args.get("page", 1, type=int))
     match = None
-    adapter = (False, 0)
+    adapter = None
     if question:
         try:
             match = matcher().match_many([question], top_k=5)[0]
-            adapter = (*matcher().adapter_state(), aimsq_settings.bank_adapter(), MIN_ANCHORS)
+            learned, examples = matcher().adapter_state()
+            adapter = {"learned": learned, "examples": examples, "on": aimsq_settings.bank_adapter(),
+                       "needs": MIN_ANCHORS}
         except ModelNotFound as e:
             flash(f"Search is unavailable: {e}", "error")
     entries, total = bank.page_entries(status=status or None, text=text or None,
