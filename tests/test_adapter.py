@@ -1,7 +1,8 @@
 """The bank adapter (answer_bank/adapter.py): a linear map of the vector space
-fitted on the bank's own texts. Unit tests use synthetic vectors or the FAKE
-bag-of-words embedder (conftest) and say so; the last test uses the real
-bundled model and the starter bank."""
+fitted on the bank's own texts. Unit, CLI and web tests use synthetic vectors
+or the FAKE bag-of-words embedder (conftest) and say so; one test
+(`test_the_bank_teaches_the_matcher_its_own_wordings`) uses the real bundled
+model and the starter bank."""
 from __future__ import annotations
 
 import numpy as np
