@@ -72,7 +72,8 @@ def loss_and_grad(D: np.ndarray, anchors: np.ndarray, labels: np.ndarray, canon:
 
 
 def fit_adapter(anchors: np.ndarray, labels: Sequence[int], canon: np.ndarray, *,
-                steps: int = STEPS) -> np.ndarray | None:
+                steps: int = STEPS, tau: float = TAU, lam: float = LAMBDA,
+                learning_rate: float = LEARNING_RATE) -> np.ndarray | None:
     """W (d x d) mapping vectors so each anchor is nearest its entry's question
     (`canon[labels[i]]`), or None when the bank gives too little to learn from."""
     anchors = np.asarray(anchors, np.float32)
@@ -88,10 +89,10 @@ def fit_adapter(anchors: np.ndarray, labels: Sequence[int], canon: np.ndarray, *
     v = np.zeros_like(D)
     b1, b2, eps = 0.9, 0.999, 1e-8
     for t in range(1, steps + 1):
-        _, grad = loss_and_grad(D, anchors, labels, canon)
+        _, grad = loss_and_grad(D, anchors, labels, canon, tau, lam)
         m = b1 * m + (1 - b1) * grad
         v = b2 * v + (1 - b2) * grad * grad
-        D -= (LEARNING_RATE * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)).astype(np.float32)
+        D -= (learning_rate * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)).astype(np.float32)
     W = np.eye(d, dtype=np.float32) + D
     # A map that is not finite or not safely invertible (the confidence reads
     # the model's own cosines through its inverse) is no map.

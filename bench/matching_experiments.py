@@ -25,6 +25,11 @@ seconds), then prints:
 6. (--hubness only) a bank-only entry-hubness correction of the ranking and
    its effect on the decisions, with the calibration three ways; not shipped
    (docs/matching.md, "What did not help").
+7. (--adapter only) the bank adapter's settings (answer_bank/adapter.py) on
+   the data they were chosen by, the starter bank's variants in three folds
+   (each fold's variants asked against a bank and a map fitted without
+   them), then the shipped setting on the bench sets, whose questions played
+   no part (docs/matching.md, "Bank adapter").
 
 Prints numbers; asserts nothing. See docs/matching.md for the method.
 """
@@ -48,6 +53,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from answer_bank import ranking as R  # noqa: E402
+from answer_bank import adapter as A  # noqa: E402
 from answer_bank.adapter import fit_adapter  # noqa: E402
 from answer_bank.starter import starter_glossary  # noqa: E402
 
@@ -672,6 +678,80 @@ def report_hubness(tasks, embed, grid=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0)):
         print(f"  {label}: mean held-out cost {np.mean(costs):.3f}\n      " + "  ".join(cells))
 
 
+# ---------------------------------------------------------------- 7. bank adapter
+class ExampleRanker(R.Ranker):
+    """The shipped Ranker whose adapter learns from a chosen kind of example:
+    "whole" (variants, learned wordings and whole answers: shipped),
+    "variants" (no answers) or "sentences" (answers split in sentences)."""
+
+    def __init__(self, entries, embed, *, examples="whole", **kw):
+        self.examples = examples
+        self.answer_texts = {i: " ".join(a.split()) for i, a in enumerate(kw.get("extra_texts") or []) if a}
+        super().__init__(entries, embed, **kw)
+
+    def _fit_adapter(self, adapter, texts):
+        if self.examples == "whole":
+            return super()._fit_adapter(adapter, texts)
+        rows = [k for i in range(self.n_entries) for k in range(int(self.starts[i]) + 1, int(self.ends[i]))
+                if texts[k]]
+        parts, labels = [self.vecs[rows]], [self.owner[rows]]
+        if self.examples == "sentences":
+            sents, owner = [], []
+            for i in self.answer_owner:
+                for sent in R.sentence_chunks(self.answer_texts[int(i)], 1) or [self.answer_texts[int(i)]]:
+                    if len(sent.split()) >= 5:
+                        sents.append(sent)
+                        owner.append(int(i))
+            if sents:
+                parts.append(np.asarray(self.embed(sents), np.float32))
+                labels.append(np.asarray(owner, np.int64))
+        anchors = np.vstack(parts)
+        self.adapter_examples = len(anchors)
+        if not len(anchors):
+            return None
+        return adapter(anchors, np.concatenate(labels).astype(np.int64), self.vecs[self.starts])
+
+
+def _adapter_fit(lam, tau, steps, lr):
+    """fit_adapter with other constants."""
+    return lambda anchors, labels, canon: A.fit_adapter(anchors, labels, canon, steps=steps, tau=tau, lam=lam,
+                                                         learning_rate=lr)
+
+
+def report_adapter(bench, starter, embed):
+    print("\n== 7. Bank adapter: settings on the starter bank's variants (3 folds), then the shipped one held out")
+    shipped = ("whole", A.LAMBDA, A.TAU, A.STEPS, A.LEARNING_RATE)
+    none = ("none", 0, 0, 0, 0)
+    grid = [none, ("variants", 0.03, 0.1, 200, 0.01), ("sentences", 0.03, 0.1, 200, 0.01), shipped,
+            ("whole", 0.01, 0.1, 200, 0.01), ("whole", 0.1, 0.1, 200, 0.01), ("whole", 0.03, 0.05, 200, 0.01),
+            ("whole", 0.03, 0.2, 200, 0.01), ("whole", 0.03, 0.1, 100, 0.01), ("whole", 0.03, 0.1, 60, 0.03)]
+
+    def run(t, setting):
+        kind, lam, tau, steps, lr = setting
+        rk = ExampleRanker(t.entries, embed, extra_texts=t.answers, glossary=GLOSSARY, examples=kind,
+                           adapter=None if kind == "none" else _adapter_fit(lam, tau, steps, lr))
+        res = rk.rank(t.queries, top_k=3, sequential=t.sequential)
+        return res, ranking_measures(res, t.gold)
+
+    for setting in grid:
+        ms = [run(t, setting)[1] for t in starter]
+        t1 = [m["top1"] for m in ms]
+        kind, lam, tau, steps, lr = setting
+        label = "no map" if kind == "none" else f"{kind:<9} penalty {lam} temperature {tau} steps {steps} lr {lr}"
+        print(f"  {label:<62} top-1 {' / '.join(f'{x:.3f}' for x in t1)}  mean {np.mean(t1):.3f}  "
+              f"top-3 mean {np.mean([m['top3'] for m in ms]):.3f}{'  <- shipped' if setting == shipped else ''}")
+    print("  held out (the bench questions play no part in the map or its settings), decisions at the threshold:")
+    for setting in (none, shipped):
+        for t in bench:
+            res, m = run(t, setting)
+            line = f"    {'no map' if setting == none else 'map':<7}{t.name:<20} top-1 {m['top1']:.3f} top-3 {m['top3']:.3f}"
+            if any(g is None for g in t.gold):
+                d = decisions([r.confidence for r in res], [r.candidates[0][0] for r in res], t.gold,
+                              answer_threshold())
+                line += f"  accuracy {d['accuracy']:.3f} wrong {d['wrong_share']:.3f} ({d['answered']} answers)"
+            print(line)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="skip the 100k-entry speed run")
@@ -679,6 +759,7 @@ def main(argv=None):
     ap.add_argument("--calibration", action="store_true", help="only sections 1 and 3")
     ap.add_argument("--hubness", action="store_true", help="only sections 1 and 6 (not shipped)")
     ap.add_argument("--no-adapter", action="store_true", help="rank without the bank adapter (as before it)")
+    ap.add_argument("--adapter", action="store_true", help="only sections 1 and 7 (the bank adapter's settings)")
     args = ap.parse_args(argv)
     if args.no_adapter:
         global ADAPTER
@@ -697,6 +778,9 @@ def main(argv=None):
         return
     if args.hubness:
         report_hubness(bench + starter, embed)
+        return
+    if args.adapter:
+        report_adapter(bench, starter, embed)
         return
     report_fusion(bench, starter, embed)
     report_calibration(bench + starter, embed)
