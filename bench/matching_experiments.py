@@ -184,6 +184,14 @@ def decisions(confs, tops, gold, threshold):
             "answered": given, "right": right, "wrong": wrong}
 
 
+def threshold_decisions(results, gold):
+    """Decisions at the answer threshold, or None for a set without NONE rows."""
+    if not any(g is None for g in gold):
+        return None
+    return decisions([r.confidence for r in results], [r.candidates[0][0] for r in results], gold,
+                     answer_threshold())
+
+
 def answer_threshold():
     return dict(R.TIER_THRESHOLDS)[R.ANSWER_TIERS[-1]]
 
@@ -196,9 +204,8 @@ def report_quality(tasks, embed):
         res = t.ranker(embed).rank(t.queries, top_k=len(t.entries), sequential=t.sequential)
         m = ranking_measures(res, t.gold)
         line = f"{t.name:<22} {m['top1']:6.3f} {m['top3']:6.3f} {m['mrr']:6.3f}"
-        if any(g is None for g in t.gold):
-            d = decisions([r.confidence for r in res], [r.candidates[0][0] for r in res], t.gold,
-                          answer_threshold())
+        d = threshold_decisions(res, t.gold)
+        if d:
             line += f" {d['accuracy']:9.3f} {d['wrong_share']:12.3f} {d['answered']:5d}/{len(t.gold)}"
         print(line)
 
@@ -745,9 +752,8 @@ def report_adapter(bench, starter, embed):
         for t in bench:
             res, m = run(t, setting)
             line = f"    {'no map' if setting == none else 'map':<7}{t.name:<20} top-1 {m['top1']:.3f} top-3 {m['top3']:.3f}"
-            if any(g is None for g in t.gold):
-                d = decisions([r.confidence for r in res], [r.candidates[0][0] for r in res], t.gold,
-                              answer_threshold())
+            d = threshold_decisions(res, t.gold)
+            if d:
                 line += f"  accuracy {d['accuracy']:.3f} wrong {d['wrong_share']:.3f} ({d['answered']} answers)"
             print(line)
 
