@@ -212,3 +212,26 @@ def test_the_bank_search_says_what_matching_learned_from_the_bank(app, tmp_path,
     other = new_app(template_db, tmp_path / "off")
     page = client_as(other, "viewer").get("/bank/?q=Do+you+train+on+customer+data").get_data(as_text=True)
     assert "Matching has learned" not in page and "has not learned" not in page
+
+
+def test_a_large_bank_with_a_map_ranks_as_the_exact_search(fake_embedder, monkeypatch):
+    """FAKE embedder: the two-stage search of a large bank (PCA first stage,
+    exact rescoring) agrees with the exact one when the bank has a map, and
+    the confidence reads the same model cosines either way."""
+    from answer_bank import ranking
+
+    rng = np.random.default_rng(5)
+    words = "access backup encryption incident model training data retention vendor audit policy risk".split()
+    bank = [[" ".join(rng.choice(words, 6)) + f" control {i}?", f"How is control {i} run?"] for i in range(300)]
+    answers = [f"Yes. Control {i} is run by team {i % 7} with tool {i % 11} and reviewed each quarter." for i in range(300)]
+    questions = [bank[i][0] for i in range(0, 300, 37)] + [f"Tell me how control {i} is run" for i in (3, 150, 299)]
+    exact = ranking.Ranker(bank, fake_embedder.embed, extra_texts=answers, adapter=A.fit_adapter)
+    assert exact.adapter_matrix is not None
+    want = exact.rank(questions, top_k=3, sequential=False)
+    monkeypatch.setattr(ranking, "EXACT_LIMIT", 100)
+    monkeypatch.setattr(ranking, "RESCORE", 50)
+    large = ranking.Ranker(bank, fake_embedder.embed, extra_texts=answers, adapter=A.fit_adapter)
+    assert large.coarse is not None
+    got = large.rank(questions, top_k=3, sequential=False)
+    assert [r.candidates[0][0] for r in got] == [r.candidates[0][0] for r in want]
+    assert [r.features["dense"] for r in got] == pytest.approx([r.features["dense"] for r in want], abs=1e-5)
