@@ -130,6 +130,4 @@ def apply_adapter(W: np.ndarray | None, vecs: np.ndarray) -> np.ndarray:
     """Vectors mapped by W and normalised again (unchanged without W; zero rows stay zero)."""
     if W is None or len(vecs) == 0:
         return vecs
-    out = np.asarray(vecs, np.float32) @ W.T
-    norm = np.linalg.norm(out, axis=1, keepdims=True)
-    return np.ascontiguousarray(np.divide(out, norm, out=np.zeros_like(out), where=norm > 0), dtype=np.float32)
+    return np.ascontiguousarray(_normalise(np.asarray(vecs, np.float32) @ W.T)[0], dtype=np.float32)

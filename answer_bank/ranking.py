@@ -395,10 +395,8 @@ class Ranker:
                  query_embed: Callable[[list[str]], np.ndarray] | None = None, block_size: int = 32,
                  glossary: Glossary | None = None,
                  adapter: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray | None] | None = None):
-        # `adapter(anchors, labels, canon) -> W or None`, when given, fits a
-        # linear map of the vector space on the bank's own texts (variants,
-        # learned wordings and answers towards their entry's question;
-        # answer_bank/adapter.py), applied to the bank and the questions alike.
+        # `adapter(anchors, labels, canon) -> W or None`: the bank adapter (answer_bank/adapter.py),
+        # fitted on the bank's own texts and applied to the bank and the questions alike.
         # `embed` is for the bank's texts (the caller may cache them);
         # `query_embed`, when given, for the questions (default: `embed`).
         # `glossary`: the bank's terms that mean the same, read alike in the
@@ -490,11 +488,14 @@ class Ranker:
         if len(texts) > EXACT_LIMIT:
             self._build_coarse()
 
-    def _fit_adapter(self, adapter, texts: list[str]) -> np.ndarray | None:
-        """The bank's own examples: each entry's other texts and its answer,
-        labelled with the entry, against the entries' canonical questions."""
-        rows = [k for i in range(self.n_entries) for k in range(int(self.starts[i]) + 1, int(self.ends[i]))
+    def _other_texts(self, texts: list[str]) -> list[int]:
+        """Indices of every entry's non-empty texts after its canonical question."""
+        return [k for i in range(self.n_entries) for k in range(int(self.starts[i]) + 1, int(self.ends[i]))
                 if texts[k]]
+
+    def _fit_adapter(self, adapter, texts: list[str]) -> np.ndarray | None:
+        """Fit on each entry's other texts and its answer, against the entries' canonical questions."""
+        rows = self._other_texts(texts)
         if not rows and not len(self.answer_owner):
             return None
         anchors = np.vstack([self.vecs[rows], self.answer_vecs]) if rows else self.answer_vecs
@@ -722,13 +723,12 @@ class Ranker:
         return RankedList(cands, conf, feats)
 
     def _raw_dense_features(self, entry: int, qraw: np.ndarray) -> dict[str, float]:
-        """`dense` and `answer` of one entry as the model itself sees them
-        (without the bank adapter), computed as in `signals`."""
+        """`dense` and `answer` of one entry as the model sees them (without the map), as in `signals`."""
         lo, hi = int(self.starts[entry]), int(self.ends[entry])
         sims = _discount_learned(apply_adapter(self.adapter_inverse, self.vecs[lo:hi]) @ qraw, self.learned[lo:hi])
         out = {"dense": float(0.5 * (sims.max() + sims[0]))}
         if self.has_answer[entry]:
-            k = int(np.flatnonzero(self.answer_owner == entry)[0])
+            k = int(np.searchsorted(self.answer_owner, entry))  # answers are in entry order
             raw = apply_adapter(self.adapter_inverse, self.answer_vecs[k : k + 1])[0]
             out["answer"] = float(raw @ qraw - qraw @ self.raw_answer_mean)
         return out

@@ -699,8 +699,7 @@ class ExampleRanker(R.Ranker):
     def _fit_adapter(self, adapter, texts):
         if self.examples == "whole":
             return super()._fit_adapter(adapter, texts)
-        rows = [k for i in range(self.n_entries) for k in range(int(self.starts[i]) + 1, int(self.ends[i]))
-                if texts[k]]
+        rows = self._other_texts(texts)
         parts, labels = [self.vecs[rows]], [self.owner[rows]]
         if self.examples == "sentences":
             sents, owner = [], []
