@@ -6,6 +6,7 @@ because read-then-write code must not race another writer.
 """
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
@@ -164,6 +165,16 @@ def m003_entry_provenance(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m004_glossary_distinct(db: sqlite_utils.Database) -> None:
+    """Glossary pairs of two kinds: 'same' (the terms mean the same, as before)
+    and 'distinct' (the trust team says they are NOT the same: a question about
+    one is not answered by an entry about the other; answer_bank.distinct).
+    A pair of terms is one kind or the other, never both (the unique index)."""
+    db.execute("ALTER TABLE glossary ADD COLUMN kind TEXT NOT NULL DEFAULT 'same' "
+               "CHECK (kind IN ('same', 'distinct'))")
+
+
 def connect(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) the bank at `path` and bring its schema up to date."""
     if str(path) != ":memory:":
@@ -211,3 +222,8 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         raise
     else:
         conn.execute("COMMIT")
+
+
+def utcnow() -> str:
+    """Now, in UTC, as every row of the bank stores it."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

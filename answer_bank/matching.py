@@ -21,6 +21,7 @@ from answer_bank.model import BankEntry
 from answer_bank.store import Bank
 
 if TYPE_CHECKING:
+    from answer_bank.distinct import Distinctions
     from answer_bank.ranking import Ranker
 
 log = logging.getLogger(__name__)
@@ -136,6 +137,7 @@ class Matcher:
         self._revision: int | None = None
         self._entries: list[BankEntry] = []
         self._ranker: Ranker | None = None
+        self._distinct: Distinctions | None = None  # the glossary's "not the same" pairs (answer_bank.distinct)
         # Repeats: normalised text -> entries holding it, and ref -> entries
         # imported or learned under it (docs/matching.md, "Repeats").
         self._by_text: dict[str, list[tuple[int, tuple]]] = {}
@@ -152,9 +154,11 @@ class Matcher:
     def _index(self) -> tuple[list[BankEntry], Ranker | None]:
         revision = self.bank.revision()
         if revision != self._revision:
+            from answer_bank.distinct import Distinctions
             from answer_bank.ranking import Glossary, Ranker  # scipy: imported while the questions are encoded
 
             entries = self.bank.list_entries(status="approved")
+            groups = self.bank.glossary_groups()
             ranker = None
             if entries:
                 ranker = Ranker(
@@ -164,11 +168,12 @@ class Matcher:
                     curated_counts=[len({t for t in (e.question, *e.variants) if t}) for e in entries],
                     query_embed=self._embed_questions,
                     # the bank's glossary: its terms read alike in questions and bank texts
-                    glossary=Glossary(self.bank.glossary_groups()),
+                    glossary=Glossary(groups),
                     # the bank adapter: fitted once per bank content, kept in the bank
                     adapter=self._adapter if aimsq_settings.bank_adapter() else None,
                 )
             self._by_text, self._by_ref = _repeat_index(entries)
+            self._distinct = Distinctions(((p.term, p.equivalent) for p in self.bank.glossary_distinct()), groups)
             self._entries, self._ranker, self._revision = entries, ranker, revision
         return self._entries, self._ranker
 
@@ -327,13 +332,19 @@ class Matcher:
                 tier = "medium"
             reasons.append(f"the entry's short answer “{top.entry.short_answer}” answers “{top.entry.question}”, "
                            "which asks the other way round: only its narrative answer is used")
+        clash = None if repeat is not None or not self._distinct else self._distinct.conflict(question, top.entry.texts)
+        if clash:
+            if tier in ANSWER_TIERS:
+                tier = "low"
+            reasons.append(f"the question asks about “{clash[0]}” and entry {top.entry.ext_id} about “{clash[1]}”, "
+                           "which the glossary says are not the same: shown as a suggestion only")
         if top.entry.is_overdue():
             if tier == "high":
                 tier = "medium"
             reasons.append(f"entry {top.entry.ext_id} is past its review-by date ({top.entry.review_by}): "
                            "it is never used in the high tier until the trust team reviews it")
         answer = top.entry if tier in ANSWER_TIERS else None
-        if answer is None and tier != "none":
+        if answer is None and tier != "none" and not clash:
             reasons.append("not sure enough to answer: shown as a suggestion only")
         return MatchResult(question, tier, answer, top.score, confidence, candidates, reasons,
                            repeat=repeat[1] if repeat else None, withhold_short_answer=withhold)

@@ -5,7 +5,6 @@ replace this module only.
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import math
@@ -17,13 +16,11 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import sqlite_utils
 
-from answer_bank import glossary as gl
-from answer_bank.db import connect, transaction
+from answer_bank.db import connect, transaction, utcnow
+from answer_bank.errors import BankError
+# Re-exported: callers import the bank's errors and glossary pair from here.
+from answer_bank.glossary_store import GlossaryError, GlossaryPair, GlossaryStore  # noqa: F401
 from answer_bank.model import BankEntry, Evidence
-
-
-class BankError(Exception):
-    """Base class for errors a user can act on."""
 
 
 class EntryNotFound(BankError):
@@ -43,24 +40,6 @@ class VersionConflict(BankError):
         )
         self.current = current
         self.expected_version = expected_version
-
-
-class GlossaryError(BankError):
-    """A glossary change that cannot be made (empty, duplicate or unknown term)."""
-
-
-@dataclass
-class GlossaryPair:
-    """Two terms the trust team says mean the same in this bank."""
-
-    term: str
-    equivalent: str
-    created_at: str
-    created_by: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"term": self.term, "equivalent": self.equivalent,
-                "created_at": self.created_at, "created_by": self.created_by}
 
 
 @dataclass
@@ -94,11 +73,7 @@ def _wordings(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     return list(out)
 
 
-def utcnow() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-class Bank:
+class Bank(GlossaryStore):
     def __init__(self, db: sqlite_utils.Database, path: str | None = None):
         self.db = db
         self.path = path
@@ -483,125 +458,6 @@ class Bank:
             "INSERT INTO audit_log (at, user, action, entry_id, ext_id, before, after, detail) "
             "VALUES (?, ?, ?, ?, ?, NULL, NULL, ?)",
             [now or utcnow(), user, action, entry_id, ext_id, detail],
-        )
-
-    # ---- glossary ------------------------------------------------------
-
-    def glossary(self) -> list[GlossaryPair]:
-        """Every pair of the glossary, by term."""
-        rows = self.db.execute(
-            "SELECT term, equivalent, created_at, created_by FROM glossary "
-            "ORDER BY term_key, equivalent_key"
-        ).fetchall()
-        return [GlossaryPair(*r) for r in rows]
-
-    def glossary_groups(self) -> list[list[str]]:
-        """The glossary as groups of terms that mean the same (what the matcher reads)."""
-        return gl.groups((p.term, p.equivalent) for p in self.glossary())
-
-    def glossary_audit(self, limit: int = 50) -> list[dict[str, Any]]:
-        """The latest glossary changes, newest first."""
-        cur = self.db.execute(
-            "SELECT id, at, user, action, before, after, detail FROM audit_log "
-            "WHERE action IN ('glossary_add', 'glossary_remove') ORDER BY id DESC LIMIT ?", [limit]
-        )
-        cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, r)) for r in cur.fetchall()]
-
-    def add_glossary_pair(self, term: str, equivalent: str, *, user: str) -> GlossaryPair:
-        """Record that `term` and `equivalent` mean the same, with an audit row
-        and a revision bump (the matcher reads the glossary again). Raises
-        GlossaryError for an empty or over-long term, two spellings of one term,
-        and a pair the glossary already has, directly or through other terms."""
-        term, equivalent = gl.clean_term(term), gl.clean_term(equivalent)
-        for t in (term, equivalent):
-            if not gl.term_key(t):
-                raise GlossaryError(f"a glossary term needs at least one letter or digit (got {t!r})")
-            if len(t) > gl.MAX_TERM_CHARS:
-                raise GlossaryError(f"a glossary term has at most {gl.MAX_TERM_CHARS} characters")
-        if gl.term_key(term) == gl.term_key(equivalent):
-            raise GlossaryError(f"“{term}” and “{equivalent}” are the same term to the matcher "
-                                "(case and punctuation do not count)")
-        with transaction(self.db):
-            pairs = [(p.term, p.equivalent) for p in self.glossary()]
-            keys = {gl.term_key(term), gl.term_key(equivalent)}
-            if any({gl.term_key(a), gl.term_key(b)} == keys for a, b in pairs):
-                raise GlossaryError(f"“{term}” = “{equivalent}” is already in the glossary")
-            for group in gl.groups(pairs):
-                if keys <= {gl.term_key(t) for t in group}:
-                    raise GlossaryError(f"“{term}” and “{equivalent}” already mean the same in the glossary "
-                                        f"(through: {', '.join(group)})")
-            now = utcnow()
-            self._insert_glossary_pair(term, equivalent, user, now)
-            self.bump_revision()
-        return GlossaryPair(term, equivalent, now, user)
-
-    def add_glossary_pairs(self, pairs: Iterable[tuple[str, str]], *, user: str) -> list[tuple[str, str]]:
-        """Add many pairs in ONE transaction (the starter glossary); a pair that
-        is invalid or that the glossary already has is skipped. Returns what was added."""
-        with transaction(self.db):
-            return self.insert_glossary_pairs(pairs, user=user)
-
-    def insert_glossary_pairs(self, pairs: Iterable[tuple[str, str]], *, user: str) -> list[tuple[str, str]]:
-        """`add_glossary_pairs` inside the caller's transaction (a migration)."""
-        have = {frozenset((gl.term_key(p.term), gl.term_key(p.equivalent))) for p in self.glossary()}
-        added: list[tuple[str, str]] = []
-        now = utcnow()
-        for term, equivalent in pairs:
-            term, equivalent = gl.clean_term(term), gl.clean_term(equivalent)
-            keys = frozenset((gl.term_key(term), gl.term_key(equivalent)))
-            if len(keys) < 2 or "" in keys or keys in have or max(len(term), len(equivalent)) > gl.MAX_TERM_CHARS:
-                continue
-            self._insert_glossary_pair(term, equivalent, user, now)
-            have.add(keys)
-            added.append((term, equivalent))
-        if added:
-            self.bump_revision()
-        return added
-
-    def remove_glossary(self, term: str, equivalent: str | None = None, *, user: str) -> list[GlossaryPair]:
-        """Remove the pair `term` = `equivalent` (either way round), or, without
-        `equivalent`, every pair with `term`; an audit row per pair and one
-        revision bump. Raises GlossaryError when nothing matches."""
-        term = gl.clean_term(term)
-        key = gl.term_key(term)
-        other = gl.term_key(equivalent) if equivalent is not None else None
-        removed: list[GlossaryPair] = []
-        with transaction(self.db):
-            rows = self.db.execute(
-                "SELECT id, term, equivalent, created_at, created_by, term_key, equivalent_key FROM glossary "
-                "WHERE term_key = ? OR equivalent_key = ? ORDER BY id", [key, key]
-            ).fetchall()
-            for row_id, t, e, at, by, tk, ek in rows:
-                if other is not None and other not in (tk, ek):
-                    continue
-                self.db.execute("DELETE FROM glossary WHERE id = ?", [row_id])
-                pair = {"term": t, "equivalent": e}
-                self._audit_glossary(user, "glossary_remove", pair, None, utcnow())
-                removed.append(GlossaryPair(t, e, at, by))
-            if not removed:
-                if equivalent is not None:
-                    raise GlossaryError(f"“{term}” = “{gl.clean_term(equivalent)}” is not in the glossary")
-                raise GlossaryError(f"“{term}” is not in the glossary")
-            self.bump_revision()
-        return removed
-
-    def _insert_glossary_pair(self, term: str, equivalent: str, user: str, now: str) -> None:
-        self.db.execute(
-            "INSERT INTO glossary (term, equivalent, term_key, equivalent_key, created_at, created_by) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [term, equivalent, gl.term_key(term), gl.term_key(equivalent), now, user],
-        )
-        self._audit_glossary(user, "glossary_add", None, {"term": term, "equivalent": equivalent}, now)
-
-    def _audit_glossary(self, user: str, action: str, before: dict | None, after: dict | None, now: str) -> None:
-        pair = before or after or {}
-        self.db.execute(
-            "INSERT INTO audit_log (at, user, action, entry_id, ext_id, before, after, detail) "
-            "VALUES (?, ?, ?, NULL, NULL, ?, ?, ?)",
-            [now, user, action, json.dumps(before, ensure_ascii=False) if before else None,
-             json.dumps(after, ensure_ascii=False) if after else None,
-             f"{pair.get('term')} = {pair.get('equivalent')}"],
         )
 
     # ---- embeddings cache ----------------------------------------------

@@ -1,5 +1,6 @@
 """`aimsq bank glossary`: the terms the trust team says mean the same in its
-bank ("cloud-based" = "hosted"). The matcher reads every term of a group
+bank ("cloud-based" = "hosted"), and those it says are not the same
+("privacy" ≠ "security"). The matcher reads every term of a group
 alike in incoming questions and in the bank's texts (docs/curation.md).
 
 Registered on the `bank` group in cli/__init__.py; GlossaryError (a
@@ -16,10 +17,13 @@ from cli.core import cli_user, get_bank
 
 @click.group("glossary")
 def glossary():
-    """Terms that mean the same in your questionnaires (e.g. "SSO" = "single sign-on").
+    """Terms that mean the same in your questionnaires (e.g. "SSO" = "single sign-on"),
+    and terms that are not the same (e.g. "privacy" ≠ "security").
 
     The matcher reads every term of a group alike, in incoming questions and in
-    the bank's texts. Changes are audited and take effect at the next match."""
+    the bank's texts, and never answers a question about one of two terms
+    marked "not the same" with an entry about the other. Changes are audited
+    and take effect at the next match."""
 
 
 @glossary.command("add")
@@ -38,19 +42,25 @@ def glossary_add(ctx: click.Context, term: str, equivalent: str):
 
 @glossary.command("list")
 @click.option("--json", "as_json", is_flag=True,
-              help='{"pairs": [{"term", "equivalent", "created_at", "created_by"}], "groups": [[term, ...]]}')
+              help='{"pairs": [{"term", "equivalent", "created_at", "created_by"}], "groups": [[term, ...]], '
+                   '"distinct": [{"term", "other", "created_at", "created_by"}]}')
 @click.pass_context
 def glossary_list(ctx: click.Context, as_json: bool):
-    """List the glossary: its pairs, then the groups the matcher reads."""
+    """List the glossary: its pairs, the groups the matcher reads, then the
+    terms marked as not the same."""
     b = get_bank(ctx)
     pairs = b.glossary()
     groups = b.glossary_groups()
+    distinct = b.glossary_distinct()
     if as_json:
-        click.echo(json.dumps({"pairs": [p.to_json() for p in pairs], "groups": groups}, ensure_ascii=False, indent=1))
+        click.echo(json.dumps({"pairs": [p.to_json() for p in pairs], "groups": groups,
+                               "distinct": [p.to_json() for p in distinct]}, ensure_ascii=False, indent=1))
         return
     for p in pairs:
         click.echo(f"{p.term} = {p.equivalent}    (added by {p.created_by}, {p.created_at})")
-    click.echo(f"{len(pairs)} pairs in {len(groups)} groups", err=True)
+    for p in distinct:
+        click.echo(f"{p.term} ≠ {p.equivalent}    (added by {p.created_by}, {p.created_at})")
+    click.echo(f"{len(pairs)} pairs in {len(groups)} groups; {len(distinct)} pairs not the same", err=True)
 
 
 @glossary.command("remove")
@@ -62,6 +72,32 @@ def glossary_remove(ctx: click.Context, term: str, equivalent: str | None):
     removed = get_bank(ctx).remove_glossary(term, equivalent, user=cli_user())
     for p in removed:
         click.echo(f"Removed “{p.term}” = “{p.equivalent}”")
+
+
+@glossary.command("distinct")
+@click.argument("term")
+@click.argument("other")
+@click.pass_context
+def glossary_distinct(ctx: click.Context, term: str, other: str):
+    """Record that TERM and OTHER are NOT the same (e.g. "privacy" "security").
+
+    A question that names one of them (and not the other) is then never
+    answered by an entry whose questions name only the other: the entry is
+    shown as a suggestion, with the reason. Terms are read as in `add`, and a
+    term also stands for the terms the glossary says mean the same."""
+    pair = get_bank(ctx).add_glossary_distinct(term, other, user=cli_user())
+    click.echo(f"Glossary: “{pair.term}” ≠ “{pair.equivalent}”")
+
+
+@glossary.command("remove-distinct")
+@click.argument("term")
+@click.argument("other", required=False)
+@click.pass_context
+def glossary_remove_distinct(ctx: click.Context, term: str, other: str | None):
+    """Remove the "not the same" pair TERM ≠ OTHER, or, without OTHER, every such pair with TERM."""
+    removed = get_bank(ctx).remove_glossary_distinct(term, other, user=cli_user())
+    for p in removed:
+        click.echo(f"Removed “{p.term}” ≠ “{p.equivalent}”")
 
 
 @glossary.command("add-starter")

@@ -313,7 +313,8 @@ def test_the_layers_allow_only_downward_arrows(source, target, ok):
 # "where each decision lives"); anything else asks one of them by a named method.
 SQL_MODULES = {
     "answer_bank.db",  # connection, migrations, transactions
-    "answer_bank.store",  # Bank: entries, versions, audit trail, evidence, glossary
+    "answer_bank.store",  # Bank: entries, versions, audit trail, evidence
+    "answer_bank.glossary_store",  # Bank's glossary (a mixin of Bank): both kinds of pair
     "answer_bank.curation_db",  # settings, review rules, dismissed findings
     "answer_bank.backup",  # copying and checking the whole database file
     "questionnaire.review_db",  # review tables: connection and migrations

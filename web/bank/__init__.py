@@ -1,7 +1,8 @@
 """The answer bank: list and search it with the matcher, open an entry,
 propose changes (editors) and approve them (approvers, never their own).
-The bank's glossary is shown to everyone who reads the bank and changed by
-approvers: like approving, a change takes effect in matching at once.
+The bank's glossary (terms that mean the same, and terms that are not the
+same) is shown to everyone who reads the bank and changed by approvers: like
+approving, a change takes effect in matching at once.
 
 Approving a draft goes through `answer_bank.curation.approve`, like the
 curation pages and `aimsq bank approve`: one four-eyes rule everywhere."""
@@ -18,7 +19,7 @@ from answer_bank.embeddings import ModelNotFound
 from answer_bank.model import STATUSES, BankEntry, Evidence
 from answer_bank.store import EntryNotFound, GlossaryError
 from questionnaire.learning import learned_wordings, remove_wording
-from web.bank.forms import DecisionForm, EntryForm, GlossaryForm, GlossaryRemoveForm
+from web.bank.forms import DecisionForm, EntryForm, GlossaryDistinctForm, GlossaryForm, GlossaryRemoveForm
 from web.security import redirect_back, requires
 from web.services import get_bank, get_store, matcher
 from web.submissions import change_entry, valid_or_400
@@ -61,6 +62,7 @@ def index():
         counts={s: bank.count(s) for s in STATUSES},
         glossary=bank.glossary(), glossary_groups=bank.glossary_groups(), glossary_form=GlossaryForm(),
         glossary_remove_form=GlossaryRemoveForm(), glossary_audit=bank.glossary_audit(limit=20),
+        glossary_distinct=bank.glossary_distinct(), glossary_distinct_form=GlossaryDistinctForm(),
     )
 
 
@@ -76,6 +78,21 @@ def glossary_add():
 def glossary_remove():
     return _glossary_change(GlossaryRemoveForm(), get_bank().remove_glossary, lambda removed: (
         "; ".join(f"“{p.term}” = “{p.equivalent}” removed from the glossary" for p in removed) + "."))
+
+
+@bp.post("/glossary/distinct/add")
+@requires("approve")
+def glossary_distinct_add():
+    return _glossary_change(GlossaryDistinctForm(), get_bank().add_glossary_distinct, lambda pair: (
+        f"Glossary: “{pair.term}” is not the same as “{pair.equivalent}”: a question about one is no longer "
+        "answered by an entry about the other."))
+
+
+@bp.post("/glossary/distinct/remove")
+@requires("approve")
+def glossary_distinct_remove():
+    return _glossary_change(GlossaryRemoveForm(), get_bank().remove_glossary_distinct, lambda removed: (
+        "; ".join(f"“{p.term}” ≠ “{p.equivalent}” removed from the glossary" for p in removed) + "."))
 
 
 def _glossary_change(form, change, done):

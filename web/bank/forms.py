@@ -40,6 +40,14 @@ class GlossaryForm(FlaskForm):
                                                              Length(max=200)])
 
 
+class GlossaryDistinctForm(FlaskForm):
+    """Two terms that are NOT the same in this bank's questionnaires."""
+
+    term = StringField("Term", validators=[DataRequired(message="give a term"), Length(max=200)])
+    equivalent = StringField("Is not the same as", validators=[
+        DataRequired(message="give the term it is not the same as"), Length(max=200)])
+
+
 class GlossaryRemoveForm(FlaskForm):
     """Remove one pair of the glossary (a button: still a form with a CSRF token)."""
 
