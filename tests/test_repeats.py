@@ -157,7 +157,6 @@ def test_the_matcher_withholds_a_short_answer_that_would_invert_the_truth(last_y
 
 
 def test_autofill_writes_only_the_narrative_when_the_short_answer_is_withheld():
-    from ingest.model import Locator, Question
     from questionnaire.autofill import autofill
 
     entry = BankEntry("AI-1", "Can your AI take actions on its own?", "No. It only drafts text for a person.",

@@ -82,7 +82,7 @@ def test_a_weak_alternative_asks_once_and_the_learning_can_be_undone(app):
     assert r.status_code == 200 and "Use it anyway" in r.get_data(as_text=True)
     body = _act(c, qn_id, q, f"pick:{alt['id']}", confirmed="1").json
     assert body["status"] == "accepted" and body["taught"] == [{"entry": alt["id"], "text": q.text}]
-    assert f"The bank learned this wording for" in body["html"] and "Undo the learning" in body["html"]
+    assert "The bank learned this wording for" in body["html"] and "Undo the learning" in body["html"]
     assert q.text in bank.get_entry(alt["id"]).learned_variants
     # the entry's page: the wording, who, when, from which questionnaire, and a remove button
     entry_page = c.get(f"/bank/entry/{alt['id']}").get_data(as_text=True)
