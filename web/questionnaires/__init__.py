@@ -2,6 +2,7 @@
 visible progress, review, export the customer's own file filled."""
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -10,6 +11,7 @@ import unicodedata
 
 from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request,
                    send_file, url_for)
+from markupsafe import Markup, escape
 
 from answer_bank.tiers import TIER_THRESHOLDS, TIERS
 from ingest.errors import IngestError
@@ -580,7 +582,6 @@ def local_time(value: str | None):
     """A stored UTC time as <time datetime=…>: readable without script
     ("6 Dec 2026, 00:08 UTC"), shown in the reader's own locale and time zone
     by app.js (Intl.DateTimeFormat)."""
-    from markupsafe import Markup, escape
 
     text = readable_time(value)
     if not text:
@@ -610,7 +611,6 @@ def local_date(value: str | None):
     reader's locale with it (app.js)."""
     import datetime as dt
 
-    from markupsafe import Markup, escape
 
     if not value:
         return ""
@@ -647,6 +647,40 @@ def matched_question(candidate: dict) -> str:
     one place that decides it): the wording the matcher found closest — the
     entry's question, a variant or a learned wording — else the entry's question."""
     return candidate.get("matched") or candidate.get("question") or ""
+
+
+_WORD = re.compile(r"[A-Za-z0-9]+")
+
+
+@bp.app_template_filter("marked_differences")
+def marked_differences(text: str, question: str | None) -> Markup:
+    """`text` (a matched bank question) escaped, with each word the customer's
+    question does not have in <mark class="differs">: words compare by their
+    stems as the matcher reads them, stop words are never marked. A reviewer
+    sees at a glance where a near-identical wording differs ("Is <mark>security</mark>
+    awareness training mandatory?" for a question about privacy training)."""
+    from answer_bank.ranking import tokenize_many
+
+    text = text or ""
+    words = list(_WORD.finditer(text))
+    if not words:
+        return escape(text)
+    have = _question_terms(question or "")
+    out, last = [], 0
+    for m, tokens in zip(words, tokenize_many([m.group() for m in words])):
+        if tokens and tokens[0] not in have:
+            out += [escape(text[last:m.start()]), Markup('<mark class="differs">'), escape(m.group()), Markup("</mark>")]
+            last = m.end()
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
+
+
+@functools.lru_cache(maxsize=1024)
+def _question_terms(question: str) -> frozenset[str]:
+    """The matcher's terms of a customer's question (a row compares it with up to five bank wordings)."""
+    from answer_bank.ranking import tokenize
+
+    return frozenset(tokenize(question))
 
 
 @bp.app_template_filter("why_words")
