@@ -512,3 +512,24 @@ def test_one_approval_queue_and_local_dates(page, server):
     pg.wait_for_selector("#drafts")
     assert f"{n} entries approved in one step" in pg.inner_text("main")
     _login(pg, server, "eddie")
+
+
+def test_a_one_word_difference_from_the_bank_wording_is_highlighted(page, server):
+    """The bank's "documented AI policy", asked as "documented privacy policy":
+    the open row highlights "AI" in the matched bank question, with the
+    stylesheet's colour (not blocked by the Content Security Policy)."""
+    pg = page
+    (ref, question), = _questions(1)
+    assert "AI policy" in question
+    _upload(pg, server, _xlsx([(ref, question.replace("AI policy", "privacy policy"))]), "Privacy.xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "Northwind")
+    _propose(pg)
+    row = pg.locator("article.q").first
+    marks = row.locator("mark.differs")
+    assert marks.count() >= 1 and marks.first.inner_text() == "AI"
+    assert marks.first.is_visible()
+    colour = marks.first.evaluate("m => getComputedStyle(m).backgroundColor")
+    assert colour == "rgb(255, 241, 184)", colour
+    ARTIFACTS.mkdir(exist_ok=True)
+    row.screenshot(path=str(ARTIFACTS / "review-row-differs.png"))
+    assert not [e for e in pg.console_errors if "Content Security Policy" in e], pg.console_errors
