@@ -97,7 +97,8 @@ def glossary_distinct_remove():
 
 def _glossary_change(form, change, done):
     """Add or remove glossary terms from the posted form (term, equivalent):
-    a refusal is flashed, success flashes `done(result)`; back to the glossary."""
+    a refusal is flashed, success flashes `done(result)`; back to the page the
+    form came from (`next`, same site only) or to the glossary."""
     valid_or_400(form)
     try:
         result = change(form.term.data, form.equivalent.data, user=g.user.name)
@@ -105,7 +106,8 @@ def _glossary_change(form, change, done):
         flash(str(e), "error")
     else:
         flash(done(result), "info")
-    return redirect(url_for("bank.index", _anchor="glossary"))
+    # back where the form came from (a review row sends `next`), else the glossary
+    return redirect_back(url_for("bank.index", _anchor="glossary"))
 
 
 @bp.get("/entry/<path:ext_id>")

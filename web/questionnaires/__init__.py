@@ -320,6 +320,8 @@ def row_context(qn_id: str) -> dict:
         "token": generate_csrf(),
         "act_prefix": url_for("questionnaires.act", qn_id=qn_id, question_id=0)[:-1],
         "entry_prefix": url_for("bank.entry", ext_id="x")[:-1],
+        # approvers may mark two terms as not the same from a declined proposal
+        "distinct_url": url_for("bank.glossary_distinct_add") if g.user.can("approve") else None,
     }
 
 
@@ -675,9 +677,32 @@ def marked_differences(text: str, question: str | None) -> Markup:
     return Markup("").join(out)
 
 
+@bp.app_template_filter("one_word_swap")
+def one_word_swap(text: str, question: str | None) -> tuple[str, str] | None:
+    """(the question's word, the bank wording's word) when the two differ in
+    exactly one word each way (by the matcher's stems, stop words aside), as
+    "Is privacy awareness training…" and "Is security awareness training…";
+    else None. The review offers approvers to keep such a pair apart."""
+    from answer_bank.ranking import tokenize
+
+    def only(words: str, other: frozenset[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for word in _WORD.findall(words or ""):
+            tokens = tokenize(word)
+            if tokens and tokens[0] not in other:
+                out.setdefault(tokens[0], word)
+        return out
+
+    asked = only(question or "", _question_terms(text or ""))
+    bank = only(text or "", _question_terms(question or ""))
+    if len(asked) == 1 and len(bank) == 1:
+        return next(iter(asked.values())), next(iter(bank.values()))
+    return None
+
+
 @functools.lru_cache(maxsize=1024)
 def _question_terms(question: str) -> frozenset[str]:
-    """The matcher's terms of a customer's question (a row compares it with up to five bank wordings)."""
+    """The matcher's terms of a text (a row compares the customer's question with up to five bank wordings)."""
     from answer_bank.ranking import tokenize
 
     return frozenset(tokenize(question))
