@@ -99,6 +99,9 @@ class MatchResult:
     # The answer entry's Yes/No would say the opposite for this question
     # (docs/matching.md, "Polarity"): write its narrative only.
     withhold_short_answer: bool = False
+    # (the question's term, the entry's term) of a glossary "not the same" pair
+    # that kept the first candidate from answering (answer_bank.distinct).
+    kept_apart: tuple[str, str] | None = None
 
     @property
     def suggestions(self) -> list[Candidate]:
@@ -118,6 +121,8 @@ class MatchResult:
             out["repeat"] = self.repeat
         if self.withhold_short_answer:
             out["short_answer_withheld"] = True
+        if self.kept_apart:
+            out["kept_apart"] = {"question": self.kept_apart[0], "entry": self.kept_apart[1]}
         return out
 
 
@@ -347,7 +352,7 @@ class Matcher:
         if answer is None and tier != "none" and not clash:
             reasons.append("not sure enough to answer: shown as a suggestion only")
         return MatchResult(question, tier, answer, top.score, confidence, candidates, reasons,
-                           repeat=repeat[1] if repeat else None, withhold_short_answer=withhold)
+                           repeat=repeat[1] if repeat else None, withhold_short_answer=withhold, kept_apart=clash)
 
 
 def _repeat_index(entries: list[BankEntry]) -> tuple[dict, dict]:

@@ -233,8 +233,11 @@ def match(ctx: click.Context, file: str | None, question: str | None, top_k: int
 
     FILE is a CSV with columns qid,question and optionally section (other
     columns ignored), in UTF-8, UTF-16 or a Windows code page (a guessed
-    encoding is named on stderr); the qid is the question's ref. With --json
-    each line is {"qid", "answer", "tier", "matches": [{"id", "score", "matched"}]}.
+    encoding is named on stderr); the qid is the question's ref. With -q, the
+    alternatives (the suggestions when nothing is answered) and the reasons
+    follow the answer line. With --json each line is {"qid", "answer", "tier",
+    "matches": [{"id", "score", "matched"}]}, plus "repeat",
+    "short_answer_withheld" and "kept_apart": {"question", "entry"} where they apply.
     """
     if bool(file) == bool(question):
         raise click.UsageError("give either FILE or --question TEXT")
@@ -264,8 +267,14 @@ def match(ctx: click.Context, file: str | None, question: str | None, top_k: int
         else:
             answer = result.answer.ext_id if result.answer else "—"
             click.echo(f"{qid:<12} {result.tier:<6} {answer:<18} {result.score:5.2f}  {clip(text, 70)}")
-            for c in result.candidates[1:3] if question is not None else []:
-                click.echo(f"{'':<12} {'alt':<6} {c.entry.ext_id:<18} {c.score:5.2f}  {clip(c.entry.question, 70)}")
+            if question is None:
+                continue
+            # One question: what else to read (the suggestions when nothing is answered), and why.
+            label, shown = ("alt", result.candidates[1:3]) if result.answer else ("sugg", result.suggestions)
+            for c in shown:
+                click.echo(f"{'':<12} {label:<6} {c.entry.ext_id:<18} {c.score:5.2f}  {clip(c.entry.question, 70)}")
+            for reason in result.reasons:
+                click.echo(f"{'':<12} why    {reason}")
 
 
 def read_question_csv(path: Path) -> list[tuple[str, str, str | None]]:

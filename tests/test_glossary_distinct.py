@@ -173,3 +173,24 @@ def test_a_near_identical_question_about_the_other_term_is_no_longer_answered(tm
     assert any("asks about “privacy” and entry E-0 about “security”" in r for r in privacy.reasons)
     assert security.answer is not None and security.answer.ext_id == "E-0"  # the entry's own question
     bank.close()
+
+
+def test_match_says_which_pair_kept_an_answer_back(run):
+    """`aimsq match` (FAKE embedder): the JSON names the pair, and -q prints
+    the suggestion and the reason instead of an answer."""
+    bank = Bank.open(run.db)
+    bank.import_entries([BankEntry(ext_id="SEC-1", question=SECURITY_TRAINING, answer="Yes, every year.",
+                                   short_answer="Yes"),
+                         BankEntry(ext_id="ENC-1", question="Do you encrypt customer data at rest?",
+                                   answer="Yes, AES-256.", short_answer="Yes")], approve=True)
+    bank.close()
+    before = json.loads(run("match", "--json", "-q", PRIVACY_TRAINING).stdout)
+    assert before["answer"] == "SEC-1" and "kept_apart" not in before
+    run("bank", "glossary", "distinct", "privacy", "security", user="tess")
+    after = json.loads(run("match", "--json", "-q", PRIVACY_TRAINING).stdout)
+    assert after["answer"] is None and after["tier"] == "low" and after["matches"][0]["id"] == "SEC-1"
+    assert after["kept_apart"] == {"question": "privacy", "entry": "security"}
+    text = run("match", "-q", PRIVACY_TRAINING).output.splitlines()
+    assert text[0].split()[1:3] == ["low", "—"]
+    assert text[1].split()[:2] == ["sugg", "SEC-1"]
+    assert any("asks about “privacy” and entry SEC-1 about “security”" in line for line in text)
