@@ -584,7 +584,6 @@ def local_time(value: str | None):
     """A stored UTC time as <time datetime=…>: readable without script
     ("6 Dec 2026, 00:08 UTC"), shown in the reader's own locale and time zone
     by app.js (Intl.DateTimeFormat)."""
-
     text = readable_time(value)
     if not text:
         return ""
@@ -612,7 +611,6 @@ def local_date(value: str | None):
     """A date ("2031-06-30") as <time>: "30 Jun 2031" without script, the
     reader's locale with it (app.js)."""
     import datetime as dt
-
 
     if not value:
         return ""
@@ -654,25 +652,35 @@ def matched_question(candidate: dict) -> str:
 _WORD = re.compile(r"[A-Za-z0-9]+")
 
 
+@functools.lru_cache(maxsize=1024)
+def _terms(text: str) -> frozenset[str]:
+    """The matcher's terms of a text (a row compares the customer's question with up to five bank wordings)."""
+    from answer_bank.ranking import tokenize
+
+    return frozenset(tokenize(text))
+
+
+def _unshared_words(text: str, other: str) -> list[tuple[re.Match, str]]:
+    """Each word of `text` whose term (the matcher's stem) `other` does not
+    have, with that term; stop words never count."""
+    from answer_bank.ranking import tokenize_many
+
+    words = list(_WORD.finditer(text))
+    have = _terms(other)
+    return [(m, t[0]) for m, t in zip(words, tokenize_many([m.group() for m in words])) if t and t[0] not in have]
+
+
 @bp.app_template_filter("marked_differences")
 def marked_differences(text: str, question: str | None) -> Markup:
     """`text` (a matched bank question) escaped, with each word the customer's
-    question does not have in <mark class="differs">: words compare by their
-    stems as the matcher reads them, stop words are never marked. A reviewer
-    sees at a glance where a near-identical wording differs ("Is <mark>security</mark>
+    question does not have in <mark class="differs">. A reviewer sees at a
+    glance where a near-identical wording differs ("Is <mark>security</mark>
     awareness training mandatory?" for a question about privacy training)."""
-    from answer_bank.ranking import tokenize_many
-
     text = text or ""
-    words = list(_WORD.finditer(text))
-    if not words:
-        return escape(text)
-    have = _question_terms(question or "")
     out, last = [], 0
-    for m, tokens in zip(words, tokenize_many([m.group() for m in words])):
-        if tokens and tokens[0] not in have:
-            out += [escape(text[last:m.start()]), Markup('<mark class="differs">'), escape(m.group()), Markup("</mark>")]
-            last = m.end()
+    for m, _ in _unshared_words(text, question or ""):
+        out += [escape(text[last:m.start()]), Markup('<mark class="differs">'), escape(m.group()), Markup("</mark>")]
+        last = m.end()
     out.append(escape(text[last:]))
     return Markup("").join(out)
 
@@ -680,32 +688,15 @@ def marked_differences(text: str, question: str | None) -> Markup:
 @bp.app_template_filter("one_word_swap")
 def one_word_swap(text: str, question: str | None) -> tuple[str, str] | None:
     """(the question's word, the bank wording's word) when the two differ in
-    exactly one word each way (by the matcher's stems, stop words aside), as
-    "Is privacy awareness training…" and "Is security awareness training…";
-    else None. The review offers approvers to keep such a pair apart."""
-    from answer_bank.ranking import tokenize
-
-    def only(words: str, other: frozenset[str]) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for word in _WORD.findall(words or ""):
-            tokens = tokenize(word)
-            if tokens and tokens[0] not in other:
-                out.setdefault(tokens[0], word)
-        return out
-
-    asked = only(question or "", _question_terms(text or ""))
-    bank = only(text or "", _question_terms(question or ""))
+    exactly one term each way, as "Is privacy awareness training…" and "Is
+    security awareness training…"; else None. The review offers approvers to
+    keep such a pair apart."""
+    text, question = text or "", question or ""
+    asked = {term: m.group() for m, term in reversed(_unshared_words(question, text))}
+    bank = {term: m.group() for m, term in reversed(_unshared_words(text, question))}
     if len(asked) == 1 and len(bank) == 1:
         return next(iter(asked.values())), next(iter(bank.values()))
     return None
-
-
-@functools.lru_cache(maxsize=1024)
-def _question_terms(question: str) -> frozenset[str]:
-    """The matcher's terms of a text (a row compares the customer's question with up to five bank wordings)."""
-    from answer_bank.ranking import tokenize
-
-    return frozenset(tokenize(question))
 
 
 @bp.app_template_filter("why_words")
