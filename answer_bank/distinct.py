@@ -16,19 +16,17 @@ the terms the glossary says mean the same. Pure functions: no database, no model
 """
 from __future__ import annotations
 
-import re
 from typing import Iterable, Sequence
 
+from answer_bank.glossary import term_key
 from answer_bank.ranking import stem
-
-_WORD_RE = re.compile(r"[a-z0-9]+")  # the matcher's words (answer_bank.ranking)
 
 Stems = tuple[str, ...]
 
 
 def stems(text: str) -> Stems:
-    """The stems of a text's words, in order."""
-    return tuple(stem(w) for w in _WORD_RE.findall((text or "").lower()))
+    """The stems of a text's words (the glossary's words: lowercase letters and digits), in order."""
+    return tuple(stem(w) for w in term_key(text).split())
 
 
 def _names(text: Stems, forms: Sequence[Stems]) -> bool:
