@@ -22,6 +22,7 @@ from answer_bank import glossary as gl
 from answer_bank.db import transaction, utcnow
 from answer_bank.errors import BankError
 
+SIGNS = {"same": "=", "distinct": "≠"}
 AUDIT_ACTIONS = ("glossary_add", "glossary_remove", "glossary_distinct_add", "glossary_distinct_remove")
 
 
@@ -39,6 +40,14 @@ class GlossaryPair:
     created_at: str
     created_by: str
     kind: str = "same"
+
+    @property
+    def sign(self) -> str:
+        """"=" for terms that mean the same, "≠" for terms that are not the same."""
+        return SIGNS[self.kind]
+
+    def __str__(self) -> str:
+        return f"“{self.term}” {self.sign} “{self.equivalent}”"
 
     def to_json(self) -> dict[str, str]:
         if self.kind == "distinct":
@@ -212,7 +221,7 @@ class GlossaryStore:
         term = gl.clean_term(term)
         key = gl.term_key(term)
         other_key = gl.term_key(other) if other is not None else None
-        sign = "=" if kind == "same" else "≠"
+        sign = SIGNS[kind]
         removed: list[GlossaryPair] = []
         with transaction(self.db):
             rows = self.db.execute(
@@ -244,7 +253,7 @@ class GlossaryStore:
             [term, equivalent, gl.term_key(term), gl.term_key(equivalent), now, user, *extra[2]],
         )
         self._audit_glossary(user, "glossary_add" if kind == "same" else "glossary_distinct_add", None,
-                             {"term": term, "equivalent": equivalent}, now, "=" if kind == "same" else "≠")
+                             {"term": term, "equivalent": equivalent}, now, SIGNS[kind])
 
     def _audit_glossary(self, user: str, action: str, before: dict | None, after: dict | None, now: str,
                         sign: str = "=") -> None:

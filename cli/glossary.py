@@ -37,7 +37,7 @@ def glossary_add(ctx: click.Context, term: str, equivalent: str):
     term covers its plural and other word endings ("pen test" covers "pen tests",
     "pen testing"). Terms linked through other pairs form one group."""
     pair = get_bank(ctx).add_glossary_pair(term, equivalent, user=cli_user())
-    click.echo(f"Glossary: “{pair.term}” = “{pair.equivalent}”")
+    click.echo(f"Glossary: {pair}")
 
 
 @glossary.command("list")
@@ -56,10 +56,8 @@ def glossary_list(ctx: click.Context, as_json: bool):
         click.echo(json.dumps({"pairs": [p.to_json() for p in pairs], "groups": groups,
                                "distinct": [p.to_json() for p in distinct]}, ensure_ascii=False, indent=1))
         return
-    for p in pairs:
-        click.echo(f"{p.term} = {p.equivalent}    (added by {p.created_by}, {p.created_at})")
-    for p in distinct:
-        click.echo(f"{p.term} ≠ {p.equivalent}    (added by {p.created_by}, {p.created_at})")
+    for p in pairs + distinct:
+        click.echo(f"{p.term} {p.sign} {p.equivalent}    (added by {p.created_by}, {p.created_at})")
     click.echo(f"{len(pairs)} pairs in {len(groups)} groups; {len(distinct)} pairs not the same", err=True)
 
 
@@ -69,9 +67,7 @@ def glossary_list(ctx: click.Context, as_json: bool):
 @click.pass_context
 def glossary_remove(ctx: click.Context, term: str, equivalent: str | None):
     """Remove the pair TERM = EQUIVALENT, or, without EQUIVALENT, every pair with TERM."""
-    removed = get_bank(ctx).remove_glossary(term, equivalent, user=cli_user())
-    for p in removed:
-        click.echo(f"Removed “{p.term}” = “{p.equivalent}”")
+    _removed(get_bank(ctx).remove_glossary(term, equivalent, user=cli_user()))
 
 
 @glossary.command("distinct")
@@ -86,7 +82,7 @@ def glossary_distinct(ctx: click.Context, term: str, other: str):
     shown as a suggestion, with the reason. Terms are read as in `add`, and a
     term also stands for the terms the glossary says mean the same."""
     pair = get_bank(ctx).add_glossary_distinct(term, other, user=cli_user())
-    click.echo(f"Glossary: “{pair.term}” ≠ “{pair.equivalent}”")
+    click.echo(f"Glossary: {pair}")
 
 
 @glossary.command("remove-distinct")
@@ -95,9 +91,13 @@ def glossary_distinct(ctx: click.Context, term: str, other: str):
 @click.pass_context
 def glossary_remove_distinct(ctx: click.Context, term: str, other: str | None):
     """Remove the "not the same" pair TERM ≠ OTHER, or, without OTHER, every such pair with TERM."""
-    removed = get_bank(ctx).remove_glossary_distinct(term, other, user=cli_user())
-    for p in removed:
-        click.echo(f"Removed “{p.term}” ≠ “{p.equivalent}”")
+    _removed(get_bank(ctx).remove_glossary_distinct(term, other, user=cli_user()))
+
+
+def _removed(pairs) -> None:
+    """One line per removed pair, either kind ("Removed “SSO” = “single sign-on”")."""
+    for p in pairs:
+        click.echo(f"Removed {p}")
 
 
 @glossary.command("add-starter")

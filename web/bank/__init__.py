@@ -77,7 +77,7 @@ def glossary_add():
 @requires("approve")
 def glossary_remove():
     return _glossary_change(GlossaryRemoveForm(), get_bank().remove_glossary, lambda removed: (
-        "; ".join(f"“{p.term}” = “{p.equivalent}” removed from the glossary" for p in removed) + "."))
+        "; ".join(f"{p} removed from the glossary" for p in removed) + "."))
 
 
 @bp.post("/glossary/distinct/add")
@@ -92,7 +92,7 @@ def glossary_distinct_add():
 @requires("approve")
 def glossary_distinct_remove():
     return _glossary_change(GlossaryRemoveForm(), get_bank().remove_glossary_distinct, lambda removed: (
-        "; ".join(f"“{p.term}” ≠ “{p.equivalent}” removed from the glossary" for p in removed) + "."))
+        "; ".join(f"{p} removed from the glossary" for p in removed) + "."))
 
 
 def _glossary_change(form, change, done):
