@@ -71,6 +71,13 @@ def _checked_terms(term: str, other: str) -> tuple[str, str]:
     return term, other
 
 
+def _contradicted(same: list[tuple[str, str]], distinct: list[GlossaryPair]) -> GlossaryPair | None:
+    """The first "not the same" pair whose terms the `same` pairs' groups join, if any."""
+    groups = [{gl.term_key(t) for t in g} for g in gl.groups(same)]
+    return next((d for d in distinct if any({gl.term_key(d.term), gl.term_key(d.equivalent)} <= g for g in groups)),
+                None)
+
+
 class GlossaryStore:
     # ---- reading -------------------------------------------------------
 
@@ -143,14 +150,12 @@ class GlossaryStore:
             if group:
                 raise GlossaryError(f"“{term}” and “{equivalent}” already mean the same in the glossary "
                                     f"(through: {', '.join(group)})")
-            merged = gl.groups(pairs + [(term, equivalent)])
-            for d in self.glossary_distinct():
-                dkeys = {gl.term_key(d.term), gl.term_key(d.equivalent)}
-                if any(dkeys <= {gl.term_key(t) for t in g} for g in merged):
-                    raise GlossaryError(
-                        f"the glossary says “{d.term}” is not the same as “{d.equivalent}”, and this pair would "
-                        f"make them mean the same; remove that first "
-                        f"(aimsq bank glossary remove-distinct \"{d.term}\" \"{d.equivalent}\")")
+            d = _contradicted(pairs + [(term, equivalent)], self.glossary_distinct())
+            if d:
+                raise GlossaryError(
+                    f"the glossary says “{d.term}” is not the same as “{d.equivalent}”, and this pair would "
+                    f"make them mean the same; remove that first "
+                    f"(aimsq bank glossary remove-distinct \"{d.term}\" \"{d.equivalent}\")")
             now = utcnow()
             self._insert_glossary_pair(term, equivalent, user, now)
             self.bump_revision()
@@ -164,9 +169,12 @@ class GlossaryStore:
 
     def insert_glossary_pairs(self, pairs: Iterable[tuple[str, str]], *, user: str) -> list[tuple[str, str]]:
         """`add_glossary_pairs` inside the caller's transaction (a migration).
-        A pair the trust team marked as not the same is skipped too."""
-        have = {frozenset((gl.term_key(p.term), gl.term_key(p.equivalent)))
-                for p in self.glossary() + self.glossary_distinct()}
+        A pair that would make two terms marked "not the same" mean the same
+        (directly or through a group) is skipped too."""
+        same = [(p.term, p.equivalent) for p in self.glossary()]
+        distinct = self.glossary_distinct()
+        have = {frozenset((gl.term_key(a), gl.term_key(b))) for a, b in same}
+        have |= {frozenset((gl.term_key(p.term), gl.term_key(p.equivalent))) for p in distinct}
         added: list[tuple[str, str]] = []
         now = utcnow()
         for term, equivalent in pairs:
@@ -174,6 +182,9 @@ class GlossaryStore:
             keys = frozenset((gl.term_key(term), gl.term_key(equivalent)))
             if len(keys) < 2 or "" in keys or keys in have or max(len(term), len(equivalent)) > gl.MAX_TERM_CHARS:
                 continue
+            if distinct and _contradicted(same + [(term, equivalent)], distinct):
+                continue
+            same.append((term, equivalent))
             self._insert_glossary_pair(term, equivalent, user, now)
             have.add(keys)
             added.append((term, equivalent))
@@ -209,6 +220,31 @@ class GlossaryStore:
             self._insert_glossary_pair(term, other, user, now, kind="distinct")
             self.bump_revision()
         return GlossaryPair(term, other, now, user, kind="distinct")
+
+    def add_glossary_distinct_pairs(self, pairs: Iterable[tuple[str, str]], *, user: str) -> list[tuple[str, str]]:
+        """Add many "not the same" pairs in ONE transaction (a glossary
+        import); a pair that is invalid, already marked, or whose terms the
+        glossary says mean the same is skipped. Returns what was added."""
+        added: list[tuple[str, str]] = []
+        with transaction(self.db):
+            have = {frozenset((gl.term_key(p.term), gl.term_key(p.equivalent)))
+                    for p in self.glossary() + self.glossary_distinct()}
+            groups = [{gl.term_key(t) for t in g} for g in self.glossary_groups()]
+            now = utcnow()
+            for term, other in pairs:
+                try:
+                    term, other = _checked_terms(term, other)
+                except GlossaryError:
+                    continue
+                keys = frozenset((gl.term_key(term), gl.term_key(other)))
+                if keys in have or any(keys <= g for g in groups):
+                    continue
+                self._insert_glossary_pair(term, other, user, now, kind="distinct")
+                have.add(keys)
+                added.append((term, other))
+            if added:
+                self.bump_revision()
+        return added
 
     def remove_glossary_distinct(self, term: str, other: str | None = None, *, user: str) -> list[GlossaryPair]:
         """Remove the "not the same" pair `term` ≠ `other`, or, without `other`,

@@ -194,3 +194,54 @@ def test_match_says_which_pair_kept_an_answer_back(run):
     assert text[0].split()[1:3] == ["low", "—"]
     assert text[1].split()[:2] == ["sugg", "SEC-1"]
     assert any("asks about “privacy” and entry SEC-1 about “security”" in line for line in text)
+
+
+# ---- moving a glossary between banks -----------------------------------------------
+
+
+def test_a_glossary_moves_to_another_bank_with_list_json_and_import(run, tmp_path):
+    run("bank", "glossary", "add", "cloud-based", "hosted", user="tess")
+    run("bank", "glossary", "distinct", "privacy", "security")
+    exported = tmp_path / "glossary.json"
+    exported.write_text(run("bank", "glossary", "list", "--json").stdout, encoding="utf-8-sig")  # a BOM too
+    other = str(tmp_path / "other.db")
+    run("--db", other, "init")
+    run("--db", other, "bank", "glossary", "add", "hosted", "cloud-based")  # already there: skipped
+    out = run("--db", other, "bank", "glossary", "import", str(exported))
+    assert out.exit_code == 0
+    assert out.output == ("Glossary import from glossary.json: 0 pairs added, 1 \"not the same\" pairs added, "
+                          "1 skipped (already there, contradicting the glossary, or empty)\n")
+    listed = json.loads(run("--db", other, "bank", "glossary", "list", "--json").stdout)
+    assert [(p["term"], p["other"]) for p in listed["distinct"]] == [("privacy", "security")]
+    assert listed["groups"] == [["cloud-based", "hosted"]]
+    actions = [r["action"] for r in Bank.open(other).glossary_audit()]
+    assert actions.count("glossary_distinct_add") == 1  # audited like a pair added by hand
+
+
+def test_a_csv_glossary_is_imported_and_contradictions_are_skipped(run, tmp_path):
+    run("bank", "glossary", "distinct", "privacy", "security", user="tess")
+    csv_file = tmp_path / "terms.csv"
+    csv_file.write_text("Term,Equivalent,Kind\nMFA,multi-factor authentication,\ndata protection,privacy,same\n"
+                        "data protection,security,same\nAI,security,distinct\n,empty,same\n", encoding="utf-8")
+    out = run("bank", "glossary", "import", str(csv_file))
+    assert out.exit_code == 0 and "2 pairs added, 1 \"not the same\" pairs added, 2 skipped" in out.output
+    bank = Bank.open(run.db)
+    # "data protection" = "security" would join privacy and security through "data protection" = "privacy"
+    assert sorted(bank.glossary_groups()) == [["MFA", "multi-factor authentication"], ["data protection", "privacy"]]
+    assert sorted((p.term, p.equivalent) for p in bank.glossary_distinct()) == [("AI", "security"),
+                                                                                 ("privacy", "security")]
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"pairs": [{"term": "a"}]}', "is not a glossary: expected the JSON of `aimsq bank glossary list --json`"),
+    ('{"pairs": [{"term": 1, "equivalent": 2}]}', "is not a glossary"),
+    ("term;meaning\nMFA;multi-factor\n", "has the columns term, meaning: expected"),
+    ("term,equivalent,kind\nMFA,multi-factor,synonym\n", "row 2: kind is 'synonym'; use same or distinct"),
+])
+def test_a_bad_glossary_file_is_one_line_and_changes_nothing(run, tmp_path, content, message):
+    bad = tmp_path / "bad.txt"
+    bad.write_text(content, encoding="utf-8")
+    out = run("bank", "glossary", "import", str(bad))
+    assert out.exit_code == 1 and message in out.stderr and "Traceback" not in out.output
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert json.loads(run("bank", "glossary", "list", "--json").stdout) == {"pairs": [], "groups": [], "distinct": []}
