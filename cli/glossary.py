@@ -15,8 +15,6 @@ import click
 
 from cli.core import cli_user, get_bank
 
-MAX_GLOSSARY_FILE = 5_000_000  # bytes: a glossary is a few thousand pairs at most
-
 
 @click.group("glossary")
 def glossary():
@@ -114,53 +112,9 @@ def glossary_import(ctx: click.Context, file: Path):
     kind ("same", the default, or "distinct" for terms that are not the same).
     A pair the glossary has, a pair that would contradict it and an empty
     term are skipped and counted; the rest is added in one change per kind, audited."""
-    same, distinct = read_glossary_file(file)
-    bank = get_bank(ctx)
-    added = bank.add_glossary_pairs(same, user=cli_user())
-    added_distinct = bank.add_glossary_distinct_pairs(distinct, user=cli_user())
-    skipped = len(same) + len(distinct) - len(added) - len(added_distinct)
-    click.echo(f"Glossary import from {file.name}: {len(added)} pairs added, {len(added_distinct)} "
-               f"\"not the same\" pairs added, {skipped} skipped (already there, contradicting the glossary, or empty)")
+    from answer_bank.glossary_file import import_glossary
 
-
-def read_glossary_file(path: Path) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(same pairs, distinct pairs) of a glossary file (see `import`); a file
-    that is neither form is one ClickException that says what is expected."""
-    from ingest.csv_format import decode, parse
-    from ingest.errors import IngestError
-    from ingest.guard import Limits
-
-    expected = ("expected the JSON of `aimsq bank glossary list --json` or a CSV with the columns "
-                "term,equivalent[,kind]")
-    if path.stat().st_size > MAX_GLOSSARY_FILE:
-        raise click.ClickException(f"{path.name} is over {MAX_GLOSSARY_FILE // 1_000_000} MB: {expected}")
-    data = path.read_bytes()
-    if data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"{":  # JSON (a UTF-8 byte order mark is allowed)
-        try:
-            doc = json.loads(data)
-            same = [(p["term"], p["equivalent"]) for p in doc.get("pairs", [])]
-            distinct = [(p["term"], p["other"]) for p in doc.get("distinct", [])]
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise click.ClickException(f"{path.name} is not a glossary: {expected}") from None
-        if not all(isinstance(t, str) for pair in same + distinct for t in pair):
-            raise click.ClickException(f"{path.name} is not a glossary: {expected}")
-        return same, distinct
-    try:
-        records, _ = parse(decode(data), Limits.from_env())
-    except IngestError as e:
-        raise click.ClickException(f"{path.name}: {e}") from None
-    fields = [f.strip().lower() for f in (records[0] if records else [])]
-    if "term" not in fields or "equivalent" not in fields:
-        raise click.ClickException(f"{path.name} has the columns {', '.join(fields) or 'none'}: {expected}")
-    col = {name: fields.index(name) for name in ("term", "equivalent", "kind") if name in fields}
-    same, distinct = [], []
-    for n, rec in enumerate(records[1:], start=2):
-        cell = {name: rec[i].strip() if i < len(rec) else "" for name, i in col.items()}
-        kind = (cell.get("kind") or "same").lower()
-        if kind not in ("same", "distinct"):
-            raise click.ClickException(f"{path.name}, row {n}: kind is {cell['kind']!r}; use same or distinct")
-        (same if kind == "same" else distinct).append((cell["term"], cell["equivalent"]))
-    return same, distinct
+    click.echo(import_glossary(get_bank(ctx), file.read_bytes(), file.name, user=cli_user()))
 
 
 @glossary.command("add-starter")

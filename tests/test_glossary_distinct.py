@@ -245,3 +245,31 @@ def test_a_bad_glossary_file_is_one_line_and_changes_nothing(run, tmp_path, cont
     assert out.exit_code == 1 and message in out.stderr and "Traceback" not in out.output
     assert len(out.stderr.strip().splitlines()) == 1
     assert json.loads(run("bank", "glossary", "list", "--json").stdout) == {"pairs": [], "groups": [], "distinct": []}
+
+
+def test_approvers_import_a_glossary_file_on_the_bank_page(app):
+    import io
+
+    c = client_as(app, "approver")
+    csv_bytes = "term,equivalent,kind\ncloud-based,hosted,same\nprivacy,security,distinct\n".encode()
+    r = c.post("/bank/glossary/import", data={"csrf_token": csrf_token(c, "/bank/"),
+                                               "file": (io.BytesIO(csv_bytes), "terms.csv")},
+               content_type="multipart/form-data")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/bank/#glossary")
+    bank = Bank(store_of(app).db)
+    assert ["cloud-based", "hosted"] in bank.glossary_groups()
+    assert [(p.term, p.equivalent) for p in bank.glossary_distinct()] == [("privacy", "security")]
+    page = c.get("/bank/").get_data(as_text=True)
+    assert "Glossary import from terms.csv: 1 pairs added, 1 &#34;not the same&#34; pairs added" in page
+    # a bad file: one message, nothing changed
+    r = c.post("/bank/glossary/import", data={"csrf_token": csrf_token(c, "/bank/"),
+                                               "file": (io.BytesIO(b"a;b\n1;2\n"), "bad.csv")},
+               content_type="multipart/form-data")
+    assert r.status_code == 302 and "bad.csv has the columns" in c.get("/bank/").get_data(as_text=True)
+    assert len(bank.glossary_distinct()) == 1
+    # editors cannot import
+    e = client_as(app, "editor")
+    r = e.post("/bank/glossary/import", data={"csrf_token": csrf_token(e, "/bank/"),
+                                               "file": (io.BytesIO(csv_bytes), "terms.csv")},
+               content_type="multipart/form-data")
+    assert r.status_code == 403

@@ -19,7 +19,8 @@ from answer_bank.embeddings import ModelNotFound
 from answer_bank.model import STATUSES, BankEntry, Evidence
 from answer_bank.store import EntryNotFound, GlossaryError
 from questionnaire.learning import learned_wordings, remove_wording
-from web.bank.forms import DecisionForm, EntryForm, GlossaryDistinctForm, GlossaryForm, GlossaryRemoveForm
+from web.bank.forms import (DecisionForm, EntryForm, GlossaryDistinctForm, GlossaryForm, GlossaryImportForm,
+                            GlossaryRemoveForm)
 from web.security import redirect_back, requires
 from web.services import get_bank, get_store, matcher
 from web.submissions import change_entry, valid_or_400
@@ -63,6 +64,7 @@ def index():
         glossary=bank.glossary(), glossary_groups=bank.glossary_groups(), glossary_form=GlossaryForm(),
         glossary_remove_form=GlossaryRemoveForm(), glossary_audit=bank.glossary_audit(limit=20),
         glossary_distinct=bank.glossary_distinct(), glossary_distinct_form=GlossaryDistinctForm(),
+        glossary_import_form=GlossaryImportForm(),
     )
 
 
@@ -93,6 +95,22 @@ def glossary_distinct_add():
 def glossary_distinct_remove():
     return _glossary_change(GlossaryRemoveForm(), get_bank().remove_glossary_distinct, lambda removed: (
         "; ".join(f"{p} removed from the glossary" for p in removed) + "."))
+
+
+@bp.post("/glossary/import")
+@requires("approve")
+def glossary_import():
+    """Add the pairs of an uploaded glossary file that the bank lacks (answer_bank.glossary_file)."""
+    from answer_bank.glossary_file import import_glossary
+
+    form = GlossaryImportForm()
+    valid_or_400(form)
+    upload = form.file.data
+    try:
+        flash(import_glossary(get_bank(), upload.read(), upload.filename or "the file", user=g.user.name) + ".", "info")
+    except GlossaryError as e:
+        flash(str(e), "error")
+    return redirect(url_for("bank.index", _anchor="glossary"))
 
 
 def _glossary_change(form, change, done):

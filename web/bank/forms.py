@@ -1,4 +1,5 @@
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms.fields.choices import SelectChoice
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
@@ -46,6 +47,12 @@ class GlossaryDistinctForm(FlaskForm):
     term = StringField("Term", validators=[DataRequired(message="give a term"), Length(max=200)])
     equivalent = StringField("Is not the same as", validators=[
         DataRequired(message="give the term it is not the same as"), Length(max=200)])
+
+
+class GlossaryImportForm(FlaskForm):
+    """A glossary file: another bank's `aimsq bank glossary list --json`, or a CSV term,equivalent[,kind]."""
+
+    file = FileField("Glossary file (.json or .csv)", validators=[FileRequired("choose a glossary file")])
 
 
 class GlossaryRemoveForm(FlaskForm):
