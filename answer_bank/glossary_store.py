@@ -49,12 +49,26 @@ class GlossaryPair:
     def __str__(self) -> str:
         return f"“{self.term}” {self.sign} “{self.equivalent}”"
 
+    @property
+    def keys(self) -> frozenset[str]:
+        return pair_keys(self.term, self.equivalent)
+
     def to_json(self) -> dict[str, str]:
         if self.kind == "distinct":
             return {"term": self.term, "other": self.equivalent,
                     "created_at": self.created_at, "created_by": self.created_by}
         return {"term": self.term, "equivalent": self.equivalent,
                 "created_at": self.created_at, "created_by": self.created_by}
+
+
+def pair_keys(term: str, other: str) -> frozenset[str]:
+    """A pair as the matcher reads it: its two terms' keys, either way round."""
+    return frozenset((gl.term_key(term), gl.term_key(other)))
+
+
+def _key_groups(pairs: Iterable[tuple[str, str]]) -> list[set[str]]:
+    """The groups that `pairs` form, each as the set of its terms' keys."""
+    return [{gl.term_key(t) for t in g} for g in gl.groups(pairs)]
 
 
 def _checked_terms(term: str, other: str) -> tuple[str, str]:
@@ -73,9 +87,8 @@ def _checked_terms(term: str, other: str) -> tuple[str, str]:
 
 def _contradicted(same: list[tuple[str, str]], distinct: list[GlossaryPair]) -> GlossaryPair | None:
     """The first "not the same" pair whose terms the `same` pairs' groups join, if any."""
-    groups = [{gl.term_key(t) for t in g} for g in gl.groups(same)]
-    return next((d for d in distinct if any({gl.term_key(d.term), gl.term_key(d.equivalent)} <= g for g in groups)),
-                None)
+    groups = _key_groups(same)
+    return next((d for d in distinct if any(d.keys <= g for g in groups)), None)
 
 
 class GlossaryStore:
@@ -121,16 +134,15 @@ class GlossaryStore:
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r)) for r in cur.fetchall()]
 
-    def _same_group(self, keys: set[str]) -> list[str] | None:
+    def _same_group(self, keys: frozenset[str]) -> list[str] | None:
         """The glossary group that holds both terms of `keys`, if any."""
         for group in self.glossary_groups():
             if keys <= {gl.term_key(t) for t in group}:
                 return group
         return None
 
-    def _distinct_row(self, keys: set[str]) -> GlossaryPair | None:
-        return next((p for p in self.glossary_distinct()
-                     if {gl.term_key(p.term), gl.term_key(p.equivalent)} == keys), None)
+    def _distinct_row(self, keys: frozenset[str]) -> GlossaryPair | None:
+        return next((p for p in self.glossary_distinct() if p.keys == keys), None)
 
     # ---- terms that mean the same ---------------------------------------
 
@@ -142,9 +154,10 @@ class GlossaryStore:
         pair that would make two terms marked "not the same" mean the same."""
         term, equivalent = _checked_terms(term, equivalent)
         with transaction(self.db):
-            pairs = [(p.term, p.equivalent) for p in self.glossary()]
-            keys = {gl.term_key(term), gl.term_key(equivalent)}
-            if any({gl.term_key(a), gl.term_key(b)} == keys for a, b in pairs):
+            existing = self.glossary()
+            pairs = [(p.term, p.equivalent) for p in existing]
+            keys = pair_keys(term, equivalent)
+            if any(p.keys == keys for p in existing):
                 raise GlossaryError(f"“{term}” = “{equivalent}” is already in the glossary")
             group = self._same_group(keys)
             if group:
@@ -171,15 +184,15 @@ class GlossaryStore:
         """`add_glossary_pairs` inside the caller's transaction (a migration).
         A pair that would make two terms marked "not the same" mean the same
         (directly or through a group) is skipped too."""
-        same = [(p.term, p.equivalent) for p in self.glossary()]
+        existing = self.glossary()
+        same = [(p.term, p.equivalent) for p in existing]
         distinct = self.glossary_distinct()
-        have = {frozenset((gl.term_key(a), gl.term_key(b))) for a, b in same}
-        have |= {frozenset((gl.term_key(p.term), gl.term_key(p.equivalent))) for p in distinct}
+        have = {p.keys for p in existing + distinct}
         added: list[tuple[str, str]] = []
         now = utcnow()
         for term, equivalent in pairs:
             term, equivalent = gl.clean_term(term), gl.clean_term(equivalent)
-            keys = frozenset((gl.term_key(term), gl.term_key(equivalent)))
+            keys = pair_keys(term, equivalent)
             if len(keys) < 2 or "" in keys or keys in have or max(len(term), len(equivalent)) > gl.MAX_TERM_CHARS:
                 continue
             if distinct and _contradicted(same + [(term, equivalent)], distinct):
@@ -207,7 +220,7 @@ class GlossaryStore:
         Raises GlossaryError for a bad term, a pair already marked, and two
         terms the glossary says mean the same."""
         term, other = _checked_terms(term, other)
-        keys = {gl.term_key(term), gl.term_key(other)}
+        keys = pair_keys(term, other)
         with transaction(self.db):
             if self._distinct_row(keys):
                 raise GlossaryError(f"“{term}” ≠ “{other}” is already in the glossary")
@@ -227,16 +240,16 @@ class GlossaryStore:
         glossary says mean the same is skipped. Returns what was added."""
         added: list[tuple[str, str]] = []
         with transaction(self.db):
-            have = {frozenset((gl.term_key(p.term), gl.term_key(p.equivalent)))
-                    for p in self.glossary() + self.glossary_distinct()}
-            groups = [{gl.term_key(t) for t in g} for g in self.glossary_groups()]
+            same = self.glossary()
+            have = {p.keys for p in same + self.glossary_distinct()}
+            groups = _key_groups((p.term, p.equivalent) for p in same)
             now = utcnow()
             for term, other in pairs:
                 try:
                     term, other = _checked_terms(term, other)
                 except GlossaryError:
                     continue
-                keys = frozenset((gl.term_key(term), gl.term_key(other)))
+                keys = pair_keys(term, other)
                 if keys in have or any(keys <= g for g in groups):
                     continue
                 self._insert_glossary_pair(term, other, user, now, kind="distinct")
